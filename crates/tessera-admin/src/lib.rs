@@ -1,0 +1,1 @@
+//! Admin REST API for operators and tenant admins, with its OpenAPI document

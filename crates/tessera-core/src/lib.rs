@@ -1,0 +1,17 @@
+//! Shared vocabulary of every Tessera crate: typed identifiers, scopes, the OAuth error codes,
+//! the clock, and generation and hashing of high-entropy secrets. It knows nothing of HTTP or SQL.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod protocol;
+pub mod scope;
+pub mod secret;
+
+pub use clock::Clock;
+pub use error::OAuthErrorCode;
+pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug};
+pub use protocol::{
+    AdminRole, ClientType, GrantType, KeyState, SigningAlg, TenantStatus, TokenFormat, UnknownValue,
+};
+pub use scope::{InvalidScope, Scope, ScopeSet};

@@ -1,0 +1,108 @@
+//! Client rows, always addressed by `(tenant_id, client_id)`; there is no global client lookup.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use tessera_core::{ClientId, Scope, ScopeSet, TenantId};
+
+use crate::entity::client;
+use crate::{ClientRecord, StoreError, json_list, parse_enum, parse_json_list};
+
+fn to_record(m: client::Model) -> Result<ClientRecord, StoreError> {
+    let grant_names: Vec<String> = parse_json_list("grant_types", &m.grant_types)?;
+    let scope_names: Vec<String> = parse_json_list("scopes", &m.scopes)?;
+    let scopes = scope_names
+        .iter()
+        .map(|s| Scope::parse(s).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect::<Result<ScopeSet, _>>()?;
+    Ok(ClientRecord {
+        tenant_id: m.tenant_id,
+        client_id: ClientId::parse(&m.client_id)
+            .ok_or_else(|| StoreError::Corrupt("client_id".to_owned()))?,
+        name: m.name,
+        client_type: parse_enum(&m.client_type)?,
+        secret_hash: m.secret_hash,
+        grant_types: grant_names.iter().map(|g| parse_enum(g)).collect::<Result<_, _>>()?,
+        redirect_uris: parse_json_list("redirect_uris", &m.redirect_uris)?,
+        scopes,
+        token_format: parse_enum(&m.token_format)?,
+        admin_role: m.admin_role.as_deref().map(parse_enum).transpose()?,
+        admin_tenant_id: m.admin_tenant_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn to_active(c: &ClientRecord) -> client::ActiveModel {
+    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+    let scopes: Vec<&str> = c.scopes.iter().map(|s| s.as_ref()).collect();
+    client::ActiveModel {
+        tenant_id: Set(c.tenant_id),
+        client_id: Set(c.client_id.to_string()),
+        name: Set(c.name.clone()),
+        client_type: Set(c.client_type.as_str().to_owned()),
+        secret_hash: Set(c.secret_hash.clone()),
+        grant_types: Set(json_list(&grants)),
+        redirect_uris: Set(json_list(&c.redirect_uris)),
+        scopes: Set(json_list(&scopes)),
+        token_format: Set(c.token_format.as_str().to_owned()),
+        admin_role: Set(c.admin_role.map(|r| r.as_str().to_owned())),
+        admin_tenant_id: Set(c.admin_tenant_id),
+        created_at: Set(c.created_at),
+        updated_at: Set(c.updated_at),
+    }
+}
+
+/// Inserts a client; a taken `(tenant_id, client_id)` is [`StoreError::Conflict`].
+pub async fn insert<C: ConnectionTrait>(db: &C, c: &ClientRecord) -> Result<(), StoreError> {
+    to_active(c).insert(db).await?;
+    Ok(())
+}
+
+/// Replaces every column of an existing client.
+pub async fn update<C: ConnectionTrait>(db: &C, c: &ClientRecord) -> Result<(), StoreError> {
+    to_active(c).update(db).await.map_err(|e| match e {
+        sea_orm::DbErr::RecordNotUpdated => StoreError::NotFound,
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
+/// One client of a tenant.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    client_id: &ClientId,
+) -> Result<Option<ClientRecord>, StoreError> {
+    client::Entity::find_by_id((tenant, client_id.to_string()))
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
+}
+
+/// Every client of a tenant, by creation time.
+pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<ClientRecord>, StoreError> {
+    client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant))
+        .order_by_asc(client::Column::CreatedAt)
+        .order_by_asc(client::Column::ClientId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect()
+}
+
+/// Deletes one client.
+pub async fn delete<C: ConnectionTrait>(db: &C, tenant: TenantId, client_id: &ClientId) -> Result<(), StoreError> {
+    let res = client::Entity::delete_by_id((tenant, client_id.to_string())).exec(db).await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes every client of a tenant.
+pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<(), StoreError> {
+    client::Entity::delete_many().filter(client::Column::TenantId.eq(tenant)).exec(db).await?;
+    Ok(())
+}

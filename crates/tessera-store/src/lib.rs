@@ -1,0 +1,159 @@
+//! Persistence for Tessera: sea-orm entities and the tenant-scoped repositories over them, on
+//! SQLite (embedded default) or PostgreSQL, with the same migrations. Repositories take a
+//! [`TenantId`](tessera_core::TenantId) for every tenant-owned row and hand out typed records,
+//! never entity models. They are free functions over any `ConnectionTrait`, so one transaction
+//! can span several of them.
+
+mod entity;
+
+pub mod clients;
+pub mod feed;
+pub mod keys;
+pub mod records;
+pub mod scopes;
+pub mod tenants;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
+    TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+pub use records::*;
+pub use sea_orm::{DatabaseTransaction, TransactionTrait as Transactions};
+
+/// Failures of the persistence layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No row matched.
+    #[error("not found")]
+    NotFound,
+    /// A unique key is already taken.
+    #[error("already exists")]
+    Conflict,
+    /// A stored value does not parse into its typed form.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error(transparent)]
+    Database(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the failure is the database being unreachable rather than a bad request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+        )
+    }
+}
+
+/// Pool settings for [`Store::connect`].
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A pooled database connection; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`). SQLite runs in WAL mode with
+    /// a busy timeout and foreign keys on.
+    pub async fn connect(url: &str, pool: &PoolSettings) -> Result<Self, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(pool.max_connections)
+            .min_connections(1)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_timeout(pool.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let db = Database::connect(opts).await?;
+        Ok(Self { db })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Runs a trivial query: the readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// The pooled connection, for repository calls outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// Which database engine is behind the pool.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+/// Whether `conn` is PostgreSQL (used for `pg_notify` and advisory locks).
+pub fn is_postgres<C: ConnectionTrait>(conn: &C) -> bool {
+    conn.get_database_backend() == DatabaseBackend::Postgres
+}
+
+pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(crate) fn parse_json_list<T: serde::de::DeserializeOwned>(
+    column: &str,
+    raw: &str,
+) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+pub(crate) fn parse_enum<T: std::str::FromStr<Err = tessera_core::UnknownValue>>(
+    raw: &str,
+) -> Result<T, StoreError> {
+    raw.parse().map_err(|e: tessera_core::UnknownValue| StoreError::Corrupt(e.to_string()))
+}

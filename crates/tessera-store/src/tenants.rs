@@ -1,0 +1,158 @@
+//! Tenant rows: create, find by slug or id, list by keyset pagination, change status, delete.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use tessera_core::{TenantId, TenantSlug, TenantStatus};
+
+use crate::entity::tenant;
+use crate::{StoreError, TenantRecord, parse_enum};
+
+fn to_record(m: tenant::Model) -> Result<TenantRecord, StoreError> {
+    Ok(TenantRecord {
+        id: m.id,
+        slug: TenantSlug::parse(&m.slug).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: m.name,
+        status: parse_enum(&m.status)?,
+        signing_alg: parse_enum(&m.signing_alg)?,
+        is_system: m.is_system,
+        access_token_ttl: m.access_token_ttl,
+        key_rotation_interval: m.key_rotation_interval,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+/// Inserts a tenant; a taken slug is [`StoreError::Conflict`].
+pub async fn insert<C: ConnectionTrait>(db: &C, t: &TenantRecord) -> Result<(), StoreError> {
+    tenant::ActiveModel {
+        id: Set(t.id),
+        slug: Set(t.slug.to_string()),
+        name: Set(t.name.clone()),
+        status: Set(t.status.as_str().to_owned()),
+        signing_alg: Set(t.signing_alg.as_str().to_owned()),
+        is_system: Set(t.is_system),
+        access_token_ttl: Set(t.access_token_ttl),
+        key_rotation_interval: Set(t.key_rotation_interval),
+        created_at: Set(t.created_at),
+        updated_at: Set(t.updated_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The tenant with this slug.
+pub async fn find_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<TenantRecord>, StoreError> {
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
+}
+
+/// The tenant with this id.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+) -> Result<Option<TenantRecord>, StoreError> {
+    tenant::Entity::find_by_id(id).one(db).await?.map(to_record).transpose()
+}
+
+/// The system tenant, if created.
+pub async fn find_system<C: ConnectionTrait>(db: &C) -> Result<Option<TenantRecord>, StoreError> {
+    tenant::Entity::find()
+        .filter(tenant::Column::IsSystem.eq(true))
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
+}
+
+/// Up to `limit` tenants ordered by slug, after `after` (keyset pagination), whose slug or name
+/// contains `search`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    search: Option<&str>,
+    limit: u64,
+) -> Result<Vec<TenantRecord>, StoreError> {
+    let mut q = tenant::Entity::find().order_by_asc(tenant::Column::Slug).limit(limit);
+    if let Some(after) = after {
+        q = q.filter(tenant::Column::Slug.gt(after));
+    }
+    if let Some(search) = search.filter(|s| !s.is_empty()) {
+        q = q.filter(
+            tenant::Column::Slug
+                .contains(search)
+                .or(tenant::Column::Name.contains(search)),
+        );
+    }
+    q.all(db).await?.into_iter().map(to_record).collect()
+}
+
+/// Number of tenants.
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    Ok(tenant::Entity::find().count(db).await?)
+}
+
+/// Sets a tenant's status.
+pub async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+    status: TenantStatus,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = tenant::Entity::update_many()
+        .col_expr(tenant::Column::Status, Expr::value(status.as_str()))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Updates the editable settings of a tenant.
+pub async fn update_settings<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+    name: &str,
+    access_token_ttl: i64,
+    key_rotation_interval: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = tenant::Entity::update_many()
+        .col_expr(tenant::Column::Name, Expr::value(name))
+        .col_expr(tenant::Column::AccessTokenTtl, Expr::value(access_token_ttl))
+        .col_expr(tenant::Column::KeyRotationInterval, Expr::value(key_rotation_interval))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes a tenant and, by cascade, everything it owns.
+pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), StoreError> {
+    // Explicit child deletes keep the cascade independent of the engine's foreign-key setting.
+    crate::clients::delete_all(db, id).await?;
+    crate::scopes::delete_all(db, id).await?;
+    crate::keys::delete_all(db, id).await?;
+    let res = tenant::Entity::delete_by_id(id).exec(db).await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! TenantDirectory actor: tenant lifecycle, clients, scopes, published snapshots and the change feed

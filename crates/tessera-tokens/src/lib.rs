@@ -1,0 +1,1 @@
+//! TokenIssuer: grant types, client authentication and access-token issuance

@@ -1,0 +1,1 @@
+//! actix-web protocol endpoints: tenant routing, OAuth error rendering, discovery, JWKS, token, operations

@@ -1,0 +1,17 @@
+//! Schema migrations, the only place the schema changes. Each migration declares its own
+//! `DeriveIden` enums and imports none of Tessera's crates, so an applied migration never
+//! changes meaning. Migrations are additive; never edit one that has shipped.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_tenancy;
+
+/// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_tenancy::Migration)]
+    }
+}
