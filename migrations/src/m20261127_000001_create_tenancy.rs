@@ -19,6 +19,7 @@ enum Tenants {
     IsSystem,
     AccessTokenTtl,
     KeyRotationInterval,
+    KeysRotateAt,
     CreatedAt,
     UpdatedAt,
 }
@@ -93,8 +94,20 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Tenants::IsSystem).boolean().not_null().default(false))
                     .col(ColumnDef::new(Tenants::AccessTokenTtl).big_integer().not_null())
                     .col(ColumnDef::new(Tenants::KeyRotationInterval).big_integer().not_null())
+                    .col(ColumnDef::new(Tenants::KeysRotateAt).big_integer().not_null())
                     .col(ColumnDef::new(Tenants::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Tenants::UpdatedAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+
+        // The rotation scheduler asks for the tenants whose keys are due, oldest first.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tenants_keys_rotate_at")
+                    .table(Tenants::Table)
+                    .col(Tenants::KeysRotateAt)
                     .to_owned(),
             )
             .await?;
@@ -124,18 +137,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The rotation scheduler scans active keys by age across all tenants.
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_signing_keys_state_activated")
-                    .table(SigningKeys::Table)
-                    .col(SigningKeys::State)
-                    .col(SigningKeys::ActivatedAt)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
                 Table::create()

@@ -1,1 +1,86 @@
-//! Admin REST API for operators and tenant admins, with its OpenAPI document
+//! Admin REST API under `/admin/v1`: tenants, clients, scopes, signing keys and tenant admins,
+//! for operators and tenant admins holding a bearer JWT of the system tenant. The route table
+//! below is the single list that both registers the handlers and is checked against the
+//! OpenAPI document served at `/admin/v1/openapi.json`.
+
+mod admins;
+mod auth;
+mod clients;
+mod error;
+mod keys;
+mod openapi;
+mod scopes;
+mod tenants;
+
+use actix_web::web;
+use serde::Serialize;
+
+pub use auth::AdminPrincipal;
+pub use error::AdminError;
+
+/// Where the admin API is mounted.
+pub const PREFIX: &str = "/admin/v1";
+
+/// Largest accepted JSON request body, in bytes.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body whose rejection (malformed, unknown field, wrong content type, too
+/// large) surfaces inside the handler, so authentication is always decided first.
+type Body<T> = Result<web::Json<T>, AdminError>;
+
+/// A query string whose rejection surfaces inside the handler, after authentication.
+type Query<T> = Result<web::Query<T>, AdminError>;
+
+/// A JSON list response.
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// Declares the routes once: `ROUTES` for the OpenAPI test and `register` for actix.
+macro_rules! admin_routes {
+    ($( $path:literal => { $( $method:ident => $handler:path ),+ $(,)? } ),+ $(,)?) => {
+        /// Every route as `(method, path below PREFIX)`, lowercase methods as in OpenAPI.
+        #[cfg_attr(not(test), allow(dead_code))]
+        const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )+ ];
+
+        /// Adds one resource per path; other methods on it answer 405 with `Allow`.
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope $(
+                .service(
+                    web::resource($path)
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(|| async {
+                            error::method_not_allowed(&[$( stringify!($method) ),+])
+                        })),
+                )
+            )+
+        }
+    };
+}
+
+admin_routes! {
+    "/openapi.json" => { get => openapi::document },
+    "/tenants" => { get => tenants::list, post => tenants::create },
+    "/tenants/{slug}" => { get => tenants::show, patch => tenants::update, delete => tenants::delete },
+    "/tenants/{slug}/clients" => { get => clients::list, post => clients::create },
+    "/tenants/{slug}/clients/{client_id}" => { get => clients::show, delete => clients::delete },
+    "/tenants/{slug}/scopes" => { get => scopes::list, post => scopes::create },
+    "/tenants/{slug}/keys" => { get => keys::list },
+    "/tenants/{slug}/keys/rotate" => { post => keys::rotate },
+    "/tenants/{slug}/admins" => { post => admins::create },
+}
+
+/// Registers every admin route under /admin/v1 on the given ServiceConfig. Requires app data:
+/// `web::Data<tessera_tenants::TenantAdmin>` and `web::Data<tessera_tenants::Directory>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let scope = web::scope(PREFIX)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .default_service(web::to(error::no_such_route));
+    cfg.service(register(scope));
+}

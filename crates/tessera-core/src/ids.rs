@@ -17,6 +17,13 @@ impl TenantId {
     }
 }
 
+// Primary keys must claim conversion from an auto-increment value; a UUID never is one.
+impl sea_orm::TryFromU64 for TenantId {
+    fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+        Err(sea_orm::DbErr::ConvertFromU64("TenantId"))
+    }
+}
+
 impl Default for TenantId {
     fn default() -> Self {
         Self::new()

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod protocol;
+pub mod redirect;
 pub mod scope;
 pub mod secret;
 
@@ -14,4 +15,5 @@ pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug};
 pub use protocol::{
     AdminRole, ClientType, GrantType, KeyState, SigningAlg, TenantStatus, TokenFormat, UnknownValue,
 };
+pub use redirect::{InvalidRedirectUri, RedirectUri};
 pub use scope::{InvalidScope, Scope, ScopeSet};

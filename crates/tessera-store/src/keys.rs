@@ -2,7 +2,7 @@
 //! rotating the same tenant at once cannot both succeed.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use tessera_core::{KeyState, Kid, TenantId};
 
 use crate::entity::signing_key;
@@ -97,27 +97,6 @@ pub async fn delete_expired<C: ConnectionTrait>(db: &C, tenant: TenantId, now: i
         .exec(db)
         .await?;
     Ok(res.rows_affected)
-}
-
-/// Tenants whose active key was activated before `activated_before`: due for scheduled rotation.
-/// Scans the `(state, activated_at)` index; callers compare against each tenant's own interval.
-pub async fn tenants_with_active_key_older_than<C: ConnectionTrait>(
-    db: &C,
-    activated_before: i64,
-    limit: u64,
-) -> Result<Vec<(TenantId, i64)>, StoreError> {
-    let rows: Vec<(TenantId, Option<i64>)> = signing_key::Entity::find()
-        .select_only()
-        .column(signing_key::Column::TenantId)
-        .column(signing_key::Column::ActivatedAt)
-        .filter(signing_key::Column::State.eq(KeyState::Active.as_str()))
-        .filter(signing_key::Column::ActivatedAt.lt(activated_before))
-        .order_by_asc(signing_key::Column::ActivatedAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|(t, at)| (t, at.unwrap_or(0))).collect())
 }
 
 /// Deletes every key of a tenant.

@@ -20,7 +20,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
     TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
+use migration::MigratorTrait;
 
 pub use records::*;
 pub use sea_orm::{DatabaseTransaction, TransactionTrait as Transactions};

@@ -25,6 +25,8 @@ pub struct TenantRecord {
     pub access_token_ttl: i64,
     /// Seconds between scheduled key rotations.
     pub key_rotation_interval: i64,
+    /// When the keys are next due for scheduled rotation (Unix seconds).
+    pub keys_rotate_at: i64,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -2,7 +2,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
 use tessera_core::{TenantId, TenantSlug, TenantStatus};
@@ -20,6 +20,7 @@ fn to_record(m: tenant::Model) -> Result<TenantRecord, StoreError> {
         is_system: m.is_system,
         access_token_ttl: m.access_token_ttl,
         key_rotation_interval: m.key_rotation_interval,
+        keys_rotate_at: m.keys_rotate_at,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -36,6 +37,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, t: &TenantRecord) -> Result<(), 
         is_system: Set(t.is_system),
         access_token_ttl: Set(t.access_token_ttl),
         key_rotation_interval: Set(t.key_rotation_interval),
+        keys_rotate_at: Set(t.keys_rotate_at),
         created_at: Set(t.created_at),
         updated_at: Set(t.updated_at),
     }
@@ -89,9 +91,9 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(search) = search.filter(|s| !s.is_empty()) {
         q = q.filter(
-            tenant::Column::Slug
-                .contains(search)
-                .or(tenant::Column::Name.contains(search)),
+            Condition::any()
+                .add(tenant::Column::Slug.contains(search))
+                .add(tenant::Column::Name.contains(search)),
         );
     }
     q.all(db).await?.into_iter().map(to_record).collect()
@@ -154,5 +156,36 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), Stor
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
+    Ok(())
+}
+
+/// Up to `limit` tenants whose keys are due for scheduled rotation at `now`, most overdue first.
+pub async fn due_for_rotation<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    limit: u64,
+) -> Result<Vec<TenantRecord>, StoreError> {
+    tenant::Entity::find()
+        .filter(tenant::Column::KeysRotateAt.lte(now))
+        .order_by_asc(tenant::Column::KeysRotateAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect()
+}
+
+/// Records when a tenant's keys are next due for rotation.
+pub async fn set_keys_rotate_at<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+    at: i64,
+) -> Result<(), StoreError> {
+    tenant::Entity::update_many()
+        .col_expr(tenant::Column::KeysRotateAt, Expr::value(at))
+        .filter(tenant::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -1,1 +1,51 @@
-//! actix-web protocol endpoints: tenant routing, OAuth error rendering, discovery, JWKS, token, operations
+//! HTTP edge of Tessera: per-tenant protocol endpoints (discovery, JWKS, authorize, token), the
+//! operational endpoints (`/healthz`, `/readyz`, `/metrics`), and the shared plumbing every
+//! endpoint uses: the tenant extractor, OAuth error rendering, security headers, request metrics
+//! and the template engine. Handlers are thin; the rules live in the domain crates.
+
+mod authorize;
+mod body;
+mod discovery;
+mod error;
+mod jwks;
+mod metrics;
+mod ops;
+mod templates;
+mod tenant;
+mod token;
+
+use actix_web::web;
+
+pub use error::{OAuthError, json_error};
+pub use metrics::{Metrics, record_request};
+pub use templates::Templates;
+pub use tenant::ActiveTenant;
+
+/// Registers every protocol and operational route. Needs app data: `web::Data<Directory>`,
+/// `web::Data<Metrics>` and `web::Data<Templates>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route(
+            "/.well-known/oauth-authorization-server/t/{tenant}",
+            web::get().to(discovery::oauth_metadata),
+        )
+        .service(
+            web::scope("/t/{tenant}")
+                .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
+                .route("/jwks", web::get().to(jwks::jwks))
+                .route("/authorize", web::get().to(authorize::authorize_get))
+                .route("/authorize", web::post().to(authorize::authorize_post))
+                .route("/token", web::post().to(token::token)),
+        );
+}
+
+/// Headers every response carries: no MIME sniffing, no framing (RFC 9700 §4.16), no referrer.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("Referrer-Policy", "no-referrer"))
+}

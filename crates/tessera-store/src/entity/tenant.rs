@@ -24,6 +24,8 @@ pub struct Model {
     pub access_token_ttl: i64,
     /// Seconds between scheduled key rotations.
     pub key_rotation_interval: i64,
+    /// When the scheduler should next rotate the keys (Unix seconds).
+    pub keys_rotate_at: i64,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

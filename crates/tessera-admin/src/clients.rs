@@ -1,0 +1,154 @@
+//! `/tenants/{slug}/clients`: register, list, read and delete OAuth clients of a tenant. A new
+//! confidential client's secret is returned once, with `Cache-Control: no-store`.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::{HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use tessera_core::{ClientId, ClientType, GrantType, Scope, ScopeSet, TokenFormat};
+use tessera_store::ClientRecord;
+use tessera_tenants::{NewClient, RegisteredClient, TenantAdmin};
+
+use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
+
+/// `POST /tenants/{slug}/clients` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateClient {
+    name: String,
+    /// A public client (RFC 6749 §2.1) gets no secret.
+    #[serde(default)]
+    public: bool,
+    #[serde(default)]
+    grant_types: Vec<GrantType>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<Scope>,
+    #[serde(default)]
+    token_format: Option<TokenFormat>,
+}
+
+/// A client as just registered, with its secret (confidential clients only, shown this once).
+#[derive(Serialize)]
+struct CreatedClient {
+    client_id: ClientId,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "reveal")]
+    client_secret: Option<SecretString>,
+    name: String,
+    client_type: ClientType,
+    grant_types: Vec<GrantType>,
+    redirect_uris: Vec<String>,
+    scopes: ScopeSet,
+    token_format: TokenFormat,
+    created_at: i64,
+}
+
+impl From<RegisteredClient> for CreatedClient {
+    fn from(registered: RegisteredClient) -> Self {
+        let RegisteredClient {
+            client,
+            client_secret,
+        } = registered;
+        Self {
+            client_id: client.client_id,
+            client_secret,
+            name: client.name,
+            client_type: client.client_type,
+            grant_types: client.grant_types,
+            redirect_uris: client.redirect_uris,
+            scopes: client.scopes,
+            token_format: client.token_format,
+            created_at: client.created_at,
+        }
+    }
+}
+
+/// Writes a one-time secret into a response body; the only place this crate exposes one.
+pub(crate) fn reveal<S: Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A 201 response carrying a one-time secret: never cached (RFC 6749 §5.1).
+pub(crate) fn created_with_secret(location: String, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::LOCATION, location))
+        .json(body)
+}
+
+/// Lists a tenant's clients (never their secret hashes).
+pub(crate) async fn list(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let items: Vec<ClientRecord> = admin.list_clients(slug.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+/// Registers a client.
+pub(crate) async fn create(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+    body: Body<CreateClient>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let body = body?.into_inner();
+    let new = NewClient {
+        name: body.name,
+        client_type: if body.public {
+            ClientType::Public
+        } else {
+            ClientType::Confidential
+        },
+        grant_types: body.grant_types,
+        redirect_uris: body.redirect_uris,
+        scopes: body.scopes.iter().map(|s| s.as_ref().to_owned()).collect(),
+        token_format: body.token_format.unwrap_or(TokenFormat::Jwt),
+        admin_role: None,
+        admin_of: None,
+    };
+    let registered = admin.register_client(slug.as_ref(), new).await?;
+    let client_id = &registered.client.client_id;
+    tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API registered a client");
+    let location = format!("{PREFIX}/tenants/{slug}/clients/{client_id}");
+    Ok(created_with_secret(
+        location,
+        &CreatedClient::from(registered),
+    ))
+}
+
+/// Reads one client.
+pub(crate) async fn show(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, client_id) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let client = admin.client(slug.as_ref(), &client_id).await?;
+    Ok(HttpResponse::Ok().json(client))
+}
+
+/// Deletes a client.
+pub(crate) async fn delete(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, client_id) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    admin.delete_client(slug.as_ref(), &client_id).await?;
+    tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API deleted a client");
+    Ok(HttpResponse::NoContent().finish())
+}

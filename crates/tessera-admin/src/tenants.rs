@@ -1,0 +1,202 @@
+//! `/tenants` and `/tenants/{slug}`: list (keyset pagination by slug), create, read, update,
+//! enable/disable and delete tenants. Creating, deleting and status changes are for operators.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use tessera_core::{SigningAlg, TenantId, TenantSlug, TenantStatus};
+use tessera_store::TenantRecord;
+use tessera_tenants::{NewTenant, TenantAdmin, TenantError, TenantUpdate};
+
+use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
+
+/// Page size when `limit` is absent.
+const DEFAULT_LIMIT: u64 = 50;
+/// Largest page size.
+const MAX_LIMIT: u64 = 1000;
+
+/// `GET /tenants` query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Return tenants whose slug sorts after this one (the previous page's `next`).
+    after: Option<String>,
+    /// Only tenants whose slug or name contains this text.
+    search: Option<String>,
+    /// Page size, 1 to 1000.
+    limit: Option<u64>,
+}
+
+/// One page of tenants; `next` is the `after` of the following page, `null` on the last one.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<TenantRecord>,
+    next: Option<TenantSlug>,
+}
+
+/// `POST /tenants` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateTenant {
+    slug: TenantSlug,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    alg: SigningAlg,
+}
+
+/// `PATCH /tenants/{slug}` body: the editable settings plus the operator-only `status`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchTenant {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    access_token_ttl: Option<i64>,
+    #[serde(default)]
+    key_rotation_interval: Option<i64>,
+    #[serde(default)]
+    status: Option<TenantStatus>,
+}
+
+/// Lists tenants: every tenant for operators, only its own for a tenant admin.
+pub(crate) async fn list(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query?.into_inner();
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::InvalidRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    if query
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(AdminError::InvalidRequest(
+            "search must be at most 200 characters".into(),
+        ));
+    }
+    let after = query.after.as_deref();
+    let search = query.search.as_deref().filter(|s| !s.is_empty());
+    let items = match principal.own_tenant() {
+        None => admin.list_tenants(after, search, limit).await?,
+        Some(own) => own_tenant(&admin, own)
+            .await?
+            .filter(|t| after.is_none_or(|a| t.slug.as_ref() > a))
+            .filter(|t| search.is_none_or(|s| t.slug.as_ref().contains(s) || t.name.contains(s)))
+            .into_iter()
+            .collect(),
+    };
+    let full = u64::try_from(items.len()).is_ok_and(|n| n == limit);
+    let next = if full {
+        items.last().map(|t| t.slug.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { items, next }))
+}
+
+/// The tenant a tenant admin administers, unless it is gone (or is, impossibly, the system).
+async fn own_tenant(admin: &TenantAdmin, id: TenantId) -> Result<Option<TenantRecord>, AdminError> {
+    let tenant = tessera_store::tenants::find_by_id(admin.store().conn(), id)
+        .await
+        .map_err(|e| TenantError::from_store("tenant", e))?;
+    Ok(tenant.filter(|t| !t.is_system))
+}
+
+/// Creates a tenant with its standard scopes and signing keys. Operators only.
+pub(crate) async fn create(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    body: Body<CreateTenant>,
+) -> Result<HttpResponse, AdminError> {
+    principal.require_operator()?;
+    let body = body?.into_inner();
+    let tenant = admin
+        .create_tenant(NewTenant {
+            slug: body.slug,
+            name: body.name,
+            alg: body.alg,
+        })
+        .await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, "admin API created a tenant");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("{PREFIX}/tenants/{}", tenant.slug),
+        ))
+        .json(tenant))
+}
+
+/// Reads one tenant.
+pub(crate) async fn show(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let tenant = admin.tenant(slug.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(tenant))
+}
+
+/// Changes a tenant's settings and, for operators, its status.
+pub(crate) async fn update(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+    body: Body<PatchTenant>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let body = body?.into_inner();
+    if body.status.is_some() {
+        principal.require_operator()?;
+    }
+    // Refuse up front what set_status would refuse, so a rejected request changes nothing.
+    if body.status == Some(TenantStatus::Disabled) && slug == TenantSlug::system() {
+        return Err(AdminError::InvalidRequest(
+            "the system tenant cannot be disabled".into(),
+        ));
+    }
+    let update = TenantUpdate {
+        name: body.name,
+        access_token_ttl: body.access_token_ttl,
+        key_rotation_interval: body.key_rotation_interval,
+    };
+    let changes_settings = update.name.is_some()
+        || update.access_token_ttl.is_some()
+        || update.key_rotation_interval.is_some();
+    let mut tenant = if changes_settings {
+        Some(admin.update_tenant(slug.as_ref(), update).await?)
+    } else {
+        None
+    };
+    if let Some(status) = body.status {
+        tenant = Some(admin.set_status(slug.as_ref(), status).await?);
+    }
+    let tenant = match tenant {
+        Some(t) => {
+            tracing::info!(admin = %principal, tenant = %slug, "admin API updated a tenant");
+            t
+        }
+        None => admin.tenant(slug.as_ref()).await?,
+    };
+    Ok(HttpResponse::Ok().json(tenant))
+}
+
+/// Deletes a tenant and everything it owns. Operators only.
+pub(crate) async fn delete(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    principal.require_operator()?;
+    let slug = principal.authorize_tenant(&path).await?;
+    admin.delete_tenant(slug.as_ref()).await?;
+    tracing::info!(admin = %principal, tenant = %slug, "admin API deleted a tenant");
+    Ok(HttpResponse::NoContent().finish())
+}

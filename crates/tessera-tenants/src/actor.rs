@@ -1,0 +1,121 @@
+//! The `TenantDirectory` actor: the single owner, per node, of keeping snapshots fresh. It tails
+//! the change feed and evicts the snapshots of tenants that changed anywhere in the cluster, runs
+//! scheduled key rotation, and prunes old feed entries. Request handlers never message it: they
+//! read the [`Directory`] directly.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tessera_core::Clock;
+use tessera_store::feed;
+
+use crate::{Directory, FeedCursor, TenantAdmin};
+
+/// Timing of the directory's background work.
+#[derive(Clone, Debug)]
+pub struct TenantDirectorySettings {
+    /// How often to poll the change feed.
+    pub feed_poll: Duration,
+    /// How often to look for tenants whose keys are due for rotation.
+    pub rotation_check: Duration,
+    /// How long feed entries are kept before pruning.
+    pub feed_retention: Duration,
+}
+
+impl Default for TenantDirectorySettings {
+    fn default() -> Self {
+        Self {
+            feed_poll: Duration::from_millis(250),
+            rotation_check: Duration::from_secs(60),
+            feed_retention: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Keeps one node's snapshots consistent with the database.
+pub struct TenantDirectory {
+    directory: Directory,
+    admin: TenantAdmin,
+    settings: TenantDirectorySettings,
+    cursor: Option<FeedCursor>,
+    polling: bool,
+    rotating: bool,
+}
+
+impl TenantDirectory {
+    /// A directory actor over `admin`'s store and `directory`'s cache.
+    pub fn new(admin: TenantAdmin, settings: TenantDirectorySettings) -> Self {
+        Self { directory: admin.directory().clone(), admin, settings, cursor: None, polling: false, rotating: false }
+    }
+
+    fn poll_feed(&mut self, ctx: &mut Context<Self>) {
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        let store = self.directory.store().clone();
+        let floor = self.cursor.as_ref().map(FeedCursor::floor);
+        let fut = async move {
+            match floor {
+                None => feed::head(store.conn()).await.map(|head| (Some(head), vec![])),
+                Some(floor) => feed::since(store.conn(), floor, 1000).await.map(|batch| (None, batch)),
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(|result, act, _| {
+            act.polling = false;
+            match result {
+                Ok((Some(head), _)) => {
+                    // Whatever changed before we started is already reflected: the cache starts empty.
+                    act.cursor = Some(FeedCursor::at(head));
+                    act.directory.invalidate_all();
+                }
+                Ok((None, batch)) => {
+                    let Some(cursor) = act.cursor.as_mut() else { return };
+                    for change in cursor.accept(batch, Instant::now()) {
+                        match change.tenant_slug.as_deref() {
+                            Some(slug) => act.directory.invalidate(slug),
+                            None => act.directory.invalidate_all(),
+                        }
+                        tracing::debug!(seq = change.seq, tenant = ?change.tenant_slug, what = %change.what, "snapshot invalidated");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "change feed poll failed"),
+            }
+        }));
+    }
+
+    fn rotate_due(&mut self, ctx: &mut Context<Self>) {
+        if self.rotating {
+            return;
+        }
+        self.rotating = true;
+        let admin = self.admin.clone();
+        let retention = self.settings.feed_retention.as_secs() as i64;
+        let fut = async move {
+            match admin.due_for_rotation(100).await {
+                Ok(due) => {
+                    for tenant in due {
+                        if let Err(e) = admin.rotate(&tenant).await {
+                            tracing::warn!(tenant = %tenant.slug, error = %e, "scheduled key rotation failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not list tenants due for key rotation"),
+            }
+            if let Err(e) = feed::prune(admin.store().conn(), Clock.now() - retention).await {
+                tracing::warn!(error = %e, "change feed prune failed");
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(|(), act, _| act.rotating = false));
+    }
+}
+
+impl Actor for TenantDirectory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.poll_feed(ctx);
+        ctx.run_interval(self.settings.feed_poll, Self::poll_feed);
+        ctx.run_interval(self.settings.rotation_check, Self::rotate_due);
+    }
+}

@@ -1,0 +1,124 @@
+//! Tenant resolution: slug → `Arc<TenantSnapshot>` from a bounded cache, loaded lazily from the
+//! database on a miss. Unknown slugs are cached too (as `None`) so a flood of bogus tenant names
+//! costs one query each per invalidation, not one per request; creating a tenant writes a feed
+//! entry that evicts the negative entry.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use quick_cache::sync::Cache;
+use tessera_core::Clock;
+use tessera_keys::{KeySet, MasterKey};
+use tessera_store::{Store, clients, keys, scopes, tenants};
+
+use crate::{TenantError, TenantSnapshot};
+
+type Entry = Option<Arc<TenantSnapshot>>;
+
+struct Inner {
+    store: Store,
+    master: Arc<MasterKey>,
+    public_url: String,
+    cache: Cache<String, Entry>,
+    /// Bumped by every invalidation; a load that raced one is not cached.
+    generation: AtomicU64,
+}
+
+/// The shared, lock-free read side of tenancy. Cheap to clone.
+#[derive(Clone)]
+pub struct Directory {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").field("public_url", &self.inner.public_url).finish()
+    }
+}
+
+impl Directory {
+    /// A directory caching at most `capacity` tenants.
+    pub fn new(store: Store, master: Arc<MasterKey>, public_url: &str, capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                master,
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                cache: Cache::new(capacity.max(16)),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The deployment's public base URL, without trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// The issuer of a tenant (OIDC Discovery §4.3: the discovery URL minus the well-known suffix).
+    pub fn issuer_for(&self, slug: &str) -> String {
+        format!("{}/t/{}", self.inner.public_url, slug)
+    }
+
+    /// The database behind the directory.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The master key that opens private keys.
+    pub fn master_key(&self) -> &Arc<MasterKey> {
+        &self.inner.master
+    }
+
+    /// The snapshot of tenant `slug`, or `None` when no such tenant exists. Disabled tenants
+    /// resolve; callers decide what a disabled tenant answers.
+    pub async fn resolve(&self, slug: &str) -> Result<Option<Arc<TenantSnapshot>>, TenantError> {
+        if let Some(entry) = self.inner.cache.get(slug) {
+            return Ok(entry);
+        }
+        // Cheap guard against junk: a slug that cannot exist is never looked up or cached.
+        if tessera_core::TenantSlug::parse(slug).is_err() {
+            return Ok(None);
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let entry = self.load(slug).await?;
+        if self.inner.generation.load(Ordering::Acquire) == generation {
+            self.inner.cache.insert(slug.to_owned(), entry.clone());
+        }
+        Ok(entry)
+    }
+
+    async fn load(&self, slug: &str) -> Result<Entry, TenantError> {
+        let db = self.inner.store.conn();
+        let Some(tenant) = tenants::find_by_slug(db, slug)
+            .await
+            .map_err(|e| TenantError::from_store("tenant", e))?
+        else {
+            return Ok(None);
+        };
+        let id = tenant.id;
+        let clients = clients::list(db, id).await.map_err(|e| TenantError::from_store("client", e))?;
+        let scopes = scopes::list(db, id).await.map_err(|e| TenantError::from_store("scope", e))?;
+        let key_rows = keys::list(db, id).await.map_err(|e| TenantError::from_store("signing key", e))?;
+        let keys = KeySet::build(&self.inner.master, &key_rows, Clock.now())?;
+        let issuer = self.issuer_for(slug);
+        Ok(Some(Arc::new(TenantSnapshot::new(tenant, issuer, clients, scopes, keys))))
+    }
+
+    /// Drops the cached snapshot of `slug` so the next request loads a fresh one.
+    pub fn invalidate(&self, slug: &str) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.cache.remove(slug);
+    }
+
+    /// Drops every cached snapshot.
+    pub fn invalidate_all(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.cache.clear();
+    }
+
+    /// Number of cached entries (positive and negative).
+    pub fn cached(&self) -> usize {
+        self.inner.cache.len()
+    }
+}

@@ -1,0 +1,81 @@
+//! The immutable view of one tenant that request handlers read: published by the directory,
+//! shared through `Arc`, never mutated; a change produces a new snapshot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use tessera_keys::KeySet;
+use tessera_store::{ClientRecord, ScopeRecord, TenantRecord};
+use tessera_core::{ScopeSet, TenantStatus};
+
+/// Serialized documents derived from a snapshot, rendered once on first use.
+#[derive(Debug, Default)]
+pub struct RenderCache {
+    /// OpenID Connect discovery document.
+    pub openid_configuration: OnceLock<Vec<u8>>,
+    /// RFC 8414 authorization-server metadata.
+    pub oauth_metadata: OnceLock<Vec<u8>>,
+}
+
+/// Everything the hot path needs to know about a tenant.
+pub struct TenantSnapshot {
+    /// The tenant row.
+    pub tenant: TenantRecord,
+    /// `{public_url}/t/{slug}` (or the custom domain), the `iss` of everything it signs.
+    pub issuer: String,
+    /// Clients by client id.
+    pub clients: HashMap<String, Arc<ClientRecord>>,
+    /// Scope definitions.
+    pub scopes: Vec<ScopeRecord>,
+    /// Every defined scope name.
+    pub scope_names: ScopeSet,
+    /// The key ring: JWKS and active signer.
+    pub keys: KeySet,
+    /// Documents rendered from this snapshot.
+    pub rendered: RenderCache,
+}
+
+impl std::fmt::Debug for TenantSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantSnapshot")
+            .field("tenant", &self.tenant.slug)
+            .field("issuer", &self.issuer)
+            .field("clients", &self.clients.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantSnapshot {
+    /// Builds a snapshot from freshly loaded rows.
+    pub fn new(
+        tenant: TenantRecord,
+        issuer: String,
+        clients: Vec<ClientRecord>,
+        scopes: Vec<ScopeRecord>,
+        keys: KeySet,
+    ) -> Self {
+        let scope_names = scopes.iter().map(|s| s.name.clone()).collect();
+        Self {
+            tenant,
+            issuer,
+            clients: clients
+                .into_iter()
+                .map(|c| (c.client_id.to_string(), Arc::new(c)))
+                .collect(),
+            scopes,
+            scope_names,
+            keys,
+            rendered: RenderCache::default(),
+        }
+    }
+
+    /// Whether the tenant serves protocol requests.
+    pub fn is_active(&self) -> bool {
+        self.tenant.status == TenantStatus::Active
+    }
+
+    /// A client of this tenant.
+    pub fn client(&self, client_id: &str) -> Option<&Arc<ClientRecord>> {
+        self.clients.get(client_id)
+    }
+}

@@ -1,0 +1,47 @@
+//! Failures of the token endpoint (RFC 6749 §5.2, RFC 8707 §2).
+
+use tessera_core::OAuthErrorCode;
+
+/// Failures of the token endpoint (RFC 6749 §5.2). Descriptions are safe to show to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Missing, repeated or malformed parameter.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Client authentication failed.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client may not use this grant.
+    #[error("the client is not allowed to use the {0} grant")]
+    UnauthorizedClient(&'static str),
+    /// Unknown grant type.
+    #[error("unsupported grant_type")]
+    UnsupportedGrantType,
+    /// Scope not allowed for this client or not defined.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// Bad `resource` indicator.
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// The tenant has no active signing key (should not happen; keys are made with the tenant).
+    #[error("no active signing key")]
+    NoSigningKey,
+    /// Anything else; rendered as `server_error` without a description.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl TokenError {
+    /// The wire error code.
+    pub fn code(&self) -> OAuthErrorCode {
+        match self {
+            TokenError::InvalidRequest(_) => OAuthErrorCode::InvalidRequest,
+            TokenError::InvalidClient => OAuthErrorCode::InvalidClient,
+            TokenError::UnauthorizedClient(_) => OAuthErrorCode::UnauthorizedClient,
+            TokenError::UnsupportedGrantType => OAuthErrorCode::UnsupportedGrantType,
+            TokenError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
+            TokenError::InvalidTarget(_) => OAuthErrorCode::InvalidTarget,
+            TokenError::NoSigningKey | TokenError::Unexpected(_) => OAuthErrorCode::ServerError,
+        }
+    }
+}

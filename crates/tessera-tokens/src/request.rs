@@ -1,0 +1,78 @@
+//! Parsing of the token request body (`application/x-www-form-urlencoded`, RFC 6749 §3.2).
+
+use crate::TokenError;
+
+/// Largest accepted token request body; the endpoint refuses larger ones before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The parameters of a token request, each present at most once (RFC 6749 §3.2), except
+/// `resource`, which RFC 8707 §2 allows to repeat. Empty values count as absent (OAuth 2.1 §3.1).
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `resource` indicators.
+    pub resource: Vec<String>,
+    /// `client_id` in the body.
+    pub client_id: Option<String>,
+    /// `client_secret` in the body.
+    pub client_secret: Option<secrecy::SecretString>,
+}
+
+/// Parses a form body; unknown parameters are ignored (RFC 6749 §3.2), repeated ones refused.
+pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| TokenError::InvalidRequest("the body is not valid form encoding".into()))?;
+    let mut req = TokenRequest::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in &pairs {
+        if value.is_empty() {
+            continue;
+        }
+        let single = match name.as_str() {
+            "resource" => {
+                req.resource.push(value.clone());
+                continue;
+            }
+            n @ ("grant_type" | "scope" | "client_id" | "client_secret") => n,
+            _ => continue,
+        };
+        if seen.contains(&single) {
+            return Err(TokenError::InvalidRequest(format!("parameter `{single}` is repeated")));
+        }
+        seen.push(single);
+        match single {
+            "grant_type" => req.grant_type = Some(value.clone()),
+            "scope" => req.scope = Some(value.clone()),
+            "client_id" => req.client_id = Some(value.clone()),
+            _ => req.client_secret = Some(secrecy::SecretString::from(value.clone())),
+        }
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn repeated_parameters_are_refused_but_resource_may_repeat() {
+        assert!(matches!(
+            parse_token_form(b"grant_type=client_credentials&grant_type=x"),
+            Err(TokenError::InvalidRequest(_))
+        ));
+        let req = parse_token_form(b"grant_type=client_credentials&resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb&foo=bar&scope=").unwrap();
+        assert_eq!(req.resource, vec!["https://a", "https://b"]);
+        assert_eq!(req.scope, None, "empty values count as absent");
+    }
+
+    #[test]
+    fn secrets_are_decoded_but_kept_secret() {
+        let req = parse_token_form(b"client_id=a&client_secret=p%2Bq").unwrap();
+        assert_eq!(req.client_secret.unwrap().expose_secret(), "p+q");
+        assert!(parse_token_form(b"%zz=1").is_err() || parse_token_form(b"%zz=1").is_ok());
+    }
+}

@@ -1,0 +1,40 @@
+//! Operational endpoints: liveness, readiness (the database answers), and Prometheus metrics.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use tessera_tenants::Directory;
+
+use crate::Metrics;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers within two seconds.
+pub async fn readyz(directory: web::Data<Directory>) -> HttpResponse {
+    let ready = matches!(tokio_timeout(directory.store().ping()).await, Some(Ok(())));
+    let (status, body) = if ready {
+        (StatusCode::OK, json!({"status": "ready"}))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "reason": "database unreachable"}))
+    };
+    HttpResponse::build(status).insert_header((CACHE_CONTROL, "no-store")).json(body)
+}
+
+async fn tokio_timeout<F: std::future::Future>(f: F) -> Option<F::Output> {
+    actix_web::rt::time::timeout(Duration::from_secs(2), f).await.ok()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(metrics: web::Data<Metrics>, directory: web::Data<Directory>) -> HttpResponse {
+    metrics.tenants_cached.set(directory.cached() as i64);
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(metrics.render())
+}

@@ -1,0 +1,178 @@
+//! Wiring: open the database and run migrations, load the master key, start the key forge and
+//! the tenant directory, bootstrap the system tenant, and serve HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, SyncArbiter};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use tessera_keys::{KeyForge, MasterKey};
+use tessera_store::{PoolSettings, Store};
+use tessera_tenants::{Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings};
+use tessera_web::{Metrics, Templates};
+use tracing_actix_web::TracingLogger;
+
+use crate::settings::{Profile, Settings};
+use crate::telemetry::RequestSpan;
+
+/// The shared services behind the server and the management commands.
+#[derive(Clone)]
+pub struct Services {
+    /// The database.
+    pub store: Store,
+    /// The read side of tenancy.
+    pub directory: Directory,
+    /// Tenant lifecycle operations.
+    pub admin: TenantAdmin,
+    /// The key-generation pool.
+    pub forge: Addr<KeyForge>,
+}
+
+impl Services {
+    /// Connects, migrates, loads the master key and starts the key forge. Needs a running actix
+    /// `System`.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url();
+        if settings.database.url.is_empty() {
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        }
+        let pool = PoolSettings {
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+        };
+        let store = Store::connect(&url, &pool).await.context("connecting to the database")?;
+        store.migrate().await.context("running migrations")?;
+        let master = Arc::new(load_master_key(settings)?);
+        let forge_master = Arc::clone(&master);
+        let forge = SyncArbiter::start(settings.keys.forge_threads.max(1), move || KeyForge::new(Arc::clone(&forge_master)));
+        let directory = Directory::new(store.clone(), master, &settings.server.public_url, settings.tenants.cache_capacity);
+        let defaults = TenantDefaults {
+            access_token_ttl: settings.tenants.default_access_token_ttl_secs,
+            key_rotation_interval: settings.keys.rotation_interval_days * 86_400,
+        };
+        let admin = TenantAdmin::new(store.clone(), forge.clone(), directory.clone(), defaults);
+        Ok(Self { store, directory, admin, forge })
+    }
+}
+
+fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    if let Some(b64) = &settings.keys.master_key {
+        return MasterKey::from_base64(b64.expose_secret()).context("keys.master_key must be base64 of 32 bytes");
+    }
+    anyhow::ensure!(settings.environment != Profile::Production, "production requires keys.master_key");
+    let path = settings.master_key_file();
+    let (key, generated) = MasterKey::load_or_generate(&path).with_context(|| format!("master key file {}", path.display()))?;
+    if generated {
+        tracing::warn!(
+            path = %path.display(),
+            "generated a new master key for signing keys at rest; back it up, and set keys.master_key (TESSERA__KEYS__MASTER_KEY) in production"
+        );
+    } else {
+        tracing::warn!(path = %path.display(), "master key read from the data directory; set keys.master_key in production");
+    }
+    Ok(key)
+}
+
+/// The operator admin client created on first start.
+pub struct OperatorCredentials {
+    /// Client id in the system tenant.
+    pub client_id: String,
+    /// Its secret, shown this once.
+    pub client_secret: SecretString,
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+    operator: Option<OperatorCredentials>,
+}
+
+impl Application {
+    /// Builds the server on `settings.server.listen` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let services = Services::open(&settings).await?;
+        let bootstrap = services.admin.bootstrap_system().await.context("creating the system tenant")?;
+        let operator = bootstrap.operator.and_then(|reg| {
+            reg.client_secret.map(|secret| OperatorCredentials { client_id: reg.client.client_id.to_string(), client_secret: secret })
+        });
+
+        TenantDirectory::new(
+            services.admin.clone(),
+            TenantDirectorySettings {
+                feed_poll: Duration::from_millis(settings.tenants.feed_poll_ms.max(10)),
+                ..Default::default()
+            },
+        )
+        .start();
+
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
+        let templates = web::Data::new(Templates::new(settings.environment == Profile::Local).context("loading templates")?);
+        let directory = web::Data::new(services.directory.clone());
+        let admin = web::Data::new(services.admin.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(tessera_web::record_request))
+                .wrap(tessera_web::security_headers())
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .app_data(directory.clone())
+                .app_data(admin.clone())
+                .app_data(metrics.clone())
+                .app_data(templates.clone())
+                .configure(tessera_web::configure)
+                .configure(tessera_admin::configure)
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .listen(listener)?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Self { port, server: server.run(), services, operator })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The services behind the server (tests use them to inspect state).
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Takes the operator credentials created by this start, if it was the first.
+    pub fn take_operator_credentials(&mut self) -> Option<OperatorCredentials> {
+        self.operator.take()
+    }
+
+    /// Serves until SIGTERM/SIGINT (drained gracefully) or [`Server::stop`].
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.services.store.close().await;
+        result
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+async fn not_found() -> actix_web::HttpResponse {
+    tessera_web::json_error(
+        actix_web::http::StatusCode::NOT_FOUND,
+        tessera_core::OAuthErrorCode::NotFound,
+        Some("no such endpoint"),
+    )
+}
