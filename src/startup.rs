@@ -98,6 +98,14 @@ pub struct Application {
 impl Application {
     /// Builds the server on `settings.server.listen` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Builds the server on an already bound listener (tests bind first to learn the port that
+    /// goes into `public_url`).
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let services = Services::open(&settings).await?;
         let bootstrap = services.admin.bootstrap_system().await.context("creating the system tenant")?;
         let operator = bootstrap.operator.and_then(|reg| {
@@ -113,8 +121,6 @@ impl Application {
         )
         .start();
 
-        let listener = TcpListener::bind(&settings.server.listen)
-            .with_context(|| format!("binding {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
         let templates = web::Data::new(Templates::new(settings.environment == Profile::Local).context("loading templates")?);

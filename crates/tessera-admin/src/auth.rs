@@ -104,12 +104,13 @@ impl FromRequest for AdminPrincipal {
             .app_data::<web::Data<Directory>>()
             .map(|d| d.get_ref().clone());
         Box::pin(async move {
+            let token = token?;
             let directory = directory.ok_or_else(|| {
                 AdminError::Unexpected(anyhow::anyhow!(
                     "web::Data<Directory> is not registered on the app"
                 ))
             })?;
-            authenticate(directory, &token?).await
+            authenticate(directory, &token).await
         })
     }
 }

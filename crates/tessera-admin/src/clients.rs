@@ -25,7 +25,6 @@ pub(crate) struct CreateClient {
     redirect_uris: Vec<String>,
     #[serde(default)]
     scopes: Vec<Scope>,
-    #[serde(default)]
     token_format: Option<TokenFormat>,
 }
 

@@ -84,3 +84,87 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(error::no_such_route));
     cfg.service(register(scope));
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{StatusCode, header};
+    use actix_web::{App, test};
+    use serde_json::Value;
+
+    use super::configure;
+
+    async fn call(req: test::TestRequest) -> (StatusCode, header::HeaderMap, Value) {
+        let app = test::init_service(App::new().configure(configure)).await;
+        let response = test::call_service(&app, req.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = test::read_body(response).await;
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).expect("a JSON body"),
+        )
+    }
+
+    #[actix_web::test]
+    async fn openapi_document_is_served_without_a_token() {
+        let (status, headers, doc) =
+            call(test::TestRequest::get().uri("/admin/v1/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).expect("a content type"),
+            "application/json"
+        );
+        assert_eq!(doc["info"]["title"], "Tessera admin API");
+    }
+
+    #[actix_web::test]
+    async fn unknown_admin_path_is_json_404() {
+        let (status, _, body) = call(test::TestRequest::get().uri("/admin/v1/tenant")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"], "not_found");
+    }
+
+    #[actix_web::test]
+    async fn wrong_method_is_json_405_listing_the_allowed_ones() {
+        let (status, headers, body) = call(test::TestRequest::put().uri("/admin/v1/tenants")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            headers.get(header::ALLOW).expect("an Allow header"),
+            "GET, POST"
+        );
+        assert_eq!(body["error"], "invalid_request");
+    }
+
+    #[actix_web::test]
+    async fn missing_token_is_401_before_the_body_is_judged() {
+        let req = test::TestRequest::post()
+            .uri("/admin/v1/tenants")
+            .insert_header((header::CONTENT_TYPE, "text/plain"))
+            .set_payload("not json");
+        let (status, headers, body) = call(req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let challenge = headers.get(header::WWW_AUTHENTICATE).expect("a challenge");
+        assert!(
+            challenge
+                .to_str()
+                .expect("ASCII")
+                .starts_with("Bearer realm=\"tessera-admin\"")
+        );
+        assert_eq!(body["error"], "invalid_token");
+        assert_eq!(
+            headers.get(header::CACHE_CONTROL).expect("Cache-Control"),
+            "no-store"
+        );
+    }
+
+    #[actix_web::test]
+    async fn non_bearer_authorization_is_401() {
+        let req = test::TestRequest::get()
+            .uri("/admin/v1/tenants/acme")
+            .insert_header((header::AUTHORIZATION, "Basic b3BzOnNlY3JldA=="));
+        let (status, _, body) = call(req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"], "invalid_token");
+    }
+}

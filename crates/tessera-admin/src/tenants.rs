@@ -39,7 +39,6 @@ struct Page {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTenant {
     slug: TenantSlug,
-    #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     alg: SigningAlg,
@@ -49,13 +48,9 @@ pub(crate) struct CreateTenant {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchTenant {
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     access_token_ttl: Option<i64>,
-    #[serde(default)]
     key_rotation_interval: Option<i64>,
-    #[serde(default)]
     status: Option<TenantStatus>,
 }
 
@@ -199,4 +194,46 @@ pub(crate) async fn delete(
     admin.delete_tenant(slug.as_ref()).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API deleted a tenant");
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn create_body_defaults_to_rs256_and_refuses_unknown_input() {
+        let body: CreateTenant = parse(r#"{"slug":"acme"}"#).expect("a minimal body");
+        assert_eq!(body.alg, SigningAlg::Rs256);
+        assert!(body.name.is_none());
+        let body: CreateTenant =
+            parse(r#"{"slug":"acme","name":"Acme","alg":"EdDSA"}"#).expect("a full body");
+        assert_eq!(body.alg, SigningAlg::EdDsa);
+
+        let err = parse::<CreateTenant>(r#"{"slug":"acme","alg":"HS256"}"#)
+            .err()
+            .expect("HS256 refused");
+        assert!(err.contains("HS256"), "{err}");
+        let err = parse::<CreateTenant>(r#"{"slug":"Not A Slug"}"#)
+            .err()
+            .expect("bad slug refused");
+        assert!(err.contains("invalid tenant slug"), "{err}");
+        let err = parse::<CreateTenant>(r#"{"slug":"acme","owner":"x"}"#)
+            .err()
+            .expect("unknown field refused");
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn patch_body_takes_settings_and_status_only() {
+        let body: PatchTenant =
+            parse(r#"{"status":"disabled","access_token_ttl":600}"#).expect("a patch");
+        assert_eq!(body.status, Some(TenantStatus::Disabled));
+        assert_eq!(body.access_token_ttl, Some(600));
+        assert!(parse::<PatchTenant>(r#"{"status":"paused"}"#).is_err());
+        assert!(parse::<PatchTenant>(r#"{"slug":"other"}"#).is_err());
+    }
 }

@@ -125,11 +125,6 @@ wire_enum!(
     }
 );
 
-impl Default for SigningAlg {
-    fn default() -> Self {
-        Self::Rs256
-    }
-}
 
 #[cfg(test)]
 mod tests {
