@@ -120,6 +120,7 @@ fn new_private_key(alg: SigningAlg) -> Result<PKey<Private>, KeyError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use base64::Engine;

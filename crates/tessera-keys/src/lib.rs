@@ -12,6 +12,7 @@ mod rotation;
 mod signing;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 pub use error::KeyError;

@@ -175,6 +175,7 @@ fn read_key_file(path: &Path) -> std::io::Result<Result<MasterKey, KeyError>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -184,6 +184,7 @@ async fn lost_race(txn: tessera_store::DatabaseTransaction) -> Result<Option<Rot
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
