@@ -13,7 +13,9 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_keys::{KeyForge, MasterKey};
 use tessera_store::{PoolSettings, Store};
-use tessera_tenants::{Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings};
+use tessera_tenants::{
+    Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings,
+};
 use tessera_web::{Metrics, Templates};
 use tracing_actix_web::TracingLogger;
 
@@ -39,42 +41,62 @@ impl Services {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let url = settings.database_url();
         if settings.database.url.is_empty() {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!("creating data directory {}", settings.data_dir.display())
+            })?;
         }
         let pool = PoolSettings {
             max_connections: settings.database.max_connections,
             acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
         };
-        let store = Store::connect(&url, &pool).await.context("connecting to the database")?;
+        let store = Store::connect(&url, &pool)
+            .await
+            .context("connecting to the database")?;
         store.migrate().await.context("running migrations")?;
         let master = Arc::new(load_master_key(settings)?);
         let forge_master = Arc::clone(&master);
-        let forge = SyncArbiter::start(settings.keys.forge_threads.max(1), move || KeyForge::new(Arc::clone(&forge_master)));
-        let directory = Directory::new(store.clone(), master, &settings.server.public_url, settings.tenants.cache_capacity);
+        let forge = SyncArbiter::start(settings.keys.forge_threads.max(1), move || {
+            KeyForge::new(Arc::clone(&forge_master))
+        });
+        let directory = Directory::new(
+            store.clone(),
+            master,
+            &settings.server.public_url,
+            settings.tenants.cache_capacity,
+        );
         let defaults = TenantDefaults {
             access_token_ttl: settings.tenants.default_access_token_ttl_secs,
             key_rotation_interval: settings.keys.rotation_interval_days * 86_400,
         };
         let admin = TenantAdmin::new(store.clone(), forge.clone(), directory.clone(), defaults);
-        Ok(Self { store, directory, admin, forge })
+        Ok(Self {
+            store,
+            directory,
+            admin,
+            forge,
+        })
     }
 }
 
 fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     if let Some(b64) = &settings.keys.master_key {
-        return MasterKey::from_base64(b64.expose_secret()).context("keys.master_key must be base64 of 32 bytes");
+        return MasterKey::from_base64(b64.expose_secret())
+            .context("keys.master_key must be base64 of 32 bytes");
     }
-    anyhow::ensure!(settings.environment != Profile::Production, "production requires keys.master_key");
+    anyhow::ensure!(
+        settings.environment != Profile::Production,
+        "production requires keys.master_key"
+    );
     let path = settings.master_key_file();
-    let (key, generated) = MasterKey::load_or_generate(&path).with_context(|| format!("master key file {}", path.display()))?;
+    let (key, generated) = MasterKey::load_or_generate(&path)
+        .with_context(|| format!("master key file {}", path.display()))?;
     if generated {
         tracing::warn!(
             path = %path.display(),
             "generated a new master key for signing keys at rest; back it up, and set keys.master_key (TESSERA__KEYS__MASTER_KEY) in production"
         );
     } else {
-        tracing::warn!(path = %path.display(), "master key read from the data directory; set keys.master_key in production");
+        tracing::info!(path = %path.display(), "master key read from the data directory; set keys.master_key in production");
     }
     Ok(key)
 }
@@ -107,9 +129,16 @@ impl Application {
     /// goes into `public_url`).
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let services = Services::open(&settings).await?;
-        let bootstrap = services.admin.bootstrap_system().await.context("creating the system tenant")?;
+        let bootstrap = services
+            .admin
+            .bootstrap_system()
+            .await
+            .context("creating the system tenant")?;
         let operator = bootstrap.operator.and_then(|reg| {
-            reg.client_secret.map(|secret| OperatorCredentials { client_id: reg.client.client_id.to_string(), client_secret: secret })
+            reg.client_secret.map(|secret| OperatorCredentials {
+                client_id: reg.client.client_id.to_string(),
+                client_secret: secret,
+            })
         });
 
         TenantDirectory::new(
@@ -123,7 +152,9 @@ impl Application {
 
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
-        let templates = web::Data::new(Templates::new(settings.environment == Profile::Local).context("loading templates")?);
+        let templates = web::Data::new(
+            Templates::new(settings.environment == Profile::Local).context("loading templates")?,
+        );
         let directory = web::Data::new(services.directory.clone());
         let admin = web::Data::new(services.admin.clone());
         let mut server = HttpServer::new(move || {
@@ -144,7 +175,12 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        Ok(Self { port, server: server.run(), services, operator })
+        Ok(Self {
+            port,
+            server: server.run(),
+            services,
+            operator,
+        })
     }
 
     /// The bound port.

@@ -40,8 +40,13 @@ struct Page {
 pub(crate) struct CreateTenant {
     slug: TenantSlug,
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default = "default_alg")]
     alg: SigningAlg,
+}
+
+/// RS256 unless asked otherwise: the one algorithm every OIDC library verifies (OIDC Discovery §3).
+fn default_alg() -> SigningAlg {
+    SigningAlg::Rs256
 }
 
 /// `PATCH /tenants/{slug}` body: the editable settings plus the operator-only `status`.

@@ -1,6 +1,8 @@
 //! Client rows, always addressed by `(tenant_id, client_id)`; there is no global client lookup.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use tessera_core::{ClientId, Scope, ScopeSet, TenantId};
 
 use crate::entity::client;
@@ -20,7 +22,10 @@ fn to_record(m: client::Model) -> Result<ClientRecord, StoreError> {
         name: m.name,
         client_type: parse_enum(&m.client_type)?,
         secret_hash: m.secret_hash,
-        grant_types: grant_names.iter().map(|g| parse_enum(g)).collect::<Result<_, _>>()?,
+        grant_types: grant_names
+            .iter()
+            .map(|g| parse_enum(g))
+            .collect::<Result<_, _>>()?,
         redirect_uris: parse_json_list("redirect_uris", &m.redirect_uris)?,
         scopes,
         token_format: parse_enum(&m.token_format)?,
@@ -80,7 +85,10 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// Every client of a tenant, by creation time.
-pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<ClientRecord>, StoreError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<Vec<ClientRecord>, StoreError> {
     client::Entity::find()
         .filter(client::Column::TenantId.eq(tenant))
         .order_by_asc(client::Column::CreatedAt)
@@ -93,8 +101,14 @@ pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Cl
 }
 
 /// Deletes one client.
-pub async fn delete<C: ConnectionTrait>(db: &C, tenant: TenantId, client_id: &ClientId) -> Result<(), StoreError> {
-    let res = client::Entity::delete_by_id((tenant, client_id.to_string())).exec(db).await?;
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    client_id: &ClientId,
+) -> Result<(), StoreError> {
+    let res = client::Entity::delete_by_id((tenant, client_id.to_string()))
+        .exec(db)
+        .await?;
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
@@ -103,6 +117,9 @@ pub async fn delete<C: ConnectionTrait>(db: &C, tenant: TenantId, client_id: &Cl
 
 /// Deletes every client of a tenant.
 pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<(), StoreError> {
-    client::Entity::delete_many().filter(client::Column::TenantId.eq(tenant)).exec(db).await?;
+    client::Entity::delete_many()
+        .filter(client::Column::TenantId.eq(tenant))
+        .exec(db)
+        .await?;
     Ok(())
 }

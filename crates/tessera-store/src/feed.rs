@@ -3,8 +3,8 @@
 //! `NOTIFY tessera_changes`, delivered at commit, so listeners need not wait for the next poll.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 use tessera_core::TenantId;
 
@@ -41,7 +41,11 @@ pub async fn append<C: ConnectionTrait>(
 }
 
 /// Entries with `seq > after`, oldest first.
-pub async fn since<C: ConnectionTrait>(db: &C, after: i64, limit: u64) -> Result<Vec<ChangeRecord>, StoreError> {
+pub async fn since<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<ChangeRecord>, StoreError> {
     Ok(change_feed::Entity::find()
         .filter(change_feed::Column::Seq.gt(after))
         .order_by_asc(change_feed::Column::Seq)

@@ -2,7 +2,9 @@
 //! rotating the same tenant at once cannot both succeed.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use tessera_core::{KeyState, Kid, TenantId};
 
 use crate::entity::signing_key;
@@ -46,7 +48,10 @@ pub async fn insert<C: ConnectionTrait>(db: &C, k: &KeyRecord) -> Result<(), Sto
 }
 
 /// Every key of a tenant, newest first.
-pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<KeyRecord>, StoreError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<Vec<KeyRecord>, StoreError> {
     signing_key::Entity::find()
         .filter(signing_key::Column::TenantId.eq(tenant))
         .order_by_desc(signing_key::Column::CreatedAt)
@@ -89,7 +94,11 @@ pub async fn transition<C: ConnectionTrait>(
 }
 
 /// Deletes retired keys of a tenant whose every token has expired.
-pub async fn delete_expired<C: ConnectionTrait>(db: &C, tenant: TenantId, now: i64) -> Result<u64, StoreError> {
+pub async fn delete_expired<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    now: i64,
+) -> Result<u64, StoreError> {
     let res = signing_key::Entity::delete_many()
         .filter(signing_key::Column::TenantId.eq(tenant))
         .filter(signing_key::Column::State.eq(KeyState::Retired.as_str()))
@@ -101,6 +110,9 @@ pub async fn delete_expired<C: ConnectionTrait>(db: &C, tenant: TenantId, now: i
 
 /// Deletes every key of a tenant.
 pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<(), StoreError> {
-    signing_key::Entity::delete_many().filter(signing_key::Column::TenantId.eq(tenant)).exec(db).await?;
+    signing_key::Entity::delete_many()
+        .filter(signing_key::Column::TenantId.eq(tenant))
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -15,12 +15,12 @@ pub mod tenants;
 
 use std::time::Duration;
 
+use migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
     TransactionTrait,
 };
-use migration::MigratorTrait;
 
 pub use records::*;
 pub use sea_orm::{DatabaseTransaction, TransactionTrait as Transactions};
@@ -72,7 +72,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -129,6 +132,12 @@ impl Store {
         self.db.get_database_backend()
     }
 
+    /// The PostgreSQL pool, for `LISTEN` (None on SQLite).
+    pub fn postgres_pool(&self) -> Option<&sea_orm::sqlx::PgPool> {
+        (self.backend() == DatabaseBackend::Postgres)
+            .then(|| self.db.get_postgres_connection_pool())
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await?;
@@ -155,5 +164,6 @@ pub(crate) fn parse_json_list<T: serde::de::DeserializeOwned>(
 pub(crate) fn parse_enum<T: std::str::FromStr<Err = tessera_core::UnknownValue>>(
     raw: &str,
 ) -> Result<T, StoreError> {
-    raw.parse().map_err(|e: tessera_core::UnknownValue| StoreError::Corrupt(e.to_string()))
+    raw.parse()
+        .map_err(|e: tessera_core::UnknownValue| StoreError::Corrupt(e.to_string()))
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use tessera_core::{
-    AdminRole, ClientId, ClientType, GrantType, Kid, KeyState, Scope, ScopeSet, SigningAlg,
+    AdminRole, ClientId, ClientType, GrantType, KeyState, Kid, Scope, ScopeSet, SigningAlg,
     TenantId, TenantSlug, TenantStatus, TokenFormat,
 };
 

@@ -1,6 +1,8 @@
 //! Scope definitions per tenant.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use tessera_core::{Scope, TenantId};
 
 use crate::entity::scope;
@@ -33,7 +35,10 @@ pub async fn insert<C: ConnectionTrait>(db: &C, s: &ScopeRecord) -> Result<(), S
 }
 
 /// Every scope of a tenant, by name.
-pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<ScopeRecord>, StoreError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<Vec<ScopeRecord>, StoreError> {
     scope::Entity::find()
         .filter(scope::Column::TenantId.eq(tenant))
         .order_by_asc(scope::Column::Name)
@@ -45,8 +50,14 @@ pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Sc
 }
 
 /// Deletes one scope definition.
-pub async fn delete<C: ConnectionTrait>(db: &C, tenant: TenantId, name: &Scope) -> Result<(), StoreError> {
-    let res = scope::Entity::delete_by_id((tenant, name.to_string())).exec(db).await?;
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &Scope,
+) -> Result<(), StoreError> {
+    let res = scope::Entity::delete_by_id((tenant, name.to_string()))
+        .exec(db)
+        .await?;
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
@@ -55,6 +66,9 @@ pub async fn delete<C: ConnectionTrait>(db: &C, tenant: TenantId, name: &Scope) 
 
 /// Deletes every scope of a tenant.
 pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<(), StoreError> {
-    scope::Entity::delete_many().filter(scope::Column::TenantId.eq(tenant)).exec(db).await?;
+    scope::Entity::delete_many()
+        .filter(scope::Column::TenantId.eq(tenant))
+        .exec(db)
+        .await?;
     Ok(())
 }

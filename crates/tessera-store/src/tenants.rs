@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tessera_core::{TenantId, TenantSlug, TenantStatus};
 
@@ -64,7 +64,11 @@ pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,
     id: TenantId,
 ) -> Result<Option<TenantRecord>, StoreError> {
-    tenant::Entity::find_by_id(id).one(db).await?.map(to_record).transpose()
+    tenant::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
 }
 
 /// The system tenant, if created.
@@ -85,7 +89,9 @@ pub async fn list<C: ConnectionTrait>(
     search: Option<&str>,
     limit: u64,
 ) -> Result<Vec<TenantRecord>, StoreError> {
-    let mut q = tenant::Entity::find().order_by_asc(tenant::Column::Slug).limit(limit);
+    let mut q = tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .limit(limit);
     if let Some(after) = after {
         q = q.filter(tenant::Column::Slug.gt(after));
     }
@@ -134,8 +140,14 @@ pub async fn update_settings<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let res = tenant::Entity::update_many()
         .col_expr(tenant::Column::Name, Expr::value(name))
-        .col_expr(tenant::Column::AccessTokenTtl, Expr::value(access_token_ttl))
-        .col_expr(tenant::Column::KeyRotationInterval, Expr::value(key_rotation_interval))
+        .col_expr(
+            tenant::Column::AccessTokenTtl,
+            Expr::value(access_token_ttl),
+        )
+        .col_expr(
+            tenant::Column::KeyRotationInterval,
+            Expr::value(key_rotation_interval),
+        )
         .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
         .filter(tenant::Column::Id.eq(id))
         .exec(db)

@@ -1,7 +1,8 @@
 //! The `TenantDirectory` actor: the single owner, per node, of keeping snapshots fresh. It tails
 //! the change feed and evicts the snapshots of tenants that changed anywhere in the cluster, runs
-//! scheduled key rotation, and prunes old feed entries. Request handlers never message it: they
-//! read the [`Directory`] directly.
+//! scheduled key rotation, and prunes old feed entries. On PostgreSQL it also `LISTEN`s on the
+//! feed's channel and polls as soon as a change commits; the timed poll stays as the catch-up
+//! after a lost connection. Request handlers never message it: they read the [`Directory`].
 
 use std::time::{Duration, Instant};
 
@@ -39,29 +40,45 @@ pub struct TenantDirectory {
     settings: TenantDirectorySettings,
     cursor: Option<FeedCursor>,
     polling: bool,
+    /// A poll was asked for while one was in flight: run another when it ends.
+    repoll: bool,
     rotating: bool,
 }
 
 impl TenantDirectory {
     /// A directory actor over `admin`'s store and `directory`'s cache.
     pub fn new(admin: TenantAdmin, settings: TenantDirectorySettings) -> Self {
-        Self { directory: admin.directory().clone(), admin, settings, cursor: None, polling: false, rotating: false }
+        Self {
+            directory: admin.directory().clone(),
+            admin,
+            settings,
+            cursor: None,
+            polling: false,
+            repoll: false,
+            rotating: false,
+        }
     }
 
     fn poll_feed(&mut self, ctx: &mut Context<Self>) {
         if self.polling {
+            self.repoll = true;
             return;
         }
         self.polling = true;
+        self.repoll = false;
         let store = self.directory.store().clone();
         let floor = self.cursor.as_ref().map(FeedCursor::floor);
         let fut = async move {
             match floor {
-                None => feed::head(store.conn()).await.map(|head| (Some(head), vec![])),
-                Some(floor) => feed::since(store.conn(), floor, 1000).await.map(|batch| (None, batch)),
+                None => feed::head(store.conn())
+                    .await
+                    .map(|head| (Some(head), vec![])),
+                Some(floor) => feed::since(store.conn(), floor, 1000)
+                    .await
+                    .map(|batch| (None, batch)),
             }
         };
-        ctx.spawn(fut.into_actor(self).map(|result, act, _| {
+        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
             act.polling = false;
             match result {
                 Ok((Some(head), _)) => {
@@ -70,8 +87,11 @@ impl TenantDirectory {
                     act.directory.invalidate_all();
                 }
                 Ok((None, batch)) => {
-                    let Some(cursor) = act.cursor.as_mut() else { return };
-                    for change in cursor.accept(batch, Instant::now()) {
+                    let fresh = match act.cursor.as_mut() {
+                        Some(cursor) => cursor.accept(batch, Instant::now()),
+                        None => vec![],
+                    };
+                    for change in fresh {
                         match change.tenant_slug.as_deref() {
                             Some(slug) => act.directory.invalidate(slug),
                             None => act.directory.invalidate_all(),
@@ -80,6 +100,9 @@ impl TenantDirectory {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "change feed poll failed"),
+            }
+            if act.repoll {
+                act.poll_feed(ctx);
             }
         }));
     }
@@ -110,11 +133,48 @@ impl TenantDirectory {
     }
 }
 
+/// Poll the change feed now (sent by the PostgreSQL listener).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct PollNow;
+
+impl Handler<PollNow> for TenantDirectory {
+    type Result = ();
+
+    fn handle(&mut self, _: PollNow, ctx: &mut Context<Self>) {
+        self.poll_feed(ctx);
+    }
+}
+
+/// Forwards every `NOTIFY` on the feed channel to the actor, reconnecting after failures.
+async fn listen(pool: sea_orm::sqlx::PgPool, addr: Addr<TenantDirectory>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    while addr.connected() {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(feed::NOTIFY_CHANNEL).await {
+                Ok(()) => {
+                    // A change may have committed while we were not listening.
+                    addr.do_send(PollNow);
+                    while listener.recv().await.is_ok() {
+                        addr.do_send(PollNow);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "LISTEN on the change feed failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "change feed listener could not connect"),
+        }
+        actix::clock::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 impl Actor for TenantDirectory {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.poll_feed(ctx);
+        if let Some(pool) = self.directory.store().postgres_pool() {
+            actix::spawn(listen(pool.clone(), ctx.address()));
+        }
         ctx.run_interval(self.settings.feed_poll, Self::poll_feed);
         ctx.run_interval(self.settings.rotation_check, Self::rotate_due);
     }

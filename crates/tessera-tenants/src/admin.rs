@@ -118,8 +118,18 @@ pub struct TenantAdmin {
 
 impl TenantAdmin {
     /// Lifecycle operations over `store`, generating keys on `forge`.
-    pub fn new(store: Store, forge: Addr<KeyForge>, directory: Directory, defaults: TenantDefaults) -> Self {
-        Self { store, forge, directory, defaults }
+    pub fn new(
+        store: Store,
+        forge: Addr<KeyForge>,
+        directory: Directory,
+        defaults: TenantDefaults,
+    ) -> Self {
+        Self {
+            store,
+            forge,
+            directory,
+            defaults,
+        }
     }
 
     /// The directory whose snapshots this invalidates.
@@ -131,17 +141,30 @@ impl TenantAdmin {
         move |e| TenantError::from_store(what, e)
     }
 
-    async fn generate(&self, tenant: tessera_core::TenantId, alg: SigningAlg, state: KeyState, now: i64) -> Result<KeyRecord, TenantError> {
+    async fn generate(
+        &self,
+        tenant: tessera_core::TenantId,
+        alg: SigningAlg,
+        state: KeyState,
+        now: i64,
+    ) -> Result<KeyRecord, TenantError> {
         let record = self
             .forge
-            .send(GenerateKeyPair { tenant, alg, state, now })
+            .send(GenerateKeyPair {
+                tenant,
+                alg,
+                state,
+                now,
+            })
             .await
             .map_err(|e| TenantError::Unexpected(anyhow::anyhow!("key forge stopped: {e}")))??;
         Ok(record)
     }
 
     async fn commit(&self, txn: DatabaseTransaction, slug: &str) -> Result<(), TenantError> {
-        txn.commit().await.map_err(|e| TenantError::from_store("transaction", e.into()))?;
+        txn.commit()
+            .await
+            .map_err(|e| TenantError::from_store("transaction", e.into()))?;
         self.directory.invalidate(slug);
         Ok(())
     }
@@ -154,7 +177,11 @@ impl TenantAdmin {
         self.create_tenant_row(new, false).await
     }
 
-    async fn create_tenant_row(&self, new: NewTenant, is_system: bool) -> Result<TenantRecord, TenantError> {
+    async fn create_tenant_row(
+        &self,
+        new: NewTenant,
+        is_system: bool,
+    ) -> Result<TenantRecord, TenantError> {
         let now = Clock.now();
         let name = new.name.unwrap_or_else(|| new.slug.to_string());
         validate_name(&name)?;
@@ -172,11 +199,21 @@ impl TenantAdmin {
             updated_at: now,
         };
         // Key generation is CPU work: do it before the transaction opens.
-        let active = self.generate(record.id, new.alg, KeyState::Active, now).await?;
-        let next = self.generate(record.id, new.alg, KeyState::Next, now).await?;
+        let active = self
+            .generate(record.id, new.alg, KeyState::Active, now)
+            .await?;
+        let next = self
+            .generate(record.id, new.alg, KeyState::Next, now)
+            .await?;
 
-        let txn = self.store.begin().await.map_err(Self::store_err("tenant"))?;
-        tenants::insert(&txn, &record).await.map_err(Self::store_err("tenant"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("tenant"))?;
+        tenants::insert(&txn, &record)
+            .await
+            .map_err(Self::store_err("tenant"))?;
         for (name, description, claims) in STANDARD_SCOPES {
             let scope = ScopeRecord {
                 tenant_id: record.id,
@@ -186,10 +223,16 @@ impl TenantAdmin {
                 is_standard: true,
                 created_at: now,
             };
-            scopes::insert(&txn, &scope).await.map_err(Self::store_err("scope"))?;
+            scopes::insert(&txn, &scope)
+                .await
+                .map_err(Self::store_err("scope"))?;
         }
-        keys::insert(&txn, &active).await.map_err(Self::store_err("signing key"))?;
-        keys::insert(&txn, &next).await.map_err(Self::store_err("signing key"))?;
+        keys::insert(&txn, &active)
+            .await
+            .map_err(Self::store_err("signing key"))?;
+        keys::insert(&txn, &next)
+            .await
+            .map_err(Self::store_err("signing key"))?;
         feed::append(&txn, Some((record.id, record.slug.as_ref())), "tenant", now)
             .await
             .map_err(Self::store_err("change feed"))?;
@@ -207,45 +250,80 @@ impl TenantAdmin {
     }
 
     /// A page of tenants ordered by slug, after `after`, filtered by `search`.
-    pub async fn list_tenants(&self, after: Option<&str>, search: Option<&str>, limit: u64) -> Result<Vec<TenantRecord>, TenantError> {
+    pub async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<TenantRecord>, TenantError> {
         tenants::list(self.store.conn(), after, search, limit.clamp(1, 1000))
             .await
             .map_err(Self::store_err("tenant"))
     }
 
     /// Changes a tenant's settings.
-    pub async fn update_tenant(&self, slug: &str, update: TenantUpdate) -> Result<TenantRecord, TenantError> {
+    pub async fn update_tenant(
+        &self,
+        slug: &str,
+        update: TenantUpdate,
+    ) -> Result<TenantRecord, TenantError> {
         let current = self.tenant(slug).await?;
         let name = update.name.unwrap_or(current.name);
         validate_name(&name)?;
         let ttl = update.access_token_ttl.unwrap_or(current.access_token_ttl);
         if !(60..=86_400).contains(&ttl) {
-            return Err(TenantError::Invalid("access_token_ttl must be between 60 and 86400 seconds".into()));
+            return Err(TenantError::Invalid(
+                "access_token_ttl must be between 60 and 86400 seconds".into(),
+            ));
         }
-        let interval = update.key_rotation_interval.unwrap_or(current.key_rotation_interval);
+        let interval = update
+            .key_rotation_interval
+            .unwrap_or(current.key_rotation_interval);
         if !(3_600..=31_536_000).contains(&interval) {
-            return Err(TenantError::Invalid("key_rotation_interval must be between 3600 and 31536000 seconds".into()));
+            return Err(TenantError::Invalid(
+                "key_rotation_interval must be between 3600 and 31536000 seconds".into(),
+            ));
         }
         let now = Clock.now();
-        let txn = self.store.begin().await.map_err(Self::store_err("tenant"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("tenant"))?;
         tenants::update_settings(&txn, current.id, &name, ttl, interval, now)
             .await
             .map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now).await.map_err(Self::store_err("change feed"))?;
+        feed::append(&txn, Some((current.id, slug)), "tenant", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         self.tenant(slug).await
     }
 
     /// Enables or disables a tenant. The system tenant cannot be disabled.
-    pub async fn set_status(&self, slug: &str, status: TenantStatus) -> Result<TenantRecord, TenantError> {
+    pub async fn set_status(
+        &self,
+        slug: &str,
+        status: TenantStatus,
+    ) -> Result<TenantRecord, TenantError> {
         let current = self.tenant(slug).await?;
         if current.is_system && status == TenantStatus::Disabled {
-            return Err(TenantError::Invalid("the system tenant cannot be disabled".into()));
+            return Err(TenantError::Invalid(
+                "the system tenant cannot be disabled".into(),
+            ));
         }
         let now = Clock.now();
-        let txn = self.store.begin().await.map_err(Self::store_err("tenant"))?;
-        tenants::set_status(&txn, current.id, status, now).await.map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now).await.map_err(Self::store_err("change feed"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("tenant"))?;
+        tenants::set_status(&txn, current.id, status, now)
+            .await
+            .map_err(Self::store_err("tenant"))?;
+        feed::append(&txn, Some((current.id, slug)), "tenant", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         tracing::info!(tenant = %slug, status = %status, "tenant status changed");
         self.tenant(slug).await
@@ -255,19 +333,33 @@ impl TenantAdmin {
     pub async fn delete_tenant(&self, slug: &str) -> Result<(), TenantError> {
         let current = self.tenant(slug).await?;
         if current.is_system {
-            return Err(TenantError::Invalid("the system tenant cannot be deleted".into()));
+            return Err(TenantError::Invalid(
+                "the system tenant cannot be deleted".into(),
+            ));
         }
         let now = Clock.now();
-        let txn = self.store.begin().await.map_err(Self::store_err("tenant"))?;
-        tenants::delete(&txn, current.id).await.map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now).await.map_err(Self::store_err("change feed"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("tenant"))?;
+        tenants::delete(&txn, current.id)
+            .await
+            .map_err(Self::store_err("tenant"))?;
+        feed::append(&txn, Some((current.id, slug)), "tenant", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         tracing::info!(tenant = %slug, "tenant deleted");
         Ok(())
     }
 
     /// Registers a client, validating it against the tenant's scopes and the redirect-URI rules.
-    pub async fn register_client(&self, slug: &str, new: NewClient) -> Result<RegisteredClient, TenantError> {
+    pub async fn register_client(
+        &self,
+        slug: &str,
+        new: NewClient,
+    ) -> Result<RegisteredClient, TenantError> {
         let tenant = self.tenant(slug).await?;
         validate_name(&new.name)?;
         let mut grant_types = new.grant_types.clone();
@@ -279,8 +371,12 @@ impl TenantAdmin {
         }
         grant_types.dedup();
         // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
-        if new.client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(TenantError::Invalid("a public client cannot use the client_credentials grant".into()));
+        if new.client_type == ClientType::Public
+            && grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err(TenantError::Invalid(
+                "a public client cannot use the client_credentials grant".into(),
+            ));
         }
         let mut redirect_uris = Vec::with_capacity(new.redirect_uris.len());
         for raw in &new.redirect_uris {
@@ -290,33 +386,45 @@ impl TenantAdmin {
             }
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(TenantError::Invalid("the authorization_code grant needs at least one redirect URI".into()));
+            return Err(TenantError::Invalid(
+                "the authorization_code grant needs at least one redirect URI".into(),
+            ));
         }
         if new.token_format == TokenFormat::Opaque {
             return Err(TenantError::Invalid(
                 "opaque access tokens need the introspection endpoint, which this version does not serve yet; use jwt".into(),
             ));
         }
-        let defined = scopes::list(self.store.conn(), tenant.id).await.map_err(Self::store_err("scope"))?;
+        let defined = scopes::list(self.store.conn(), tenant.id)
+            .await
+            .map_err(Self::store_err("scope"))?;
         let mut allowed = ScopeSet::default();
         for raw in &new.scopes {
             let scope = Scope::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
             if !defined.iter().any(|d| d.name == scope) {
-                return Err(TenantError::Invalid(format!("scope `{scope}` is not defined in tenant `{slug}`")));
+                return Err(TenantError::Invalid(format!(
+                    "scope `{scope}` is not defined in tenant `{slug}`"
+                )));
             }
             allowed.insert(scope);
         }
         let (admin_role, admin_tenant_id) = match (new.admin_role, &new.admin_of) {
             (None, None) => (None, None),
             _ if !tenant.is_system => {
-                return Err(TenantError::Invalid("admin roles exist only for clients of the system tenant".into()));
+                return Err(TenantError::Invalid(
+                    "admin roles exist only for clients of the system tenant".into(),
+                ));
             }
             (Some(AdminRole::Operator), None) => (Some(AdminRole::Operator), None),
             (Some(AdminRole::TenantAdmin) | None, Some(of)) => {
                 let target = self.tenant(of.as_ref()).await?;
                 (Some(AdminRole::TenantAdmin), Some(target.id))
             }
-            _ => return Err(TenantError::Invalid("a tenant-admin client names exactly one tenant; an operator names none".into())),
+            _ => {
+                return Err(TenantError::Invalid(
+                    "a tenant-admin client names exactly one tenant; an operator names none".into(),
+                ));
+            }
         };
         let secret = (new.client_type == ClientType::Confidential).then(new_client_secret);
         let now = Clock.now();
@@ -335,18 +443,31 @@ impl TenantAdmin {
             created_at: now,
             updated_at: now,
         };
-        let txn = self.store.begin().await.map_err(Self::store_err("client"))?;
-        clients::insert(&txn, &client).await.map_err(Self::store_err("client"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "client", now).await.map_err(Self::store_err("change feed"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("client"))?;
+        clients::insert(&txn, &client)
+            .await
+            .map_err(Self::store_err("client"))?;
+        feed::append(&txn, Some((tenant.id, slug)), "client", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         tracing::info!(tenant = %slug, client_id = %client.client_id, "client registered");
-        Ok(RegisteredClient { client, client_secret: secret.map(secrecy::SecretString::from) })
+        Ok(RegisteredClient {
+            client,
+            client_secret: secret.map(secrecy::SecretString::from),
+        })
     }
 
     /// Every client of a tenant.
     pub async fn list_clients(&self, slug: &str) -> Result<Vec<ClientRecord>, TenantError> {
         let tenant = self.tenant(slug).await?;
-        clients::list(self.store.conn(), tenant.id).await.map_err(Self::store_err("client"))
+        clients::list(self.store.conn(), tenant.id)
+            .await
+            .map_err(Self::store_err("client"))
     }
 
     /// One client of a tenant.
@@ -364,31 +485,62 @@ impl TenantAdmin {
         let tenant = self.tenant(slug).await?;
         let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
         let now = Clock.now();
-        let txn = self.store.begin().await.map_err(Self::store_err("client"))?;
-        clients::delete(&txn, tenant.id, &id).await.map_err(Self::store_err("client"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "client", now).await.map_err(Self::store_err("change feed"))?;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("client"))?;
+        clients::delete(&txn, tenant.id, &id)
+            .await
+            .map_err(Self::store_err("client"))?;
+        feed::append(&txn, Some((tenant.id, slug)), "client", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         tracing::info!(tenant = %slug, client_id = %id, "client deleted");
         Ok(())
     }
 
     /// Defines a scope in a tenant.
-    pub async fn define_scope(&self, slug: &str, name: &str, description: &str, claims: Vec<String>) -> Result<ScopeRecord, TenantError> {
+    pub async fn define_scope(
+        &self,
+        slug: &str,
+        name: &str,
+        description: &str,
+        claims: Vec<String>,
+    ) -> Result<ScopeRecord, TenantError> {
         let tenant = self.tenant(slug).await?;
         let name = Scope::parse(name).map_err(|e| TenantError::Invalid(e.to_string()))?;
         if description.trim().is_empty() || description.len() > 1000 {
-            return Err(TenantError::Invalid("a scope needs a description of at most 1000 characters".into()));
+            return Err(TenantError::Invalid(
+                "a scope needs a description of at most 1000 characters".into(),
+            ));
         }
         for claim in &claims {
-            if claim.is_empty() || claim.len() > 128 || !claim.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(TenantError::Invalid(format!("invalid claim name `{}`", claim.chars().take(64).collect::<String>())));
+            if claim.is_empty() || claim.len() > 128 || !claim.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(TenantError::Invalid(format!(
+                    "invalid claim name `{}`",
+                    claim.chars().take(64).collect::<String>()
+                )));
             }
         }
         let now = Clock.now();
-        let scope = ScopeRecord { tenant_id: tenant.id, name, description: description.to_owned(), claims, is_standard: false, created_at: now };
+        let scope = ScopeRecord {
+            tenant_id: tenant.id,
+            name,
+            description: description.to_owned(),
+            claims,
+            is_standard: false,
+            created_at: now,
+        };
         let txn = self.store.begin().await.map_err(Self::store_err("scope"))?;
-        scopes::insert(&txn, &scope).await.map_err(Self::store_err("scope"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "scope", now).await.map_err(Self::store_err("change feed"))?;
+        scopes::insert(&txn, &scope)
+            .await
+            .map_err(Self::store_err("scope"))?;
+        feed::append(&txn, Some((tenant.id, slug)), "scope", now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         self.commit(txn, slug).await?;
         Ok(scope)
     }
@@ -396,13 +548,17 @@ impl TenantAdmin {
     /// Every scope of a tenant.
     pub async fn list_scopes(&self, slug: &str) -> Result<Vec<ScopeRecord>, TenantError> {
         let tenant = self.tenant(slug).await?;
-        scopes::list(self.store.conn(), tenant.id).await.map_err(Self::store_err("scope"))
+        scopes::list(self.store.conn(), tenant.id)
+            .await
+            .map_err(Self::store_err("scope"))
     }
 
     /// Every signing key of a tenant, newest first.
     pub async fn list_keys(&self, slug: &str) -> Result<Vec<KeyRecord>, TenantError> {
         let tenant = self.tenant(slug).await?;
-        keys::list(self.store.conn(), tenant.id).await.map_err(Self::store_err("signing key"))
+        keys::list(self.store.conn(), tenant.id)
+            .await
+            .map_err(Self::store_err("signing key"))
     }
 
     /// Rotates a tenant's keys now: next → active, active → retired (kept in JWKS until its
@@ -412,7 +568,10 @@ impl TenantAdmin {
         self.rotate(&tenant).await
     }
 
-    pub(crate) async fn rotate(&self, tenant: &TenantRecord) -> Result<Option<Rotation>, TenantError> {
+    pub(crate) async fn rotate(
+        &self,
+        tenant: &TenantRecord,
+    ) -> Result<Option<Rotation>, TenantError> {
         let now = Clock.now();
         let rotation = tessera_keys::rotate(
             &self.store,
@@ -425,9 +584,13 @@ impl TenantAdmin {
         )
         .await?;
         if rotation.is_some() {
-            tenants::set_keys_rotate_at(self.store.conn(), tenant.id, now + tenant.key_rotation_interval)
-                .await
-                .map_err(Self::store_err("tenant"))?;
+            tenants::set_keys_rotate_at(
+                self.store.conn(),
+                tenant.id,
+                now + tenant.key_rotation_interval,
+            )
+            .await
+            .map_err(Self::store_err("tenant"))?;
             self.directory.invalidate(tenant.slug.as_ref());
             tracing::info!(tenant = %tenant.slug, "signing keys rotated");
         }
@@ -437,22 +600,44 @@ impl TenantAdmin {
     /// Ensures the system tenant and its operator client exist. On first start it creates both
     /// and returns the operator's credentials, the only time they are ever shown.
     pub async fn bootstrap_system(&self) -> Result<SystemBootstrap, TenantError> {
-        if let Some(tenant) = tenants::find_system(self.store.conn()).await.map_err(Self::store_err("tenant"))? {
-            return Ok(SystemBootstrap { tenant, operator: None });
+        if let Some(tenant) = tenants::find_system(self.store.conn())
+            .await
+            .map_err(Self::store_err("tenant"))?
+        {
+            return Ok(SystemBootstrap {
+                tenant,
+                operator: None,
+            });
         }
         let tenant = match self
-            .create_tenant_row(NewTenant { slug: TenantSlug::system(), name: Some("System".into()), alg: SigningAlg::Es256 }, true)
+            .create_tenant_row(
+                NewTenant {
+                    slug: TenantSlug::system(),
+                    name: Some("System".into()),
+                    alg: SigningAlg::Es256,
+                },
+                true,
+            )
             .await
         {
             Ok(t) => t,
             // Another node won the race to create it.
             Err(TenantError::Conflict(_)) => {
                 let tenant = self.tenant("system").await?;
-                return Ok(SystemBootstrap { tenant, operator: None });
+                return Ok(SystemBootstrap {
+                    tenant,
+                    operator: None,
+                });
             }
             Err(e) => return Err(e),
         };
-        self.define_scope("system", ADMIN_SCOPE, "Administer Tessera through the admin API", vec![]).await?;
+        self.define_scope(
+            "system",
+            ADMIN_SCOPE,
+            "Administer Tessera through the admin API",
+            vec![],
+        )
+        .await?;
         let operator = self
             .register_client(
                 "system",
@@ -463,12 +648,20 @@ impl TenantAdmin {
                 },
             )
             .await?;
-        Ok(SystemBootstrap { tenant, operator: Some(operator) })
+        Ok(SystemBootstrap {
+            tenant,
+            operator: Some(operator),
+        })
     }
 
     /// Tenants whose keys are due for scheduled rotation.
-    pub(crate) async fn due_for_rotation(&self, limit: u64) -> Result<Vec<TenantRecord>, TenantError> {
-        tenants::due_for_rotation(self.store.conn(), Clock.now(), limit).await.map_err(Self::store_err("tenant"))
+    pub(crate) async fn due_for_rotation(
+        &self,
+        limit: u64,
+    ) -> Result<Vec<TenantRecord>, TenantError> {
+        tenants::due_for_rotation(self.store.conn(), Clock.now(), limit)
+            .await
+            .map_err(Self::store_err("tenant"))
     }
 
     /// The store behind these operations.
@@ -479,7 +672,9 @@ impl TenantAdmin {
 
 fn validate_name(name: &str) -> Result<(), TenantError> {
     if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(TenantError::Invalid("a name needs 1 to 200 printable characters".into()));
+        return Err(TenantError::Invalid(
+            "a name needs 1 to 200 printable characters".into(),
+        ));
     }
     Ok(())
 }

@@ -32,7 +32,9 @@ pub struct Directory {
 
 impl std::fmt::Debug for Directory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Directory").field("public_url", &self.inner.public_url).finish()
+        f.debug_struct("Directory")
+            .field("public_url", &self.inner.public_url)
+            .finish()
     }
 }
 
@@ -97,12 +99,20 @@ impl Directory {
             return Ok(None);
         };
         let id = tenant.id;
-        let clients = clients::list(db, id).await.map_err(|e| TenantError::from_store("client", e))?;
-        let scopes = scopes::list(db, id).await.map_err(|e| TenantError::from_store("scope", e))?;
-        let key_rows = keys::list(db, id).await.map_err(|e| TenantError::from_store("signing key", e))?;
+        let clients = clients::list(db, id)
+            .await
+            .map_err(|e| TenantError::from_store("client", e))?;
+        let scopes = scopes::list(db, id)
+            .await
+            .map_err(|e| TenantError::from_store("scope", e))?;
+        let key_rows = keys::list(db, id)
+            .await
+            .map_err(|e| TenantError::from_store("signing key", e))?;
         let keys = KeySet::build(&self.inner.master, &key_rows, Clock.now())?;
         let issuer = self.issuer_for(slug);
-        Ok(Some(Arc::new(TenantSnapshot::new(tenant, issuer, clients, scopes, keys))))
+        Ok(Some(Arc::new(TenantSnapshot::new(
+            tenant, issuer, clients, scopes, keys,
+        ))))
     }
 
     /// Drops the cached snapshot of `slug` so the next request loads a fresh one.

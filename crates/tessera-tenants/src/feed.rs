@@ -22,7 +22,11 @@ pub struct FeedCursor {
 impl FeedCursor {
     /// A cursor that has applied everything up to `head`.
     pub fn at(head: i64) -> Self {
-        Self { floor: head, seen: BTreeSet::new(), gap_since: None }
+        Self {
+            floor: head,
+            seen: BTreeSet::new(),
+            gap_since: None,
+        }
     }
 
     /// The seq below which everything has been applied; query with `seq > floor`.
@@ -65,7 +69,13 @@ mod tests {
     use super::*;
 
     fn change(seq: i64) -> ChangeRecord {
-        ChangeRecord { seq, tenant_id: None, tenant_slug: None, what: "t".into(), created_at: 0 }
+        ChangeRecord {
+            seq,
+            tenant_id: None,
+            tenant_slug: None,
+            what: "t".into(),
+            created_at: 0,
+        }
     }
 
     #[test]

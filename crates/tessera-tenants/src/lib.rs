@@ -12,8 +12,8 @@ mod standard;
 
 pub use actor::{TenantDirectory, TenantDirectorySettings};
 pub use admin::{
-    ADMIN_SCOPE, NewClient, NewTenant, RegisteredClient, SystemBootstrap, TenantAdmin, TenantDefaults,
-    TenantUpdate,
+    ADMIN_SCOPE, NewClient, NewTenant, RegisteredClient, SystemBootstrap, TenantAdmin,
+    TenantDefaults, TenantUpdate,
 };
 pub use directory::Directory;
 pub use error::TenantError;

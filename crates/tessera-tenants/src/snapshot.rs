@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use tessera_core::{ScopeSet, TenantStatus};
 use tessera_keys::KeySet;
 use tessera_store::{ClientRecord, ScopeRecord, TenantRecord};
-use tessera_core::{ScopeSet, TenantStatus};
 
 /// Serialized documents derived from a snapshot, rendered once on first use.
 #[derive(Debug, Default)]

@@ -25,6 +25,10 @@ pub const STANDARD_SCOPES: &[(&str, &str, &[&str])] = &[
     ),
     ("email", "Your e-mail address", &["email", "email_verified"]),
     ("address", "Your postal address", &["address"]),
-    ("phone", "Your phone number", &["phone_number", "phone_number_verified"]),
+    (
+        "phone",
+        "Your phone number",
+        &["phone_number", "phone_number_verified"],
+    ),
     ("offline_access", "Stay signed in while you are away", &[]),
 ];
