@@ -55,7 +55,8 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
-/// Validates `resource` indicators: absolute URIs without fragment (RFC 8707 §2).
+/// Validates `resource` indicators: absolute URIs (RFC 3986 §4.3, so `urn:` names too) without a
+/// fragment (RFC 8707 §2).
 fn check_resources(resources: &[String]) -> Result<(), TokenError> {
     if resources.len() > 10 {
         return Err(TokenError::InvalidTarget("too many resource indicators".into()));
@@ -63,7 +64,7 @@ fn check_resources(resources: &[String]) -> Result<(), TokenError> {
     for r in resources {
         let ok = r.len() <= 2000
             && !r.contains('#')
-            && url::Url::parse(r).map(|u| !u.cannot_be_a_base()).unwrap_or(false);
+            && url::Url::parse(r).is_ok();
         if !ok {
             return Err(TokenError::InvalidTarget(
                 "resource must be an absolute URI without a fragment".into(),
@@ -137,7 +138,8 @@ mod tests {
     #[test]
     fn resource_indicators_must_be_absolute_without_fragment() {
         assert!(check_resources(&["https://api.example.com/orders".into()]).is_ok());
-        for bad in ["/relative", "https://api.example.com/#frag", "not a uri", "mailto:x@y"] {
+        assert!(check_resources(&["urn:example:api".into()]).is_ok());
+        for bad in ["/relative", "https://api.example.com/#frag", "not a uri", "api.example.com"] {
             assert!(check_resources(&[bad.into()]).is_err(), "{bad}");
         }
     }

@@ -40,37 +40,42 @@ struct AuthorizeParams {
     redirect_uri: Option<String>,
     response_type: Option<String>,
     state: Option<String>,
+    /// The first parameter sent more than once (RFC 6749 §3.1 forbids it); the first value of
+    /// each is kept.
+    repeated: Option<&'static str>,
 }
 
-fn parse(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, &'static str> {
+fn parse(pairs: Vec<(String, String)>) -> AuthorizeParams {
     let mut p = AuthorizeParams::default();
     for (name, value) in pairs {
         // OAuth 2.1 §3.1: parameters without a value are treated as omitted; unknown ones ignored.
         if value.is_empty() {
             continue;
         }
-        let slot = match name.as_str() {
-            "client_id" => &mut p.client_id,
-            "redirect_uri" => &mut p.redirect_uri,
-            "response_type" => &mut p.response_type,
-            "state" => &mut p.state,
+        let (name, slot) = match name.as_str() {
+            "client_id" => ("client_id", &mut p.client_id),
+            "redirect_uri" => ("redirect_uri", &mut p.redirect_uri),
+            "response_type" => ("response_type", &mut p.response_type),
+            "state" => ("state", &mut p.state),
             _ => continue,
         };
         if slot.is_some() {
-            return Err("a parameter is repeated");
+            p.repeated.get_or_insert(name);
+        } else {
+            *slot = Some(value);
         }
-        *slot = Some(value);
     }
-    Ok(p)
+    p
 }
 
 fn handle(templates: &Templates, tenant: &ActiveTenant, pairs: Result<Vec<(String, String)>, ()>) -> HttpResponse {
     let bad = |message: &str| error_page(templates, tenant, StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, message);
     let Ok(pairs) = pairs else { return bad("The request is malformed.") };
-    let params = match parse(pairs) {
-        Ok(p) => p,
-        Err(msg) => return bad(msg),
-    };
+    let params = parse(pairs);
+    // A repeated client_id or redirect_uri leaves the redirect target unverified: no redirect.
+    if matches!(params.repeated, Some("client_id" | "redirect_uri")) {
+        return bad("A parameter is repeated.");
+    }
     let Some(client) = params.client_id.as_deref().and_then(|id| tenant.client(id)) else {
         return bad("The application that sent you here is not registered with this provider.");
     };
@@ -81,9 +86,11 @@ fn handle(templates: &Templates, tenant: &ActiveTenant, pairs: Result<Vec<(Strin
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return bad("The request does not say where to return to (redirect_uri)."),
     };
-    let (code, description) = match params.response_type {
-        None => (OAuthErrorCode::InvalidRequest, "response_type is required"),
-        Some(_) => (OAuthErrorCode::UnsupportedResponseType, "this provider does not serve interactive sign-in yet"),
+    // Any other malformed request is reported to the verified client (RFC 6749 §4.1.2.1).
+    let (code, description) = match (params.repeated, params.response_type) {
+        (Some(_), _) => (OAuthErrorCode::InvalidRequest, "a parameter is repeated"),
+        (None, None) => (OAuthErrorCode::InvalidRequest, "response_type is required"),
+        (None, Some(_)) => (OAuthErrorCode::UnsupportedResponseType, "this provider does not serve interactive sign-in yet"),
     };
     let mut query: Vec<(&str, &str)> = vec![("error", code.as_str()), ("error_description", description)];
     if let Some(state) = params.state.as_deref() {

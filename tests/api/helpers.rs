@@ -1,0 +1,242 @@
+//! `spawn_app` and the helpers every test uses.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use tessera::{Application, Overrides, Settings};
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`.
+    pub address: String,
+    /// HTTP client (no redirects followed).
+    pub http: reqwest::Client,
+    /// Operator admin client of the system tenant.
+    pub operator_id: String,
+    /// Its secret.
+    pub operator_secret: String,
+    /// Data directory (master key; SQLite file when no PostgreSQL URL is given).
+    pub data_dir: tempfile::TempDir,
+    /// Database URL the server uses.
+    pub database_url: String,
+    /// Stops the server.
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// A client registered through the admin API.
+pub struct TestClient {
+    /// client_id.
+    pub id: String,
+    /// client_secret (confidential clients).
+    pub secret: String,
+}
+
+/// A fresh database URL: a new PostgreSQL database when `TESSERA_TEST_DATABASE_URL` is set,
+/// otherwise SQLite in `data_dir`.
+pub async fn fresh_database(data_dir: &std::path::Path) -> String {
+    match std::env::var("TESSERA_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            use sea_orm::{ConnectionTrait, Database};
+            let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&base)
+                .await
+                .expect("connect to TESSERA_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let mut url = url::Url::parse(&base).expect("TESSERA_TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            url.to_string()
+        }
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("tessera.db").display()
+        ),
+    }
+}
+
+/// Starts the real server on a random port with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(data_dir.path()).await;
+    spawn_app_on(data_dir, database_url).await
+}
+
+/// Starts a server on an existing data directory and database (a second node, or a restart).
+pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let address = format!("http://127.0.0.1:{port}");
+    let overrides = Overrides {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        database_url: Some(database_url.clone()),
+        listen: Some(format!("127.0.0.1:{port}")),
+        public_url: Some(address.clone()),
+    };
+    let mut settings = Settings::load(None, &overrides).expect("settings");
+    settings.server.workers = 2;
+    if std::env::var("TEST_LOG").is_ok() {
+        tessera::telemetry::init(&settings.log);
+    }
+    let mut app = Application::build_on(settings, listener)
+        .await
+        .expect("build app");
+    let (operator_id, operator_secret) = match app.take_operator_credentials() {
+        Some(op) => (op.client_id, op.client_secret.expose_secret().to_owned()),
+        None => (String::new(), String::new()),
+    };
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    TestApp {
+        address,
+        http,
+        operator_id,
+        operator_secret,
+        data_dir,
+        database_url,
+        handle,
+    }
+}
+
+impl TestApp {
+    /// The issuer of tenant `slug`.
+    pub fn issuer(&self, slug: &str) -> String {
+        format!("{}/t/{slug}", self.address)
+    }
+
+    /// POSTs a form to `/t/{tenant}/token` with optional Basic credentials.
+    pub async fn post_token(
+        &self,
+        tenant: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/t/{tenant}/token", self.address))
+            .form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.expect("token request")
+    }
+
+    /// A client-credentials token; panics unless the server answers 200.
+    pub async fn client_credentials_token(
+        &self,
+        tenant: &str,
+        client: &TestClient,
+        scope: Option<&str>,
+    ) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let resp = self
+            .post_token(tenant, Some((&client.id, &client.secret)), &form)
+            .await;
+        assert_eq!(resp.status().as_u16(), 200, "token request failed");
+        let body: Value = resp.json().await.expect("json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// An operator admin API token.
+    pub async fn admin_token(&self) -> String {
+        let op = TestClient {
+            id: self.operator_id.clone(),
+            secret: self.operator_secret.clone(),
+        };
+        self.client_credentials_token("system", &op, Some("admin"))
+            .await
+    }
+
+    /// Sends an admin API request with `token`; returns status and JSON body (Null if none).
+    pub async fn admin(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/admin/v1{path}", self.address))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("admin request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a tenant through the admin API.
+    pub async fn create_tenant(&self, slug: &str, alg: &str) {
+        let token = self.admin_token().await;
+        let (status, body) = self
+            .admin(
+                &token,
+                reqwest::Method::POST,
+                "/tenants",
+                Some(json!({"slug": slug, "alg": alg})),
+            )
+            .await;
+        assert_eq!(status, 201, "create tenant: {body}");
+    }
+
+    /// Registers a confidential client-credentials client through the admin API.
+    pub async fn create_client(&self, tenant: &str, scopes: &[&str]) -> TestClient {
+        let token = self.admin_token().await;
+        let (status, body) = self
+            .admin(
+                &token,
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/clients"),
+                Some(json!({"name": "test client", "grant_types": ["client_credentials"], "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(status, 201, "create client: {body}");
+        TestClient {
+            id: body["client_id"].as_str().expect("client_id").to_owned(),
+            secret: body["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        }
+    }
+
+    /// Runs the real `tessera` binary against this server's data directory and database with
+    /// `--json`; returns exit success and the parsed stdout.
+    pub fn cli(&self, args: &[&str]) -> (bool, Value) {
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("--database-url")
+            .arg(&self.database_url)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run tessera");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        (output.status.success(), value)
+    }
+
+    /// The error code of an OAuth error response.
+    pub async fn oauth_error(resp: reqwest::Response) -> String {
+        let body: Value = resp.json().await.expect("json error body");
+        body["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
