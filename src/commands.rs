@@ -73,14 +73,16 @@ pub enum ClientCommand {
     Show {
         /// Tenant slug.
         tenant: String,
-        /// Client id.
+        /// Client id. Generated ids may begin with '-', so a leading hyphen is part of the value.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Delete a client.
     Delete {
         /// Tenant slug.
         tenant: String,
-        /// Client id.
+        /// Client id. Generated ids may begin with '-', so a leading hyphen is part of the value.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -193,18 +195,37 @@ pub async fn tenant(s: &Services, cmd: TenantCommand) -> Result<Output, TenantEr
             let alg: SigningAlg = alg.parse().map_err(invalid)?;
             s.admin.create_tenant(NewTenant { slug, name, alg }).await?
         }
-        TenantCommand::List { search, after, limit } => {
-            let items = s.admin.list_tenants(after.as_deref(), search.as_deref(), limit).await?;
-            let next = (items.len() as u64 == limit.clamp(1, 1000)).then(|| items.last().map(|t| t.slug.to_string())).flatten();
-            let text = list_text(&items, |t| format!("{}\t{}\t{}\t{}", t.slug, t.status, t.signing_alg, t.name));
-            return Ok(Output { json: json!({ "items": items, "next": next }), text });
+        TenantCommand::List {
+            search,
+            after,
+            limit,
+        } => {
+            let items = s
+                .admin
+                .list_tenants(after.as_deref(), search.as_deref(), limit)
+                .await?;
+            let next = (items.len() as u64 == limit.clamp(1, 1000))
+                .then(|| items.last().map(|t| t.slug.to_string()))
+                .flatten();
+            let text = list_text(&items, |t| {
+                format!("{}\t{}\t{}\t{}", t.slug, t.status, t.signing_alg, t.name)
+            });
+            return Ok(Output {
+                json: json!({ "items": items, "next": next }),
+                text,
+            });
         }
         TenantCommand::Show { slug } => s.admin.tenant(&slug).await?,
-        TenantCommand::Disable { slug } => s.admin.set_status(&slug, TenantStatus::Disabled).await?,
+        TenantCommand::Disable { slug } => {
+            s.admin.set_status(&slug, TenantStatus::Disabled).await?
+        }
         TenantCommand::Enable { slug } => s.admin.set_status(&slug, TenantStatus::Active).await?,
         TenantCommand::Delete { slug } => {
             s.admin.delete_tenant(&slug).await?;
-            return Ok(Output { json: json!({ "deleted": slug }), text: format!("deleted tenant {slug}") });
+            return Ok(Output {
+                json: json!({ "deleted": slug }),
+                text: format!("deleted tenant {slug}"),
+            });
         }
     };
     let issuer = s.directory.issuer_for(record.slug.as_ref());
@@ -223,43 +244,87 @@ pub async fn tenant(s: &Services, cmd: TenantCommand) -> Result<Output, TenantEr
 pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantError> {
     match cmd {
         ClientCommand::Create(c) => {
-            let grant_types = c.grants.iter().map(|g| g.parse::<GrantType>()).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+            let grant_types = c
+                .grants
+                .iter()
+                .map(|g| g.parse::<GrantType>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
             let token_format: TokenFormat = c.token_format.parse().map_err(invalid)?;
-            let admin_of = c.admin_of.as_deref().map(TenantSlug::parse).transpose().map_err(invalid)?;
+            let admin_of = c
+                .admin_of
+                .as_deref()
+                .map(TenantSlug::parse)
+                .transpose()
+                .map_err(invalid)?;
             let new = NewClient {
                 name: c.name,
-                client_type: if c.public { ClientType::Public } else { ClientType::Confidential },
+                client_type: if c.public {
+                    ClientType::Public
+                } else {
+                    ClientType::Confidential
+                },
                 grant_types,
                 redirect_uris: c.redirect_uris,
-                scopes: if admin_of.is_some() && c.scopes.is_empty() { vec!["admin".into()] } else { c.scopes },
+                scopes: if admin_of.is_some() && c.scopes.is_empty() {
+                    vec!["admin".into()]
+                } else {
+                    c.scopes
+                },
                 token_format,
                 admin_role: None,
                 admin_of,
             };
-            let RegisteredClient { client, client_secret } = s.admin.register_client(&c.tenant, new).await?;
+            let RegisteredClient {
+                client,
+                client_secret,
+            } = s.admin.register_client(&c.tenant, new).await?;
             let secret = client_secret.as_ref().map(|x| x.expose_secret());
-            let mut text = format!("client {}\n  name:   {}\n  type:   {}", client.client_id, client.name, client.client_type);
+            let mut text = format!(
+                "client {}\n  name:   {}\n  type:   {}",
+                client.client_id, client.name, client.client_type
+            );
             if let Some(secret) = secret {
-                text.push_str(&format!("\n  secret: {secret}\n  (shown once: store it now)"));
+                text.push_str(&format!(
+                    "\n  secret: {secret}\n  (shown once: store it now)"
+                ));
             }
-            Ok(Output { json: client_json(&client, secret), text })
+            Ok(Output {
+                json: client_json(&client, secret),
+                text,
+            })
         }
         ClientCommand::List { tenant } => {
             let items = s.admin.list_clients(&tenant).await?;
-            let text = list_text(&items, |c| format!("{}\t{}\t{}", c.client_id, c.client_type, c.name));
-            Ok(Output { json: json!({ "items": items }), text })
+            let text = list_text(&items, |c| {
+                format!("{}\t{}\t{}", c.client_id, c.client_type, c.name)
+            });
+            Ok(Output {
+                json: json!({ "items": items }),
+                text,
+            })
         }
         ClientCommand::Show { tenant, client_id } => {
             let c = s.admin.client(&tenant, &client_id).await?;
             let text = format!(
                 "client {}\n  name:   {}\n  type:   {}\n  grants: {:?}\n  scopes: {}",
-                c.client_id, c.name, c.client_type, c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(), c.scopes.to_wire()
+                c.client_id,
+                c.name,
+                c.client_type,
+                c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                c.scopes.to_wire()
             );
-            Ok(Output { json: client_json(&c, None), text })
+            Ok(Output {
+                json: client_json(&c, None),
+                text,
+            })
         }
         ClientCommand::Delete { tenant, client_id } => {
             s.admin.delete_client(&tenant, &client_id).await?;
-            Ok(Output { json: json!({ "deleted": client_id }), text: format!("deleted client {client_id}") })
+            Ok(Output {
+                json: json!({ "deleted": client_id }),
+                text: format!("deleted client {client_id}"),
+            })
         }
     }
 }
@@ -267,14 +332,28 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
 /// Runs a scope command.
 pub async fn scope(s: &Services, cmd: ScopeCommand) -> Result<Output, TenantError> {
     match cmd {
-        ScopeCommand::Create { tenant, name, description, claims } => {
-            let scope = s.admin.define_scope(&tenant, &name, &description, claims).await?;
-            Ok(Output { text: format!("scope {} defined in {tenant}", scope.name), json: serde_json::to_value(&scope).unwrap_or(Value::Null) })
+        ScopeCommand::Create {
+            tenant,
+            name,
+            description,
+            claims,
+        } => {
+            let scope = s
+                .admin
+                .define_scope(&tenant, &name, &description, claims)
+                .await?;
+            Ok(Output {
+                text: format!("scope {} defined in {tenant}", scope.name),
+                json: serde_json::to_value(&scope).unwrap_or(Value::Null),
+            })
         }
         ScopeCommand::List { tenant } => {
             let items = s.admin.list_scopes(&tenant).await?;
             let text = list_text(&items, |sc| format!("{}\t{}", sc.name, sc.description));
-            Ok(Output { json: json!({ "items": items }), text })
+            Ok(Output {
+                json: json!({ "items": items }),
+                text,
+            })
         }
     }
 }
@@ -283,24 +362,31 @@ pub async fn scope(s: &Services, cmd: ScopeCommand) -> Result<Output, TenantErro
 pub async fn keys(s: &Services, cmd: KeysCommand) -> Result<Output, TenantError> {
     match cmd {
         KeysCommand::Rotate { tenant } => {
-            let rotation = s
-                .admin
-                .rotate_keys(&tenant)
-                .await?
-                .ok_or_else(|| TenantError::Invalid("another rotation of this tenant ran at the same moment; try again".into()))?;
+            let rotation = s.admin.rotate_keys(&tenant).await?.ok_or_else(|| {
+                TenantError::Invalid(
+                    "another rotation of this tenant ran at the same moment; try again".into(),
+                )
+            })?;
             let json = json!({ "retired": rotation.retired, "activated": rotation.activated, "next": rotation.next });
             let text = format!(
                 "rotated keys of {tenant}\n  active:  {}\n  next:    {}\n  retired: {}",
                 rotation.activated,
                 rotation.next,
-                rotation.retired.as_ref().map(|k| k.to_string()).unwrap_or_else(|| "-".into())
+                rotation
+                    .retired
+                    .as_ref()
+                    .map(|k| k.to_string())
+                    .unwrap_or_else(|| "-".into())
             );
             Ok(Output { json, text })
         }
         KeysCommand::List { tenant } => {
             let items = s.admin.list_keys(&tenant).await?;
             let text = list_text(&items, |k| format!("{}\t{}\t{}", k.kid, k.alg, k.state));
-            Ok(Output { json: json!({ "items": items.iter().map(key_json).collect::<Vec<_>>() }), text })
+            Ok(Output {
+                json: json!({ "items": items.iter().map(key_json).collect::<Vec<_>>() }),
+                text,
+            })
         }
     }
 }

@@ -58,8 +58,32 @@ enum Command {
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mut overrides = Overrides { data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone(), ..Default::default() };
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let asked_json = std::env::args().any(|a| a == "--json");
+            if asked_json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let rendered = e.render().to_string();
+                let description = rendered
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let description = description.trim_start_matches("error: ");
+                println!("{}", serde_json::json!({ "error": "invalid_request", "error_description": description }));
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
+    let mut overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        ..Default::default()
+    };
     if let Command::Serve { listen, public_url } = &cli.command {
         overrides.listen = listen.clone();
         overrides.public_url = public_url.clone();
@@ -80,7 +104,10 @@ async fn main() -> ExitCode {
                 Err(e) => return fail(cli.json, "server_error", &format!("{e:#}")),
             };
             let result = match command {
-                Command::Migrate => Ok(Output { json: serde_json::json!({"migrated": true}), text: "database is up to date".into() }),
+                Command::Migrate => Ok(Output {
+                    json: serde_json::json!({"migrated": true}),
+                    text: "database is up to date".into(),
+                }),
                 Command::Tenant(c) => commands::tenant(&services, c).await,
                 Command::Client(c) => commands::client(&services, c).await,
                 Command::Scope(c) => commands::scope(&services, c).await,
@@ -100,7 +127,7 @@ async fn main() -> ExitCode {
                 Err(e) => {
                     let code = match e {
                         TenantError::NotFound(_) => "not_found",
-                        TenantError::Conflict(_) => "conflict",
+                        TenantError::Conflict(_) | TenantError::Concurrent(_) => "conflict",
                         TenantError::Invalid(_) => "invalid_request",
                         TenantError::Unavailable => "temporarily_unavailable",
                         TenantError::Unexpected(_) => "server_error",
@@ -151,7 +178,10 @@ async fn serve(settings: Settings) -> ExitCode {
 
 fn fail(json: bool, code: &str, message: &str) -> ExitCode {
     if json {
-        println!("{}", serde_json::json!({ "error": code, "error_description": message }));
+        println!(
+            "{}",
+            serde_json::json!({ "error": code, "error_description": message })
+        );
     } else {
         eprintln!("error: {message}");
     }

@@ -120,8 +120,13 @@ impl Settings {
         Self::load_with_env(file, overrides, Environment::with_prefix("TESSERA"))
     }
 
-    fn load_with_env(file: Option<&Path>, overrides: &Overrides, env: Environment) -> anyhow::Result<Self> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+    fn load_with_env(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: Environment,
+    ) -> anyhow::Result<Self> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
@@ -148,20 +153,35 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        let url = url::Url::parse(&self.server.public_url).context("server.public_url is not a URL")?;
+        let url =
+            url::Url::parse(&self.server.public_url).context("server.public_url is not a URL")?;
         anyhow::ensure!(
-            matches!(url.scheme(), "http" | "https") && url.query().is_none() && url.fragment().is_none(),
+            matches!(url.scheme(), "http" | "https")
+                && url.query().is_none()
+                && url.fragment().is_none(),
             "server.public_url must be an http(s) URL without query or fragment"
         );
-        anyhow::ensure!(self.log.format == "pretty" || self.log.format == "json", "log.format must be pretty or json");
-        anyhow::ensure!((1..=3650).contains(&self.keys.rotation_interval_days), "keys.rotation_interval_days must be 1..=3650");
+        anyhow::ensure!(
+            self.log.format == "pretty" || self.log.format == "json",
+            "log.format must be pretty or json"
+        );
+        anyhow::ensure!(
+            (1..=3650).contains(&self.keys.rotation_interval_days),
+            "keys.rotation_interval_days must be 1..=3650"
+        );
         anyhow::ensure!(
             (60..=86_400).contains(&self.tenants.default_access_token_ttl_secs),
             "tenants.default_access_token_ttl_secs must be 60..=86400"
         );
         if self.environment == Profile::Production {
-            anyhow::ensure!(self.keys.master_key.is_some(), "production requires keys.master_key (TESSERA__KEYS__MASTER_KEY)");
-            anyhow::ensure!(!self.database.url.is_empty(), "production requires database.url (TESSERA__DATABASE__URL)");
+            anyhow::ensure!(
+                self.keys.master_key.is_some(),
+                "production requires keys.master_key (TESSERA__KEYS__MASTER_KEY)"
+            );
+            anyhow::ensure!(
+                !self.database.url.is_empty(),
+                "production requires database.url (TESSERA__DATABASE__URL)"
+            );
         }
         Ok(())
     }
@@ -169,7 +189,10 @@ impl Settings {
     /// The database URL: the configured one, or SQLite in the data directory.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("tessera.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("tessera.db").display()
+            )
         } else {
             self.database.url.clone()
         }
@@ -187,7 +210,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Environment::with_prefix("TESSERA").source(Some(map))
     }
 
@@ -200,7 +226,10 @@ mod tests {
         let s = Settings::load_with_env(
             None,
             &Overrides::default(),
-            env(&[("TESSERA__SERVER__LISTEN", "0.0.0.0:9000"), ("TESSERA__TENANTS__FEED_POLL_MS", "100")]),
+            env(&[
+                ("TESSERA__SERVER__LISTEN", "0.0.0.0:9000"),
+                ("TESSERA__TENANTS__FEED_POLL_MS", "100"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.server.listen, "0.0.0.0:9000");
@@ -209,14 +238,36 @@ mod tests {
 
     #[test]
     fn flags_win_over_environment() {
-        let o = Overrides { listen: Some("127.0.0.1:1".into()), ..Default::default() };
-        let s = Settings::load_with_env(None, &o, env(&[("TESSERA__SERVER__LISTEN", "0.0.0.0:9000")])).unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let s = Settings::load_with_env(
+            None,
+            &o,
+            env(&[("TESSERA__SERVER__LISTEN", "0.0.0.0:9000")]),
+        )
+        .unwrap();
         assert_eq!(s.server.listen, "127.0.0.1:1");
     }
 
     #[test]
     fn unknown_keys_and_unsafe_production_settings_are_refused() {
-        assert!(Settings::load_with_env(None, &Overrides::default(), env(&[("TESSERA__SERVER__LISTN", "x")])).is_err());
-        assert!(Settings::load_with_env(None, &Overrides::default(), env(&[("TESSERA__ENVIRONMENT", "production")])).is_err());
+        assert!(
+            Settings::load_with_env(
+                None,
+                &Overrides::default(),
+                env(&[("TESSERA__SERVER__LISTN", "x")])
+            )
+            .is_err()
+        );
+        assert!(
+            Settings::load_with_env(
+                None,
+                &Overrides::default(),
+                env(&[("TESSERA__ENVIRONMENT", "production")])
+            )
+            .is_err()
+        );
     }
 }

@@ -13,8 +13,14 @@ use crate::settings::LogSettings;
 /// Installs the global subscriber once; later calls are no-ops (tests call it per server).
 pub fn init(log: &LogSettings) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Root span of every request, without the query string.
@@ -33,7 +39,10 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: actix_web::body::MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
         if let Ok(res) = outcome {
             span.record("status", res.status().as_u16());
         }

@@ -89,6 +89,7 @@ impl From<TenantError> for AdminError {
         match err {
             TenantError::NotFound(what) => Self::NotFound(what),
             TenantError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            TenantError::Concurrent(why) => Self::Conflict(why.to_owned()),
             TenantError::Invalid(why) => Self::InvalidRequest(why),
             TenantError::Unavailable => Self::Unavailable,
             TenantError::Unexpected(e) => Self::Unexpected(e),

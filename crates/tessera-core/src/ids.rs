@@ -96,9 +96,15 @@ impl<'de> Deserialize<'de> for TenantSlug {
 pub struct ClientId(String);
 
 impl ClientId {
-    /// A fresh random client id (128 bits, URL-safe).
+    /// A fresh random client id (128 bits, URL-safe). Never starts with `-`, so it can be
+    /// passed as a command-line argument.
     pub fn generate() -> Self {
-        Self(crate::secret::random_token(16))
+        loop {
+            let id = crate::secret::random_token(16);
+            if !id.starts_with('-') {
+                return Self(id);
+            }
+        }
     }
 
     /// Wraps an id read from a request or the database; ids are opaque strings of printable ASCII.
@@ -158,6 +164,10 @@ mod tests {
         assert!(ClientId::parse("").is_none());
         assert!(ClientId::parse("has space").is_none());
         assert!(ClientId::parse("é").is_none());
-        assert_eq!(ClientId::generate().as_ref().len(), 22);
+        for _ in 0..1000 {
+            let id = ClientId::generate();
+            assert_eq!(id.as_ref().len(), 22);
+            assert!(!id.as_ref().starts_with('-'));
+        }
     }
 }

@@ -11,6 +11,9 @@ pub enum TenantError {
     /// A slug, client id or scope name is already taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A concurrent change won (e.g. two key rotations at once); retrying is safe.
+    #[error("{0}")]
+    Concurrent(&'static str),
     /// The request is invalid; the message says why and is safe to show.
     #[error("{0}")]
     Invalid(String),

@@ -1,0 +1,465 @@
+//! Running Tessera: health, readiness and metrics endpoints, security headers, two nodes sharing
+//! one database, and the real binary's first start, credential printing and graceful shutdown.
+
+use std::future::Future;
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestClient, fresh_database, spawn_app, spawn_app_on};
+
+/// How soon another node must see a change.
+const PROPAGATION: Duration = Duration::from_secs(1);
+
+/// Polls `probe` every 50 ms until it holds; the time it took, or `None` after `limit`.
+async fn within<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if probe().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operational endpoints
+
+#[actix_web::test]
+async fn healthz_answers_200() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn readyz_reports_ready_when_the_database_answers() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+}
+
+#[actix_web::test]
+async fn metrics_count_tokens_by_grant_and_requests_by_route_pattern() {
+    let app = spawn_app().await;
+    app.create_tenant("metered", "ES256").await;
+    let client = app.create_client("metered", &[]).await;
+    app.client_credentials_token("metered", &client, None).await;
+
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.expect("text");
+
+    let issued = text
+        .lines()
+        .find(|l| l.starts_with("tessera_tokens_issued_total{grant_type=\"client_credentials\"}"))
+        .unwrap_or_else(|| panic!("no client_credentials token counter in:\n{text}"));
+    let count: f64 = issued
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a sample value");
+    assert!(count >= 1.0, "{issued}");
+
+    let token_route = text
+        .lines()
+        .filter(|l| l.starts_with("tessera_http_requests_total{"))
+        .find(|l| l.contains("route=\"/t/{tenant}/token\""))
+        .unwrap_or_else(|| panic!("no request counter for /t/{{tenant}}/token in:\n{text}"));
+    assert!(token_route.contains("status=\"200\""), "{token_route}");
+    assert!(
+        !text.contains("/t/metered/"),
+        "a tenant slug leaked into metric labels:\n{text}"
+    );
+}
+
+#[actix_web::test]
+async fn unknown_path_is_a_json_404() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("{}/no/such/endpoint", app.address))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 404);
+    let body: Value = resp.json().await.expect("a JSON body");
+    assert_eq!(body["error"], "not_found");
+
+    let resp = app
+        .http
+        .get(format!(
+            "{}/t/nobody/.well-known/openid-configuration",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 404);
+    let body: Value = resp.json().await.expect("a JSON body");
+    assert_eq!(body["error"], "not_found");
+}
+
+#[actix_web::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    app.create_tenant("headers", "ES256").await;
+    for path in [
+        "/healthz".to_owned(),
+        "/no/such/endpoint".to_owned(),
+        "/admin/v1/tenants".to_owned(),
+        "/t/headers/.well-known/openid-configuration".to_owned(),
+        "/t/headers/jwks".to_owned(),
+    ] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("request");
+        let headers = resp.headers();
+        assert_eq!(
+            headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+        assert_eq!(
+            headers.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..]),
+            "{path}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two nodes
+
+/// A second node on `first`'s database, sharing its master key.
+async fn second_node(first: &TestApp) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        first.data_dir.path().join("master.key"),
+        dir.path().join("master.key"),
+    )
+    .expect("copy the master key");
+    spawn_app_on(dir, first.database_url.clone()).await
+}
+
+#[actix_web::test]
+async fn tenant_created_at_one_node_serves_tokens_at_another_within_a_second() {
+    let node1 = spawn_app().await;
+    let node2 = second_node(&node1).await;
+    assert!(
+        node2.operator_id.is_empty(),
+        "the second node created another operator"
+    );
+
+    // Node 2 has looked the tenant up (and remembered that it does not exist) before it is made.
+    let resp = node2
+        .http
+        .get(format!("{}/jwks", node2.issuer("shared")))
+        .send()
+        .await
+        .expect("jwks");
+    assert_eq!(resp.status().as_u16(), 404);
+
+    node1.create_tenant("shared", "ES256").await;
+    let client = node1.create_client("shared", &[]).await;
+    let created = Instant::now();
+    let took = within(PROPAGATION, || async {
+        node2
+            .post_token(
+                "shared",
+                Some((&client.id, &client.secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await
+            .status()
+            .as_u16()
+            == 200
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "node 2 issued no token within 1 s of node 1 creating the client (waited {:?})",
+        created.elapsed()
+    );
+
+    let jwt = node2
+        .client_credentials_token("shared", &client, None)
+        .await;
+    let header = jsonwebtoken::decode_header(&jwt).expect("JWS header");
+    let kid = header.kid.expect("a kid");
+    let jwks: jsonwebtoken::jwk::JwkSet = node1
+        .http
+        .get(format!("{}/jwks", node1.issuer("shared")))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("a JWK set");
+    let jwk = jwks
+        .find(&kid)
+        .unwrap_or_else(|| panic!("node 1's JWKS lacks {kid}"));
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a decoding key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&[node2.issuer("shared")]);
+    validation.set_audience(&[node2.issuer("shared")]);
+    let data = jsonwebtoken::decode::<Value>(&jwt, &key, &validation)
+        .expect("node 2's token verifies with node 1's JWKS");
+    assert_eq!(data.claims["client_id"], client.id.as_str());
+
+    // A change made through node 2 reaches node 1 as well. Each test node has its own public
+    // URL, hence its own issuer, so the operator gets its admin token from node 2.
+    let operator = TestClient {
+        id: node1.operator_id.clone(),
+        secret: node1.operator_secret.clone(),
+    };
+    let token = node2
+        .client_credentials_token("system", &operator, Some("admin"))
+        .await;
+    let (status, body) = node2
+        .admin(
+            &token,
+            Method::PATCH,
+            "/tenants/shared",
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let took = within(PROPAGATION, || async {
+        node1
+            .post_token(
+                "shared",
+                Some((&client.id, &client.secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await
+            .status()
+            .as_u16()
+            == 403
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "node 1 still issues tokens 1 s after node 2 disabled the tenant"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A `tessera serve` process whose stdout and stderr are collected by threads.
+struct Server {
+    child: Child,
+    address: String,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+impl Server {
+    fn start(data_dir: &std::path::Path, database_url: &str) -> Self {
+        let port = free_port();
+        let address = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--public-url", &address])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tessera serve");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Self {
+            child,
+            address,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Waits until `/healthz` answers 200 (or the process dies, or 60 s pass).
+    async fn wait_healthy(&mut self) {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tessera serve exited early with {status}");
+            }
+            let healthy = http
+                .get(format!("{}/healthz", self.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 200);
+            if healthy {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "tessera serve never became healthy"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and the output.
+    async fn terminate(mut self, limit: Duration) -> (Option<ExitStatus>, String, String) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success(), "kill -TERM failed");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if start.elapsed() >= limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        };
+        let stdout = self
+            .stdout
+            .take()
+            .expect("stdout")
+            .join()
+            .expect("stdout reader");
+        let stderr = self
+            .stderr
+            .take()
+            .expect("stderr")
+            .join()
+            .expect("stderr reader");
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The value printed after `label` on a line of the first-start message.
+fn printed(stdout: &str, label: &str) -> Option<String> {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().to_owned())
+}
+
+#[actix_web::test]
+async fn serve_prints_operator_credentials_once_and_exits_cleanly_on_sigterm() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(data_dir.path()).await;
+
+    // First start: the operator's credentials are printed on stdout, once, and never logged.
+    let mut server = Server::start(data_dir.path(), &database_url);
+    server.wait_healthy().await;
+    let (status, stdout, stderr) = server.terminate(Duration::from_secs(35)).await;
+    let status = status.unwrap_or_else(|| {
+        panic!("tessera serve did not exit within 35 s of SIGTERM\nstderr:\n{stderr}")
+    });
+    assert!(status.success(), "exit status {status}\nstderr:\n{stderr}");
+    assert_eq!(
+        stdout.matches("client_secret").count(),
+        1,
+        "stdout:\n{stdout}"
+    );
+    let client_id = printed(&stdout, "client_id:").expect("a printed client_id");
+    let secret = printed(&stdout, "client_secret:").expect("a printed client_secret");
+    assert!(secret.len() >= 20, "secret {secret:?}");
+    assert!(!client_id.is_empty());
+    assert!(
+        !stderr.contains(&secret),
+        "the operator secret appears in the logs:\n{stderr}"
+    );
+
+    // Second start on the same data: nothing printed, and the printed credentials still work.
+    let mut server = Server::start(data_dir.path(), &database_url);
+    server.wait_healthy().await;
+    let resp = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+        .post(format!("{}/t/system/token", server.address))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "printed credentials do not work"
+    );
+    let (status, stdout, stderr) = server.terminate(Duration::from_secs(35)).await;
+    let status = status.unwrap_or_else(|| {
+        panic!("tessera serve did not exit within 35 s of SIGTERM\nstderr:\n{stderr}")
+    });
+    assert!(status.success(), "exit status {status}\nstderr:\n{stderr}");
+    assert!(
+        !stdout.contains("client_secret") && !stdout.contains(&secret),
+        "credentials printed again:\n{stdout}"
+    );
+    assert!(!stderr.contains(&secret), "secret logged:\n{stderr}");
+}
