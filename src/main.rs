@@ -63,7 +63,8 @@ async fn main() -> ExitCode {
         Err(e) => {
             use clap::error::ErrorKind;
             let asked_json = std::env::args().any(|a| a == "--json");
-            if asked_json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            if asked_json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+            {
                 let rendered = e.render().to_string();
                 let description = rendered
                     .lines()
@@ -73,7 +74,10 @@ async fn main() -> ExitCode {
                     .collect::<Vec<_>>()
                     .join(" ");
                 let description = description.trim_start_matches("error: ");
-                println!("{}", serde_json::json!({ "error": "invalid_request", "error_description": description }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": "invalid_request", "error_description": description })
+                );
                 return ExitCode::from(2);
             }
             e.exit()

@@ -17,10 +17,8 @@ use tessera_tenants::{
     Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings,
 };
 use tessera_web::{Metrics, Templates};
-use tracing_actix_web::TracingLogger;
 
 use crate::settings::{Profile, Settings};
-use crate::telemetry::RequestSpan;
 
 /// The shared services behind the server and the management commands.
 #[derive(Clone)]
@@ -159,9 +157,8 @@ impl Application {
         let admin = web::Data::new(services.admin.clone());
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(tessera_web::record_request))
                 .wrap(tessera_web::security_headers())
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(tessera_web::observe))
                 .app_data(directory.clone())
                 .app_data(admin.clone())
                 .app_data(metrics.clone())

@@ -87,14 +87,40 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Tenants::Table)
                     .col(ColumnDef::new(Tenants::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Tenants::Slug).string_len(63).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Tenants::Slug)
+                            .string_len(63)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Tenants::Name).string_len(200).not_null())
                     .col(ColumnDef::new(Tenants::Status).string_len(16).not_null())
-                    .col(ColumnDef::new(Tenants::SigningAlg).string_len(16).not_null())
-                    .col(ColumnDef::new(Tenants::IsSystem).boolean().not_null().default(false))
-                    .col(ColumnDef::new(Tenants::AccessTokenTtl).big_integer().not_null())
-                    .col(ColumnDef::new(Tenants::KeyRotationInterval).big_integer().not_null())
-                    .col(ColumnDef::new(Tenants::KeysRotateAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Tenants::SigningAlg)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Tenants::IsSystem)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Tenants::AccessTokenTtl)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Tenants::KeyRotationInterval)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Tenants::KeysRotateAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Tenants::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Tenants::UpdatedAt).big_integer().not_null())
                     .to_owned(),
@@ -123,11 +149,23 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(SigningKeys::PublicJwk).text().not_null())
                     .col(ColumnDef::new(SigningKeys::PrivateKey).blob().not_null())
                     .col(ColumnDef::new(SigningKeys::KekId).string_len(32).not_null())
-                    .col(ColumnDef::new(SigningKeys::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(SigningKeys::ActivatedAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(SigningKeys::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(SigningKeys::ActivatedAt)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(ColumnDef::new(SigningKeys::RetiredAt).big_integer().null())
                     .col(ColumnDef::new(SigningKeys::ExpiresAt).big_integer().null())
-                    .primary_key(Index::create().col(SigningKeys::TenantId).col(SigningKeys::Kid))
+                    .primary_key(
+                        Index::create()
+                            .col(SigningKeys::TenantId)
+                            .col(SigningKeys::Kid),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(SigningKeys::Table, SigningKeys::TenantId)
@@ -144,17 +182,29 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Clients::TenantId).uuid().not_null())
                     .col(ColumnDef::new(Clients::ClientId).string_len(255).not_null())
                     .col(ColumnDef::new(Clients::Name).string_len(200).not_null())
-                    .col(ColumnDef::new(Clients::ClientType).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Clients::ClientType)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Clients::SecretHash).string_len(64).null())
                     .col(ColumnDef::new(Clients::GrantTypes).text().not_null())
                     .col(ColumnDef::new(Clients::RedirectUris).text().not_null())
                     .col(ColumnDef::new(Clients::Scopes).text().not_null())
-                    .col(ColumnDef::new(Clients::TokenFormat).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Clients::TokenFormat)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Clients::AdminRole).string_len(32).null())
                     .col(ColumnDef::new(Clients::AdminTenantId).uuid().null())
                     .col(ColumnDef::new(Clients::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Clients::UpdatedAt).big_integer().not_null())
-                    .primary_key(Index::create().col(Clients::TenantId).col(Clients::ClientId))
+                    .primary_key(
+                        Index::create()
+                            .col(Clients::TenantId)
+                            .col(Clients::ClientId),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Clients::Table, Clients::TenantId)
@@ -173,7 +223,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Scopes::Name).string_len(128).not_null())
                     .col(ColumnDef::new(Scopes::Description).text().not_null())
                     .col(ColumnDef::new(Scopes::Claims).text().not_null())
-                    .col(ColumnDef::new(Scopes::IsStandard).boolean().not_null().default(false))
+                    .col(
+                        ColumnDef::new(Scopes::IsStandard)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ColumnDef::new(Scopes::CreatedAt).big_integer().not_null())
                     .primary_key(Index::create().col(Scopes::TenantId).col(Scopes::Name))
                     .foreign_key(
@@ -200,7 +255,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(ChangeFeed::TenantId).uuid().null())
                     .col(ColumnDef::new(ChangeFeed::TenantSlug).string_len(63).null())
                     .col(ColumnDef::new(ChangeFeed::What).string_len(64).not_null())
-                    .col(ColumnDef::new(ChangeFeed::CreatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ChangeFeed::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -223,7 +282,9 @@ impl MigrationTrait for Migration {
             SigningKeys::Table.into_iden(),
             Tenants::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -21,8 +21,6 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// Database URL the server uses.
     pub database_url: String,
-    /// Stops the server.
-    pub handle: actix_web::dev::ServerHandle,
 }
 
 /// A client registered through the admin API.
@@ -89,7 +87,6 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
         Some(op) => (op.client_id, op.client_secret.expose_secret().to_owned()),
         None => (String::new(), String::new()),
     };
-    let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -102,7 +99,6 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
         operator_secret,
         data_dir,
         database_url,
-        handle,
     }
 }
 

@@ -6,7 +6,17 @@ use uuid::Uuid;
 
 /// Primary key of a tenant. Every tenant-owned query takes one.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, DeriveValueType,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    DeriveValueType,
 )]
 pub struct TenantId(pub Uuid);
 
@@ -109,7 +119,8 @@ impl ClientId {
 
     /// Wraps an id read from a request or the database; ids are opaque strings of printable ASCII.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| (0x21..0x7f).contains(&b));
+        let ok =
+            !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| (0x21..0x7f).contains(&b));
         ok.then(|| Self(raw.to_owned()))
     }
 }
@@ -153,7 +164,17 @@ mod tests {
             assert!(TenantSlug::parse(good).is_ok(), "{good}");
         }
         let long = "a".repeat(64);
-        for bad in ["", "a", "Acme", "1acme", "acme-", "ac_me", "ac.me", "ac/me", long.as_str()] {
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "1acme",
+            "acme-",
+            "ac_me",
+            "ac.me",
+            "ac/me",
+            long.as_str(),
+        ] {
             assert!(TenantSlug::parse(bad).is_err(), "{bad}");
         }
     }

@@ -13,7 +13,10 @@ pub struct UnknownValue {
 }
 
 fn unknown(what: &'static str, value: &str) -> UnknownValue {
-    UnknownValue { what, value: value.chars().take(64).collect() }
+    UnknownValue {
+        what,
+        value: value.chars().take(64).collect(),
+    }
 }
 
 macro_rules! wire_enum {
@@ -124,7 +127,6 @@ wire_enum!(
         TenantAdmin => "tenant_admin",
     }
 );
-
 
 #[cfg(test)]
 mod tests {

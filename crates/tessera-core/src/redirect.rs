@@ -34,7 +34,8 @@ impl RedirectUri {
                 InvalidRedirectUri::NotAbsolute(trimmed)
             });
         }
-        let url = url::Url::parse(raw).map_err(|_| InvalidRedirectUri::NotAbsolute(trimmed.clone()))?;
+        let url =
+            url::Url::parse(raw).map_err(|_| InvalidRedirectUri::NotAbsolute(trimmed.clone()))?;
         if url.cannot_be_a_base() && url.scheme() != "urn" && !url.scheme().contains('.') {
             return Err(InvalidRedirectUri::NotAbsolute(trimmed));
         }
@@ -75,8 +76,17 @@ mod tests {
         ] {
             assert!(RedirectUri::parse(good).is_ok(), "{good}");
         }
-        assert!(matches!(RedirectUri::parse("https://a.example/cb#x"), Err(InvalidRedirectUri::Fragment(_))));
-        assert!(matches!(RedirectUri::parse("/relative"), Err(InvalidRedirectUri::NotAbsolute(_))));
-        assert!(matches!(RedirectUri::parse("http://evil.example/cb"), Err(InvalidRedirectUri::InsecureHttp(_))));
+        assert!(matches!(
+            RedirectUri::parse("https://a.example/cb#x"),
+            Err(InvalidRedirectUri::Fragment(_))
+        ));
+        assert!(matches!(
+            RedirectUri::parse("/relative"),
+            Err(InvalidRedirectUri::NotAbsolute(_))
+        ));
+        assert!(matches!(
+            RedirectUri::parse("http://evil.example/cb"),
+            Err(InvalidRedirectUri::InsecureHttp(_))
+        ));
     }
 }

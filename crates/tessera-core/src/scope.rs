@@ -17,8 +17,14 @@ impl Scope {
     pub fn parse(raw: &str) -> Result<Self, InvalidScope> {
         let ok = !raw.is_empty()
             && raw.len() <= 128
-            && raw.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if ok { Ok(Self(raw.to_owned())) } else { Err(InvalidScope(raw.chars().take(64).collect())) }
+            && raw
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidScope(raw.chars().take(64).collect()))
+        }
     }
 }
 

@@ -83,6 +83,8 @@ impl Default for PoolSettings {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The URL it was opened with (may hold a password: never log it).
+    url: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -102,7 +104,10 @@ impl Store {
                     .create_if_missing(true)
             });
         let db = Database::connect(opts).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            url: url.into(),
+        })
     }
 
     /// Applies every pending migration.
@@ -132,10 +137,9 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// The PostgreSQL pool, for `LISTEN` (None on SQLite).
-    pub fn postgres_pool(&self) -> Option<&sea_orm::sqlx::PgPool> {
-        (self.backend() == DatabaseBackend::Postgres)
-            .then(|| self.db.get_postgres_connection_pool())
+    /// The PostgreSQL URL, for a dedicated `LISTEN` connection (None on SQLite).
+    pub fn postgres_url(&self) -> Option<&str> {
+        (self.backend() == DatabaseBackend::Postgres).then_some(&*self.url)
     }
 
     /// Closes the pool, waiting for connections to be returned.

@@ -146,24 +146,54 @@ impl Handler<PollNow> for TenantDirectory {
     }
 }
 
-/// Forwards every `NOTIFY` on the feed channel to the actor, reconnecting after failures.
-async fn listen(pool: sea_orm::sqlx::PgPool, addr: Addr<TenantDirectory>) {
+/// Forwards every `NOTIFY` on the feed channel to the actor until the actor is gone. It runs on a
+/// thread of its own with its own runtime: sqlx's listener spawns a task when dropped, which must
+/// happen inside a live runtime, and the server's runtime may already be shutting down by then.
+fn spawn_listener(url: String, addr: Addr<TenantDirectory>) {
+    let spawned = std::thread::Builder::new()
+        .name("feed-listener".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(listen(url, addr)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "change feed listener has no runtime; polling only")
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "change feed listener thread failed to start; polling only");
+    }
+}
+
+async fn listen(url: String, addr: Addr<TenantDirectory>) {
     use sea_orm::sqlx::postgres::PgListener;
     while addr.connected() {
-        match PgListener::connect_with(&pool).await {
+        match PgListener::connect(&url).await {
             Ok(mut listener) => match listener.listen(feed::NOTIFY_CHANNEL).await {
                 Ok(()) => {
                     // A change may have committed while we were not listening.
                     addr.do_send(PollNow);
-                    while listener.recv().await.is_ok() {
-                        addr.do_send(PollNow);
+                    while addr.connected() {
+                        match tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
+                            Ok(Ok(_)) => addr.do_send(PollNow),
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "change feed listener lost its connection");
+                                break;
+                            }
+                            Err(_) => {} // quiet second: check the actor is still there
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "LISTEN on the change feed failed"),
             },
             Err(e) => tracing::warn!(error = %e, "change feed listener could not connect"),
         }
-        actix::clock::sleep(Duration::from_secs(1)).await;
+        if addr.connected() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 }
 
@@ -172,8 +202,8 @@ impl Actor for TenantDirectory {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.poll_feed(ctx);
-        if let Some(pool) = self.directory.store().postgres_pool() {
-            actix::spawn(listen(pool.clone(), ctx.address()));
+        if let Some(url) = self.directory.store().postgres_url() {
+            spawn_listener(url.to_owned(), ctx.address());
         }
         ctx.run_interval(self.settings.feed_poll, Self::poll_feed);
         ctx.run_interval(self.settings.rotation_check, Self::rotate_due);

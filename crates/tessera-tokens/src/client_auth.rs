@@ -39,15 +39,22 @@ pub enum ClientAuthentication {
 impl ClientAuthentication {
     /// Works out the method from the `Authorization` header value (if any) and the body. More
     /// than one method in a request is refused (RFC 6749 §2.3).
-    pub fn from_request(authorization: Option<&str>, req: &mut TokenRequest) -> Result<Self, TokenError> {
+    pub fn from_request(
+        authorization: Option<&str>,
+        req: &mut TokenRequest,
+    ) -> Result<Self, TokenError> {
         if let Some(header) = authorization {
             if req.client_secret.is_some() {
-                return Err(TokenError::InvalidRequest("use one client authentication method, not two".into()));
+                return Err(TokenError::InvalidRequest(
+                    "use one client authentication method, not two".into(),
+                ));
             }
             let (client_id, secret) = parse_basic(header).ok_or(TokenError::InvalidClient)?;
             // A body client_id, if any, must name the same client.
             if req.client_id.as_deref().is_some_and(|id| id != client_id) {
-                return Err(TokenError::InvalidRequest("client_id does not match the Authorization header".into()));
+                return Err(TokenError::InvalidRequest(
+                    "client_id does not match the Authorization header".into(),
+                ));
             }
             return Ok(Self::Basic { client_id, secret });
         }
@@ -66,7 +73,9 @@ impl ClientAuthentication {
     /// The presented client id.
     pub fn client_id(&self) -> &str {
         match self {
-            Self::Basic { client_id, .. } | Self::Post { client_id, .. } | Self::None { client_id } => client_id,
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::None { client_id } => client_id,
         }
     }
 }
@@ -77,7 +86,9 @@ fn parse_basic(header: &str) -> Option<(String, SecretString)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let id = form_decode(id)?;
@@ -99,9 +110,15 @@ pub fn authenticate_client<'a>(
     snapshot: &'a TenantSnapshot,
     auth: &ClientAuthentication,
 ) -> Result<&'a Arc<ClientRecord>, TokenError> {
-    let client = snapshot.client(auth.client_id()).ok_or(TokenError::InvalidClient)?;
+    let client = snapshot
+        .client(auth.client_id())
+        .ok_or(TokenError::InvalidClient)?;
     match (auth, client.client_type, client.secret_hash.as_deref()) {
-        (ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. }, ClientType::Confidential, Some(hash)) => {
+        (
+            ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
+            ClientType::Confidential,
+            Some(hash),
+        ) => {
             if verify_sha256_hex(secret.expose_secret(), hash) {
                 Ok(client)
             } else {
@@ -119,7 +136,10 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_decoded() {
-        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("my%3Aid:s%2Bcret"));
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("my%3Aid:s%2Bcret")
+        );
         let (id, secret) = parse_basic(&header).unwrap();
         assert_eq!(id, "my:id");
         assert_eq!(secret.expose_secret(), "s+cret");
@@ -130,7 +150,10 @@ mod tests {
     #[test]
     fn two_methods_in_one_request_are_refused() {
         let mut req = crate::parse_token_form(b"client_id=a&client_secret=b").unwrap();
-        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("a:b"));
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("a:b")
+        );
         assert!(matches!(
             ClientAuthentication::from_request(Some(&header), &mut req),
             Err(TokenError::InvalidRequest(_))

@@ -59,12 +59,12 @@ pub struct TokenResponse {
 /// fragment (RFC 8707 §2).
 fn check_resources(resources: &[String]) -> Result<(), TokenError> {
     if resources.len() > 10 {
-        return Err(TokenError::InvalidTarget("too many resource indicators".into()));
+        return Err(TokenError::InvalidTarget(
+            "too many resource indicators".into(),
+        ));
     }
     for r in resources {
-        let ok = r.len() <= 2000
-            && !r.contains('#')
-            && url::Url::parse(r).is_ok();
+        let ok = r.len() <= 2000 && !r.contains('#') && url::Url::parse(r).is_ok();
         if !ok {
             return Err(TokenError::InvalidTarget(
                 "resource must be an absolute URI without a fragment".into(),
@@ -89,8 +89,8 @@ pub fn issue_client_credentials(
     }
     let granted = match scope {
         Some(raw) => {
-            let requested = ScopeSet::parse(raw)
-                .map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+            let requested =
+                ScopeSet::parse(raw).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
             if let Some(missing) = requested.first_missing_from(&client.scopes) {
                 return Err(TokenError::InvalidScope(format!(
                     "scope `{missing}` is not allowed for this client"
@@ -139,7 +139,12 @@ mod tests {
     fn resource_indicators_must_be_absolute_without_fragment() {
         assert!(check_resources(&["https://api.example.com/orders".into()]).is_ok());
         assert!(check_resources(&["urn:example:api".into()]).is_ok());
-        for bad in ["/relative", "https://api.example.com/#frag", "not a uri", "api.example.com"] {
+        for bad in [
+            "/relative",
+            "https://api.example.com/#frag",
+            "not a uri",
+            "api.example.com",
+        ] {
             assert!(check_resources(&[bad.into()]).is_err(), "{bad}");
         }
     }

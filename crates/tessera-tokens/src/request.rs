@@ -40,7 +40,9 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             _ => continue,
         };
         if seen.contains(&single) {
-            return Err(TokenError::InvalidRequest(format!("parameter `{single}` is repeated")));
+            return Err(TokenError::InvalidRequest(format!(
+                "parameter `{single}` is repeated"
+            )));
         }
         seen.push(single);
         match single {

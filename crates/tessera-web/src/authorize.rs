@@ -21,15 +21,29 @@ struct ErrorPage<'a> {
     tenant_name: &'a str,
 }
 
-fn error_page(templates: &Templates, tenant: &ActiveTenant, status: StatusCode, code: OAuthErrorCode, message: &str) -> HttpResponse {
+fn error_page(
+    templates: &Templates,
+    tenant: &ActiveTenant,
+    status: StatusCode,
+    code: OAuthErrorCode,
+    message: &str,
+) -> HttpResponse {
     let html = templates.render(
         "pages/error",
-        &ErrorPage { title: "This sign-in request cannot be completed", message, code: code.as_str(), tenant_name: &tenant.tenant.name },
+        &ErrorPage {
+            title: "This sign-in request cannot be completed",
+            message,
+            code: code.as_str(),
+            tenant_name: &tenant.tenant.name,
+        },
     );
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
+        .insert_header((
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ))
         .body(html)
 }
 
@@ -68,9 +82,23 @@ fn parse(pairs: Vec<(String, String)>) -> AuthorizeParams {
     p
 }
 
-fn handle(templates: &Templates, tenant: &ActiveTenant, pairs: Result<Vec<(String, String)>, ()>) -> HttpResponse {
-    let bad = |message: &str| error_page(templates, tenant, StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, message);
-    let Ok(pairs) = pairs else { return bad("The request is malformed.") };
+fn handle(
+    templates: &Templates,
+    tenant: &ActiveTenant,
+    pairs: Result<Vec<(String, String)>, ()>,
+) -> HttpResponse {
+    let bad = |message: &str| {
+        error_page(
+            templates,
+            tenant,
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            message,
+        )
+    };
+    let Ok(pairs) = pairs else {
+        return bad("The request is malformed.");
+    };
     let params = parse(pairs);
     // A repeated client_id or redirect_uri leaves the redirect target unverified: no redirect.
     if matches!(params.repeated, Some("client_id" | "redirect_uri")) {
@@ -90,9 +118,13 @@ fn handle(templates: &Templates, tenant: &ActiveTenant, pairs: Result<Vec<(Strin
     let (code, description) = match (params.repeated, params.response_type) {
         (Some(_), _) => (OAuthErrorCode::InvalidRequest, "a parameter is repeated"),
         (None, None) => (OAuthErrorCode::InvalidRequest, "response_type is required"),
-        (None, Some(_)) => (OAuthErrorCode::UnsupportedResponseType, "this provider does not serve interactive sign-in yet"),
+        (None, Some(_)) => (
+            OAuthErrorCode::UnsupportedResponseType,
+            "this provider does not serve interactive sign-in yet",
+        ),
     };
-    let mut query: Vec<(&str, &str)> = vec![("error", code.as_str()), ("error_description", description)];
+    let mut query: Vec<(&str, &str)> =
+        vec![("error", code.as_str()), ("error_description", description)];
     if let Some(state) = params.state.as_deref() {
         query.push(("state", state));
     }
@@ -108,8 +140,13 @@ fn handle(templates: &Templates, tenant: &ActiveTenant, pairs: Result<Vec<(Strin
 }
 
 /// `GET /t/{tenant}/authorize`.
-pub async fn authorize_get(tenant: ActiveTenant, req: HttpRequest, templates: web::Data<Templates>) -> HttpResponse {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|_| ());
+pub async fn authorize_get(
+    tenant: ActiveTenant,
+    req: HttpRequest,
+    templates: web::Data<Templates>,
+) -> HttpResponse {
+    let pairs =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|_| ());
     handle(&templates, &tenant, pairs)
 }
 
@@ -122,7 +159,9 @@ pub async fn authorize_post(
 ) -> HttpResponse {
     let pairs = if is_form(&req) {
         match read_limited(payload, 16 * 1024).await {
-            Ok(body) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).map_err(|_| ()),
+            Ok(body) => {
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).map_err(|_| ())
+            }
             Err(_) => Err(()),
         }
     } else {

@@ -12,7 +12,8 @@ use crate::OAuthError;
 pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<Bytes, OAuthError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
         if buf.len() + chunk.len() > limit {
             return Err(OAuthError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -31,5 +32,8 @@ pub fn is_form(req: &actix_web::HttpRequest) -> bool {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }

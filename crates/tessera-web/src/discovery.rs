@@ -36,7 +36,11 @@ struct Metadata<'a> {
 
 fn metadata(s: &TenantSnapshot, openid: bool) -> Metadata<'_> {
     let base = &s.issuer;
-    let claims: BTreeSet<&str> = s.scopes.iter().flat_map(|sc| sc.claims.iter().map(String::as_str)).collect();
+    let claims: BTreeSet<&str> = s
+        .scopes
+        .iter()
+        .flat_map(|sc| sc.claims.iter().map(String::as_str))
+        .collect();
     Metadata {
         issuer: base,
         authorization_endpoint: format!("{base}/authorize"),
@@ -74,7 +78,10 @@ pub async fn openid_configuration(tenant: ActiveTenant) -> HttpResponse {
 }
 
 /// `GET /.well-known/oauth-authorization-server/t/{tenant}` (RFC 8414 §3.1 path insertion).
-pub async fn oauth_metadata(directory: web::Data<Directory>, path: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+pub async fn oauth_metadata(
+    directory: web::Data<Directory>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OAuthError> {
     let snapshot = resolve_active(&directory, &path).await?;
     let bytes = snapshot
         .rendered

@@ -16,11 +16,18 @@ struct Body<'a> {
 }
 
 /// A JSON error response with the given status.
-pub fn json_error(status: StatusCode, code: OAuthErrorCode, description: Option<&str>) -> HttpResponse {
+pub fn json_error(
+    status: StatusCode,
+    code: OAuthErrorCode,
+    description: Option<&str>,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
-        .json(Body { error: code.as_str(), error_description: description })
+        .json(Body {
+            error: code.as_str(),
+            error_description: description,
+        })
 }
 
 /// An error of a protocol endpoint, rendered as RFC 6749 §5.2 JSON.
@@ -39,22 +46,40 @@ pub struct OAuthError {
 impl OAuthError {
     /// An error with status and description.
     pub fn new(status: StatusCode, code: OAuthErrorCode, description: impl Into<String>) -> Self {
-        Self { status, code, description: Some(description.into()), challenge: None }
+        Self {
+            status,
+            code,
+            description: Some(description.into()),
+            challenge: None,
+        }
     }
 
     /// 400 `invalid_request`.
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     /// 500 `server_error`, with no description.
     pub fn server_error() -> Self {
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: OAuthErrorCode::ServerError, description: None, challenge: None }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: OAuthErrorCode::ServerError,
+            description: None,
+            challenge: None,
+        }
     }
 
     /// 503 `temporarily_unavailable`.
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, OAuthErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable",
+        )
     }
 
     /// Maps a token-endpoint failure; `issuer` names the realm of a 401 challenge.

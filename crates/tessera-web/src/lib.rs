@@ -17,7 +17,7 @@ mod token;
 use actix_web::web;
 
 pub use error::{OAuthError, json_error};
-pub use metrics::{Metrics, record_request};
+pub use metrics::{Metrics, observe};
 pub use templates::Templates;
 pub use tenant::ActiveTenant;
 
@@ -33,7 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/t/{tenant}")
-                .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery::openid_configuration),
+                )
                 .route("/jwks", web::get().to(jwks::jwks))
                 .route("/authorize", web::get().to(authorize::authorize_get))
                 .route("/authorize", web::post().to(authorize::authorize_post))

@@ -12,7 +12,9 @@ use crate::Metrics;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).json(json!({"status": "ok"}))
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers within two seconds.
@@ -21,13 +23,20 @@ pub async fn readyz(directory: web::Data<Directory>) -> HttpResponse {
     let (status, body) = if ready {
         (StatusCode::OK, json!({"status": "ready"}))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "reason": "database unreachable"}))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "reason": "database unreachable"}),
+        )
     };
-    HttpResponse::build(status).insert_header((CACHE_CONTROL, "no-store")).json(body)
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(body)
 }
 
 async fn tokio_timeout<F: std::future::Future>(f: F) -> Option<F::Output> {
-    actix_web::rt::time::timeout(Duration::from_secs(2), f).await.ok()
+    actix_web::rt::time::timeout(Duration::from_secs(2), f)
+        .await
+        .ok()
 }
 
 /// `GET /metrics`: Prometheus text format.

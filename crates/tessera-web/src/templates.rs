@@ -17,8 +17,14 @@ impl Templates {
         let mut registry = Handlebars::new();
         registry.set_dev_mode(dev_mode);
         registry.set_strict_mode(true);
-        registry.register_partial("layout", include_str!("../../../templates/partials/layout.hbs"))?;
-        registry.register_template_string("pages/error", include_str!("../../../templates/pages/error.hbs"))?;
+        registry.register_partial(
+            "layout",
+            include_str!("../../../templates/partials/layout.hbs"),
+        )?;
+        registry.register_template_string(
+            "pages/error",
+            include_str!("../../../templates/pages/error.hbs"),
+        )?;
         Ok(Self { registry })
     }
 

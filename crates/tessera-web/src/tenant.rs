@@ -23,11 +23,22 @@ impl std::ops::Deref for ActiveTenant {
 }
 
 /// Resolves `slug` to an active tenant, mapping every failure to its JSON error.
-pub async fn resolve_active(directory: &Directory, slug: &str) -> Result<Arc<TenantSnapshot>, OAuthError> {
+pub async fn resolve_active(
+    directory: &Directory,
+    slug: &str,
+) -> Result<Arc<TenantSnapshot>, OAuthError> {
     match directory.resolve(slug).await {
         Ok(Some(snapshot)) if snapshot.is_active() => Ok(snapshot),
-        Ok(Some(_)) => Err(OAuthError::new(StatusCode::FORBIDDEN, OAuthErrorCode::AccessDenied, "this tenant is disabled")),
-        Ok(None) => Err(OAuthError::new(StatusCode::NOT_FOUND, OAuthErrorCode::NotFound, "unknown tenant")),
+        Ok(Some(_)) => Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            OAuthErrorCode::AccessDenied,
+            "this tenant is disabled",
+        )),
+        Ok(None) => Err(OAuthError::new(
+            StatusCode::NOT_FOUND,
+            OAuthErrorCode::NotFound,
+            "unknown tenant",
+        )),
         Err(TenantError::Unavailable) => Err(OAuthError::unavailable()),
         Err(e) => {
             tracing::error!(error = ?e, "tenant resolution failed");
@@ -42,7 +53,11 @@ impl FromRequest for ActiveTenant {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let directory = req.app_data::<web::Data<Directory>>().cloned();
-        let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+        let slug = req
+            .match_info()
+            .get("tenant")
+            .unwrap_or_default()
+            .to_owned();
         Box::pin(async move {
             let directory = directory.ok_or_else(OAuthError::server_error)?;
             resolve_active(&directory, &slug).await.map(ActiveTenant)

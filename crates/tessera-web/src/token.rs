@@ -6,7 +6,10 @@ use std::sync::Arc;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_core::{Clock, SigningAlg};
-use tessera_tokens::{MAX_BODY_BYTES, ClientAuthentication, TokenError, authenticate_client, issue_client_credentials, parse_token_form};
+use tessera_tokens::{
+    ClientAuthentication, MAX_BODY_BYTES, TokenError, authenticate_client,
+    issue_client_credentials, parse_token_form,
+};
 
 use crate::body::{is_form, read_limited};
 use crate::{ActiveTenant, Metrics, OAuthError};
@@ -20,7 +23,9 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = tenant.0;
     if !is_form(&req) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
     let fail = |e: TokenError| OAuthError::from_token_error(e, &snapshot.issuer);
@@ -43,17 +48,34 @@ pub async fn token(
             if snapshot.tenant.signing_alg == SigningAlg::Rs256 {
                 // RSA signing costs ~1 ms of CPU: keep it off the reactor.
                 let snap = Arc::clone(&snapshot);
-                web::block(move || issue_client_credentials(&snap, &client, form.scope.as_deref(), &form.resource, now))
-                    .await
-                    .map_err(|_| OAuthError::server_error())?
+                web::block(move || {
+                    issue_client_credentials(
+                        &snap,
+                        &client,
+                        form.scope.as_deref(),
+                        &form.resource,
+                        now,
+                    )
+                })
+                .await
+                .map_err(|_| OAuthError::server_error())?
             } else {
-                issue_client_credentials(&snapshot, &client, form.scope.as_deref(), &form.resource, now)
+                issue_client_credentials(
+                    &snapshot,
+                    &client,
+                    form.scope.as_deref(),
+                    &form.resource,
+                    now,
+                )
             }
             .map_err(fail)?
         }
         _ => return Err(fail(TokenError::UnsupportedGrantType)),
     };
-    metrics.tokens_issued.with_label_values(&[grant_type.as_str()]).inc();
+    metrics
+        .tokens_issued
+        .with_label_values(&[grant_type.as_str()])
+        .inc();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
