@@ -1,6 +1,7 @@
 //! [`KeySet`]: the immutable view of one tenant's key ring that a tenant snapshot holds — the
 //! published JWKS (RFC 7517 §5), its serialized bytes, the signer, and JWS verification.
 
+use crate::signing::sha256;
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
@@ -181,9 +182,7 @@ fn verify_signature(key: &PublicKey, input: &[u8], signature: &[u8]) -> Result<b
             let r = BigNum::from_slice(r).map_err(fail())?;
             let s = BigNum::from_slice(s).map_err(fail())?;
             let sig = EcdsaSig::from_private_components(r, s).map_err(fail())?;
-            Ok(sig
-                .verify(&openssl::sha::sha256(input), key)
-                .unwrap_or(false))
+            Ok(sig.verify(&sha256(input), key).unwrap_or(false))
         }
         PublicKey::Ed(key) => {
             if signature.len() != 64 {
