@@ -1,35 +1,11 @@
 //! The admin REST API over real HTTP: tenant, client, scope and key management as an operator,
 //! bearer-token authentication and the confinement of tenant admins, and request-body rejection.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
-
 use reqwest::Method;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestClient, spawn_app};
-
-/// How long a change may take to reach the protocol endpoints.
-const PROPAGATION: Duration = Duration::from_secs(1);
-
-/// Polls `probe` every 50 ms until it holds; the time it took, or `None` after `limit`.
-async fn within<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if probe().await {
-            return Some(start.elapsed());
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{PROPAGATION, TestApp, TestClient, spawn_app, within};
 
 /// The status of a client-credentials token request.
 async fn token_status(app: &TestApp, tenant: &str, client: &TestClient) -> u16 {

@@ -2,34 +2,12 @@
 //! directory and database: their JSON output, their error codes, and how soon the server sees
 //! their effect through the change feed (the one-second requirement).
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient, spawn_app};
-
-/// How soon a running server must see a change made by the CLI.
-const PROPAGATION: Duration = Duration::from_secs(1);
-
-/// Polls `probe` every 50 ms until it holds; the time it took, or `None` after `limit`.
-async fn within<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if probe().await {
-            return Some(start.elapsed());
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{PROPAGATION, TestApp, TestClient, spawn_app, within};
 
 /// Runs a command that must succeed; returns its JSON output.
 fn ok(app: &TestApp, args: &[&str]) -> Value {

@@ -7,6 +7,27 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tessera::{Application, Overrides, Settings};
 
+/// How soon a change (admin API, CLI, another node) must reach the protocol endpoints.
+pub const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Polls `probe` every 50 ms until it holds; the time it took, or `None` after `limit`.
+pub async fn within<F, Fut>(limit: std::time::Duration, mut probe: F) -> Option<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if probe().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     /// `http://127.0.0.1:{port}`.

@@ -1,7 +1,6 @@
 //! Running Tessera: health, readiness and metrics endpoints, security headers, two nodes sharing
 //! one database, and the real binary's first start, credential printing and graceful shutdown.
 
-use std::future::Future;
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -11,28 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestClient, fresh_database, spawn_app, spawn_app_on};
-
-/// How soon another node must see a change.
-const PROPAGATION: Duration = Duration::from_secs(1);
-
-/// Polls `probe` every 50 ms until it holds; the time it took, or `None` after `limit`.
-async fn within<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if probe().await {
-            return Some(start.elapsed());
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{
+    PROPAGATION, TestApp, TestClient, fresh_database, spawn_app, spawn_app_on, within,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Operational endpoints
