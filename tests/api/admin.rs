@@ -811,6 +811,8 @@ async fn admin_request_without_a_token_is_401_with_a_bearer_challenge() {
         .expect("ASCII")
         .to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
+    // RFC 6750 §3.1: no credentials were sent, so the challenge names no error.
+    assert!(!challenge.contains("error="), "{challenge}");
     let body: Value = resp.json().await.expect("json");
     assert_eq!(code(&body), "invalid_token");
 }

@@ -15,7 +15,11 @@ use crate::auth::REALM;
 /// Failures of admin API requests.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// The bearer token is missing, malformed, expired or not ours (RFC 6750 §3.1): 401.
+    /// The request carries no credentials at all: 401 with a bare challenge, which RFC 6750
+    /// §3.1 asks for when no authentication was attempted.
+    #[error("this endpoint needs a bearer token from the system tenant")]
+    MissingToken,
+    /// The bearer token is malformed, expired or not ours (RFC 6750 §3.1): 401.
     #[error("{0}")]
     InvalidToken(&'static str),
     /// The token lacks the `admin` scope (RFC 6750 §3.1): 403.
@@ -55,7 +59,7 @@ impl AdminError {
     /// The wire error code.
     pub fn code(&self) -> OAuthErrorCode {
         match self {
-            Self::InvalidToken(_) => OAuthErrorCode::InvalidToken,
+            Self::MissingToken | Self::InvalidToken(_) => OAuthErrorCode::InvalidToken,
             Self::InsufficientScope => OAuthErrorCode::InsufficientScope,
             Self::AccessDenied(_) => OAuthErrorCode::AccessDenied,
             Self::InvalidRequest(_)
@@ -73,6 +77,7 @@ impl AdminError {
     /// are static texts without quotes or backslashes, so they are valid quoted-strings.
     fn challenge(&self) -> Option<String> {
         match self {
+            Self::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),
             Self::InvalidToken(description) => Some(format!(
                 "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
             )),
@@ -108,7 +113,7 @@ struct ErrorBody {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope | Self::AccessDenied(_) => StatusCode::FORBIDDEN,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
