@@ -6,7 +6,7 @@ use actix::Addr;
 use tessera_core::secret::{new_client_secret, sha256_hex};
 use tessera_core::{
     AdminRole, ClientId, ClientType, Clock, GrantType, KeyState, RedirectUri, Scope, ScopeSet,
-    SigningAlg, TenantSlug, TenantStatus, TokenFormat,
+    SigningAlg, TenantId, TenantSlug, TenantStatus, TokenFormat,
 };
 use tessera_keys::{GenerateKeyPair, KeyForge, Rotation};
 use tessera_store::{
@@ -161,7 +161,19 @@ impl TenantAdmin {
         Ok(record)
     }
 
-    async fn commit(&self, txn: DatabaseTransaction, slug: &str) -> Result<(), TenantError> {
+    /// Appends the change-feed entry for `what` of tenant `(id, slug)` and commits: every change
+    /// and its feed entry land in one transaction, so no node can miss a committed change.
+    async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        tenant: (TenantId, &str),
+        what: &str,
+        now: i64,
+    ) -> Result<(), TenantError> {
+        let slug = tenant.1;
+        feed::append(&txn, Some(tenant), what, now)
+            .await
+            .map_err(Self::store_err("change feed"))?;
         txn.commit()
             .await
             .map_err(|e| TenantError::from_store("transaction", e.into()))?;
@@ -233,10 +245,8 @@ impl TenantAdmin {
         keys::insert(&txn, &next)
             .await
             .map_err(Self::store_err("signing key"))?;
-        feed::append(&txn, Some((record.id, record.slug.as_ref())), "tenant", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, record.slug.as_ref()).await?;
+        self.commit(txn, (record.id, record.slug.as_ref()), "tenant", now)
+            .await?;
         tracing::info!(tenant = %record.slug, alg = %record.signing_alg, "tenant created");
         Ok(record)
     }
@@ -293,10 +303,7 @@ impl TenantAdmin {
         tenants::update_settings(&txn, current.id, &name, ttl, interval, now)
             .await
             .map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (current.id, slug), "tenant", now).await?;
         self.tenant(slug).await
     }
 
@@ -321,10 +328,7 @@ impl TenantAdmin {
         tenants::set_status(&txn, current.id, status, now)
             .await
             .map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (current.id, slug), "tenant", now).await?;
         tracing::info!(tenant = %slug, status = %status, "tenant status changed");
         self.tenant(slug).await
     }
@@ -346,10 +350,7 @@ impl TenantAdmin {
         tenants::delete(&txn, current.id)
             .await
             .map_err(Self::store_err("tenant"))?;
-        feed::append(&txn, Some((current.id, slug)), "tenant", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (current.id, slug), "tenant", now).await?;
         tracing::info!(tenant = %slug, "tenant deleted");
         Ok(())
     }
@@ -451,10 +452,7 @@ impl TenantAdmin {
         clients::insert(&txn, &client)
             .await
             .map_err(Self::store_err("client"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "client", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %client.client_id, "client registered");
         Ok(RegisteredClient {
             client,
@@ -493,10 +491,7 @@ impl TenantAdmin {
         clients::delete(&txn, tenant.id, &id)
             .await
             .map_err(Self::store_err("client"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "client", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %id, "client deleted");
         Ok(())
     }
@@ -538,10 +533,7 @@ impl TenantAdmin {
         scopes::insert(&txn, &scope)
             .await
             .map_err(Self::store_err("scope"))?;
-        feed::append(&txn, Some((tenant.id, slug)), "scope", now)
-            .await
-            .map_err(Self::store_err("change feed"))?;
-        self.commit(txn, slug).await?;
+        self.commit(txn, (tenant.id, slug), "scope", now).await?;
         Ok(scope)
     }
 
