@@ -104,6 +104,12 @@ pub struct ClientCreate {
     /// Registered redirect URI (repeatable), matched exactly.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URI (repeatable), matched exactly.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A first-party client: users are not asked for consent.
+    #[arg(long)]
+    pub first_party: bool,
     /// Scope the client may request (repeatable); must be defined in the tenant.
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
@@ -274,6 +280,8 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                 token_format,
                 admin_role: None,
                 admin_of,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
+                first_party: c.first_party,
             };
             let RegisteredClient {
                 client,

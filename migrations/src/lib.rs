@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tenancy;
+mod m20261127_000002_create_signin;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_tenancy::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_tenancy::Migration),
+            Box::new(m20261127_000002_create_signin::Migration),
+        ]
     }
 }

@@ -26,6 +26,12 @@ pub(crate) struct CreateClient {
     #[serde(default)]
     scopes: Vec<Scope>,
     token_format: Option<TokenFormat>,
+    /// RP-Initiated Logout 1.0 §3: where the RP may ask to land after logout.
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    /// A first-party client skips the consent page.
+    #[serde(default)]
+    first_party: bool,
 }
 
 /// A client as just registered, with its secret (confidential clients only, shown this once).
@@ -116,6 +122,8 @@ pub(crate) async fn create(
         token_format: body.token_format.unwrap_or(TokenFormat::Jwt),
         admin_role: None,
         admin_of: None,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+        first_party: body.first_party,
     };
     let registered = admin.register_client(slug.as_ref(), new).await?;
     let client_id = &registered.client.client_id;

@@ -8,12 +8,17 @@ pub mod protocol;
 pub mod redirect;
 pub mod scope;
 pub mod secret;
+pub mod settings;
 
 pub use clock::Clock;
 pub use error::OAuthErrorCode;
-pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug};
+pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug, UserId};
 pub use protocol::{
-    AdminRole, ClientType, GrantType, KeyState, SigningAlg, TenantStatus, TokenFormat, UnknownValue,
+    AdminRole, ClientType, GrantType, KeyState, SigningAlg, TenantStatus, TokenFormat,
+    UnknownValue, UserStatus,
 };
 pub use redirect::{InvalidRedirectUri, RedirectUri};
 pub use scope::{InvalidScope, Scope, ScopeSet};
+pub use settings::{
+    Branding, LockoutPolicy, PasswordPolicy, RefreshPolicy, SessionPolicy, TenantSettings,
+};

@@ -128,6 +128,18 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// Lifecycle state of a user account.
+    UserStatus, "user status", {
+        /// May sign in.
+        Active => "active",
+        /// Refused at sign-in by an administrator; existing sessions end.
+        Disabled => "disabled",
+        /// Locked by an administrator (throttling locks are temporary and kept apart).
+        Locked => "locked",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,6 +227,7 @@ mod tests {
                     access_token_ttl: TTL,
                     key_rotation_interval: 86_400,
                     keys_rotate_at: 86_400,
+                    settings: Default::default(),
                     created_at: 0,
                     updated_at: 0,
                 },

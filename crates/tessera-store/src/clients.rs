@@ -31,6 +31,16 @@ fn to_record(m: client::Model) -> Result<ClientRecord, StoreError> {
         token_format: parse_enum(&m.token_format)?,
         admin_role: m.admin_role.as_deref().map(parse_enum).transpose()?,
         admin_tenant_id: m.admin_tenant_id,
+        post_logout_redirect_uris: parse_json_list(
+            "post_logout_redirect_uris",
+            &m.post_logout_redirect_uris,
+        )?,
+        first_party: m.first_party,
+        require_pkce: m.require_pkce,
+        id_token_alg: match m.id_token_alg.as_deref() {
+            Some(alg) => parse_enum(alg)?,
+            None => tessera_core::SigningAlg::Rs256,
+        },
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -51,6 +61,10 @@ fn to_active(c: &ClientRecord) -> client::ActiveModel {
         token_format: Set(c.token_format.as_str().to_owned()),
         admin_role: Set(c.admin_role.map(|r| r.as_str().to_owned())),
         admin_tenant_id: Set(c.admin_tenant_id),
+        post_logout_redirect_uris: Set(json_list(&c.post_logout_redirect_uris)),
+        first_party: Set(c.first_party),
+        require_pkce: Set(c.require_pkce),
+        id_token_alg: Set(Some(c.id_token_alg.as_str().to_owned())),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
     }

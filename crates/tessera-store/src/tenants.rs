@@ -21,6 +21,8 @@ fn to_record(m: tenant::Model) -> Result<TenantRecord, StoreError> {
         access_token_ttl: m.access_token_ttl,
         key_rotation_interval: m.key_rotation_interval,
         keys_rotate_at: m.keys_rotate_at,
+        settings: serde_json::from_str(&m.settings)
+            .map_err(|e| StoreError::Corrupt(format!("tenant settings: {e}")))?,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -38,6 +40,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, t: &TenantRecord) -> Result<(), 
         access_token_ttl: Set(t.access_token_ttl),
         key_rotation_interval: Set(t.key_rotation_interval),
         keys_rotate_at: Set(t.keys_rotate_at),
+        settings: Set(settings_json(&t.settings)?),
         created_at: Set(t.created_at),
         updated_at: Set(t.updated_at),
     }
@@ -158,12 +161,64 @@ pub async fn update_settings<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Tables of the sign-in migration owned by a tenant, children first.
+const SIGNIN_TABLES: [&str; 8] = [
+    "refresh_tokens",
+    "authorization_codes",
+    "token_families",
+    "consent_grants",
+    "sessions",
+    "login_throttle",
+    "users",
+    "tenant_templates",
+];
+
+fn settings_json(settings: &tessera_core::TenantSettings) -> Result<String, StoreError> {
+    serde_json::to_string(settings)
+        .map_err(|e| StoreError::Corrupt(format!("tenant settings: {e}")))
+}
+
+/// Replaces a tenant's branding and policies document.
+pub async fn set_tenant_settings<C: ConnectionTrait>(
+    db: &C,
+    id: TenantId,
+    settings: &tessera_core::TenantSettings,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::Settings,
+            Expr::value(settings_json(settings)?),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// Deletes a tenant and, by cascade, everything it owns.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), StoreError> {
     // Explicit child deletes keep the cascade independent of the engine's foreign-key setting.
     crate::clients::delete_all(db, id).await?;
     crate::scopes::delete_all(db, id).await?;
     crate::keys::delete_all(db, id).await?;
+    for table in SIGNIN_TABLES {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DatabaseBackend::Postgres => {
+                    format!("DELETE FROM {table} WHERE tenant_id = $1")
+                }
+                _ => format!("DELETE FROM {table} WHERE tenant_id = ?"),
+            },
+            [id.0.into()],
+        ))
+        .await?;
+    }
     let res = tenant::Entity::delete_by_id(id).exec(db).await?;
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound);

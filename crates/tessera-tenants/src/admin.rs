@@ -59,6 +59,10 @@ pub struct NewClient {
     pub admin_role: Option<AdminRole>,
     /// Tenant a tenant-admin client administers.
     pub admin_of: Option<TenantSlug>,
+    /// Post-logout redirect URIs (RP-Initiated Logout 1.0 §3), matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A first-party client skips the consent page.
+    pub first_party: bool,
 }
 
 impl NewClient {
@@ -72,6 +76,8 @@ impl NewClient {
             scopes: vec![],
             token_format: TokenFormat::Jwt,
             admin_role: None,
+            post_logout_redirect_uris: vec![],
+            first_party: false,
             admin_of: None,
         }
     }
@@ -207,6 +213,7 @@ impl TenantAdmin {
             access_token_ttl: self.defaults.access_token_ttl,
             key_rotation_interval: self.defaults.key_rotation_interval,
             keys_rotate_at: now + self.defaults.key_rotation_interval,
+            settings: Default::default(),
             created_at: now,
             updated_at: now,
         };
@@ -386,6 +393,13 @@ impl TenantAdmin {
                 redirect_uris.push(uri.as_ref().to_owned());
             }
         }
+        let mut post_logout_redirect_uris = Vec::with_capacity(new.post_logout_redirect_uris.len());
+        for raw in &new.post_logout_redirect_uris {
+            let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
+            if !post_logout_redirect_uris.contains(&uri.as_ref().to_owned()) {
+                post_logout_redirect_uris.push(uri.as_ref().to_owned());
+            }
+        }
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
             return Err(TenantError::Invalid(
                 "the authorization_code grant needs at least one redirect URI".into(),
@@ -441,6 +455,11 @@ impl TenantAdmin {
             token_format: new.token_format,
             admin_role,
             admin_tenant_id,
+            post_logout_redirect_uris,
+            first_party: new.first_party,
+            // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every client by default.
+            require_pkce: true,
+            id_token_alg: tessera_core::SigningAlg::Rs256,
             created_at: now,
             updated_at: now,
         };

@@ -31,6 +31,14 @@ pub struct Model {
     pub admin_role: Option<String>,
     /// The tenant a tenant-admin client administers.
     pub admin_tenant_id: Option<TenantId>,
+    /// JSON array of post-logout redirect URIs.
+    pub post_logout_redirect_uris: String,
+    /// Skips the consent page.
+    pub first_party: bool,
+    /// Requires PKCE S256 at the authorization endpoint.
+    pub require_pkce: bool,
+    /// `id_token_signed_response_alg`; `NULL` means RS256.
+    pub id_token_alg: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -26,6 +26,8 @@ pub struct Model {
     pub key_rotation_interval: i64,
     /// When the scheduler should next rotate the keys (Unix seconds).
     pub keys_rotate_at: i64,
+    /// JSON `TenantSettings` document (branding and policies).
+    pub settings: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -1,0 +1,214 @@
+//! [`TenantSettings`]: the per-tenant policies and branding, stored as one JSON document on the
+//! tenant row. Every field has a default, so `{}` is a complete, secure configuration and a new
+//! field never needs a data migration.
+
+use serde::{Deserialize, Serialize};
+
+/// A tenant's policies and branding.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Look of the login, consent and logout pages.
+    pub branding: Branding,
+    /// Password hashing cost and password rules.
+    pub password: PasswordPolicy,
+    /// Failed-login throttling and temporary lockout.
+    pub lockout: LockoutPolicy,
+    /// SSO session lifetimes.
+    pub session: SessionPolicy,
+    /// Refresh-token lifetime, rotation grace and code/ID-token lifetimes.
+    pub tokens: RefreshPolicy,
+}
+
+/// Display name, logo, colours and free CSS variables for the tenant's pages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branding {
+    /// Name shown on pages instead of the tenant name.
+    pub display_name: Option<String>,
+    /// `https:` or `data:image/…` URL of the logo.
+    pub logo_url: Option<String>,
+    /// Primary (button) colour, a CSS colour such as `#1f6feb`.
+    pub primary_color: Option<String>,
+    /// Page background colour.
+    pub background_color: Option<String>,
+    /// Extra CSS custom properties, name (without `--`) to value.
+    pub css_variables: std::collections::BTreeMap<String, String>,
+}
+
+/// Argon2id cost and password rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordPolicy {
+    /// Argon2id memory cost in KiB (OWASP: 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Shortest accepted password, in characters.
+    pub min_length: usize,
+    /// Longest accepted password, in characters.
+    pub max_length: usize,
+    /// Refuse passwords found in the built-in list of common breached passwords.
+    pub check_breached: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            min_length: 8,
+            max_length: 256,
+            check_breached: true,
+        }
+    }
+}
+
+/// Failed sign-in throttling: growing delays, then a temporary lock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutPolicy {
+    /// Failures (per account, or per client IP) allowed before delays start.
+    pub free_attempts: u32,
+    /// Failures after which the account (or IP) is locked for `lock_secs`.
+    pub lock_after: u32,
+    /// Length of a temporary lock, seconds.
+    pub lock_secs: i64,
+    /// Failures older than this no longer count, seconds.
+    pub window_secs: i64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            free_attempts: 3,
+            lock_after: 10,
+            lock_secs: 900,
+            window_secs: 900,
+        }
+    }
+}
+
+/// SSO session lifetimes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionPolicy {
+    /// A session unused this long ends, seconds.
+    pub idle_secs: i64,
+    /// A session ends this long after sign-in whatever its use, seconds.
+    pub absolute_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_secs: 30 * 60,
+            absolute_secs: 10 * 60 * 60,
+        }
+    }
+}
+
+/// Lifetimes of codes, ID tokens and refresh tokens, and the rotation grace window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshPolicy {
+    /// Authorization-code lifetime, seconds (at most 60).
+    pub code_ttl_secs: i64,
+    /// ID-token lifetime, seconds.
+    pub id_token_ttl_secs: i64,
+    /// Refresh-token lifetime, seconds; the family never outlives it from its last rotation.
+    pub refresh_ttl_secs: i64,
+    /// Absolute lifetime of a refresh family (offline access), seconds.
+    pub refresh_family_ttl_secs: i64,
+    /// After rotation, the old refresh token may be presented again this long (concurrent
+    /// clients), seconds; 0 disables the grace window.
+    pub rotation_grace_secs: i64,
+    /// How many times the old token may be reused inside the grace window.
+    pub rotation_grace_count: u32,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 60,
+            id_token_ttl_secs: 3600,
+            refresh_ttl_secs: 30 * 86_400,
+            refresh_family_ttl_secs: 90 * 86_400,
+            rotation_grace_secs: 0,
+            rotation_grace_count: 0,
+        }
+    }
+}
+
+impl TenantSettings {
+    /// Checks the ranges a running tenant relies on; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.password;
+        if !(8 * 1024..=1024 * 1024).contains(&p.argon2_memory_kib) && p.argon2_memory_kib != 8 {
+            // 8 KiB is argon2's minimum, allowed for benchmark tenants; otherwise 8 MiB..1 GiB.
+            return Err("password.argon2_memory_kib must be 8, or between 8192 and 1048576".into());
+        }
+        if !(1..=10).contains(&p.argon2_iterations) {
+            return Err("password.argon2_iterations must be between 1 and 10".into());
+        }
+        if !(1..=8).contains(&p.argon2_parallelism) {
+            return Err("password.argon2_parallelism must be between 1 and 8".into());
+        }
+        if p.min_length < 1 || p.min_length > p.max_length || p.max_length > 1024 {
+            return Err(
+                "password.min_length must be at least 1 and at most max_length (≤ 1024)".into(),
+            );
+        }
+        let l = &self.lockout;
+        if l.lock_after == 0
+            || l.free_attempts > l.lock_after
+            || l.lock_secs < 1
+            || l.window_secs < 1
+        {
+            return Err("lockout: need 0 < free_attempts ≤ lock_after and positive seconds".into());
+        }
+        let s = &self.session;
+        if s.idle_secs < 60 || s.absolute_secs < s.idle_secs {
+            return Err("session: idle_secs ≥ 60 and absolute_secs ≥ idle_secs".into());
+        }
+        let t = &self.tokens;
+        if !(1..=60).contains(&t.code_ttl_secs) {
+            return Err("tokens.code_ttl_secs must be between 1 and 60".into());
+        }
+        if !(60..=86_400).contains(&t.id_token_ttl_secs) {
+            return Err("tokens.id_token_ttl_secs must be between 60 and 86400".into());
+        }
+        if t.refresh_ttl_secs < 60 || t.refresh_family_ttl_secs < t.refresh_ttl_secs {
+            return Err("tokens: refresh_ttl_secs ≥ 60 and refresh_family_ttl_secs ≥ it".into());
+        }
+        if !(0..=300).contains(&t.rotation_grace_secs) || t.rotation_grace_count > 10 {
+            return Err("tokens: rotation_grace_secs 0..=300 and rotation_grace_count ≤ 10".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_is_the_secure_default() {
+        let s: TenantSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s, TenantSettings::default());
+        assert_eq!(s.password.argon2_memory_kib, 19 * 1024);
+        assert!(s.tokens.code_ttl_secs <= 60);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_ranges_are_refused() {
+        assert!(serde_json::from_str::<TenantSettings>(r#"{"nope":1}"#).is_err());
+        let mut s = TenantSettings::default();
+        s.tokens.code_ttl_secs = 600;
+        assert!(s.validate().unwrap_err().contains("code_ttl_secs"));
+    }
+}
