@@ -31,6 +31,8 @@ pub struct Services {
     pub admin: TenantAdmin,
     /// The key-generation pool.
     pub forge: Addr<KeyForge>,
+    /// The deployment's master key (seals private keys and pending sign-in requests).
+    pub master: Arc<MasterKey>,
 }
 
 impl Services {
@@ -58,7 +60,7 @@ impl Services {
         });
         let directory = Directory::new(
             store.clone(),
-            master,
+            Arc::clone(&master),
             &settings.server.public_url,
             settings.tenants.cache_capacity,
         );
@@ -72,6 +74,7 @@ impl Services {
             directory,
             admin,
             forge,
+            master,
         })
     }
 }
@@ -155,6 +158,8 @@ impl Application {
         );
         let directory = web::Data::new(services.directory.clone());
         let admin = web::Data::new(services.admin.clone());
+        let store = web::Data::new(services.store.clone());
+        let master = web::Data::from(Arc::clone(&services.master));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(tessera_web::security_headers())
@@ -163,6 +168,8 @@ impl Application {
                 .app_data(admin.clone())
                 .app_data(metrics.clone())
                 .app_data(templates.clone())
+                .app_data(store.clone())
+                .app_data(master.clone())
                 .configure(tessera_web::configure)
                 .configure(tessera_admin::configure)
                 .default_service(web::to(not_found))
