@@ -1,12 +1,17 @@
-//! The management commands (`tessera tenant|client|scope|keys …`). They work on the same database
-//! as the server through the same [`TenantAdmin`](tessera_tenants::TenantAdmin) operations, so a
-//! running server sees their effect through the change feed within one poll interval.
+//! The management commands (`tessera tenant|client|scope|keys|user …`). They work on the same
+//! database as the server through the same [`TenantAdmin`](tessera_tenants::TenantAdmin) operations,
+//! so a running server sees their effect through the change feed within one poll interval. User
+//! commands go through the [`Authenticator`](tessera_authn::Authenticator); users are read from the
+//! database on every sign-in, so changes apply at once.
 
 use clap::{Args, Subcommand};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use tessera_core::{ClientType, GrantType, SigningAlg, TenantSlug, TenantStatus, TokenFormat};
-use tessera_store::{ClientRecord, KeyRecord};
+use tessera_authn::{AuthnError, NewUser};
+use tessera_core::{
+    ClientType, GrantType, SigningAlg, TenantSlug, TenantStatus, TokenFormat, UserId, UserStatus,
+};
+use tessera_store::{ClientRecord, KeyRecord, StandardClaims, TenantRecord, UserRecord};
 use tessera_tenants::{NewClient, NewTenant, RegisteredClient, TenantError};
 
 use crate::startup::Services;
@@ -110,6 +115,12 @@ pub struct ClientCreate {
     /// A first-party client: users are not asked for consent.
     #[arg(long)]
     pub first_party: bool,
+    /// Let this confidential client skip PKCE (public clients always need it).
+    #[arg(long)]
+    pub no_pkce: bool,
+    /// ID-token signing algorithm (id_token_signed_response_alg): RS256 (default) or the tenant's.
+    #[arg(long)]
+    pub id_token_alg: Option<String>,
     /// Scope the client may request (repeatable); must be defined in the tenant.
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
@@ -282,6 +293,13 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                 admin_of,
                 post_logout_redirect_uris: c.post_logout_redirect_uris,
                 first_party: c.first_party,
+                require_pkce: !c.no_pkce,
+                id_token_alg: c
+                    .id_token_alg
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(invalid)?,
             };
             let RegisteredClient {
                 client,
@@ -370,22 +388,29 @@ pub async fn scope(s: &Services, cmd: ScopeCommand) -> Result<Output, TenantErro
 pub async fn keys(s: &Services, cmd: KeysCommand) -> Result<Output, TenantError> {
     match cmd {
         KeysCommand::Rotate { tenant } => {
-            let rotation = s.admin.rotate_keys(&tenant).await?.ok_or_else(|| {
+            let rotations = s.admin.rotate_keys(&tenant).await?.ok_or_else(|| {
                 TenantError::Invalid(
                     "another rotation of this tenant ran at the same moment; try again".into(),
                 )
             })?;
-            let json = json!({ "retired": rotation.retired, "activated": rotation.activated, "next": rotation.next });
-            let text = format!(
-                "rotated keys of {tenant}\n  active:  {}\n  next:    {}\n  retired: {}",
-                rotation.activated,
-                rotation.next,
-                rotation
-                    .retired
-                    .as_ref()
-                    .map(|k| k.to_string())
-                    .unwrap_or_else(|| "-".into())
-            );
+            let ring = |r: &tessera_keys::Rotation| json!({ "alg": r.alg, "retired": r.retired, "activated": r.activated, "next": r.next });
+            // The tenant's own ring (access tokens) comes first and is also shown at the top
+            // level, as before tenants kept an RS256 ring for ID tokens beside it.
+            let mut json = rotations.first().map(ring).unwrap_or_else(|| json!({}));
+            json["rings"] = rotations.iter().map(ring).collect();
+            let mut text = format!("rotated keys of {tenant}");
+            for r in &rotations {
+                text.push_str(&format!(
+                    "\n  {}\n    active:  {}\n    next:    {}\n    retired: {}",
+                    r.alg,
+                    r.activated,
+                    r.next,
+                    r.retired
+                        .as_ref()
+                        .map(|k| k.to_string())
+                        .unwrap_or_else(|| "-".into())
+                ));
+            }
             Ok(Output { json, text })
         }
         KeysCommand::List { tenant } => {
@@ -397,4 +422,269 @@ pub async fn keys(s: &Services, cmd: KeysCommand) -> Result<Output, TenantError>
             })
         }
     }
+}
+
+/// `tessera user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user of a tenant.
+    Create(UserCreate),
+    /// List a tenant's users, in creation order.
+    List {
+        /// Tenant slug.
+        tenant: String,
+        /// Start after the user with this id (the previous page's `next`).
+        #[arg(long)]
+        after: Option<String>,
+        /// Page size (1-1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Show one user.
+    Show(UserRef),
+    /// Disable a user: sign-in is refused and the user's sessions end.
+    Disable(UserRef),
+    /// Enable a disabled user.
+    Enable(UserRef),
+    /// Delete a user with its sessions, consent grants and tokens.
+    Delete(UserRef),
+    /// Set a user's password, read from stdin; the user's sessions end.
+    SetPassword {
+        /// Tenant slug.
+        tenant: String,
+        /// Username (case-insensitive).
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+        /// Read the new password from stdin (one trailing newline is dropped).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+/// A user of a tenant, as named on the command line.
+#[derive(Debug, Args)]
+pub struct UserRef {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Username (case-insensitive).
+    #[arg(allow_hyphen_values = true)]
+    pub username: String,
+}
+
+/// Arguments of `tessera user create`.
+#[derive(Debug, Args)]
+pub struct UserCreate {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Sign-in name: no whitespace, stored lowercased.
+    #[arg(allow_hyphen_values = true)]
+    pub username: String,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Mark the e-mail address as verified.
+    #[arg(long)]
+    pub email_verified: bool,
+    /// Given name (`given_name` claim).
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family name (`family_name` claim).
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Full name (`name` claim).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Phone number (`phone_number` claim), E.164 recommended.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Read the initial password from stdin (one trailing newline is dropped); without it the
+    /// user has no password.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+fn authn_error(err: AuthnError) -> TenantError {
+    match err {
+        AuthnError::NotFound => TenantError::NotFound("user"),
+        AuthnError::Conflict => TenantError::Conflict("user"),
+        AuthnError::Invalid(why) => TenantError::Invalid(why),
+        AuthnError::Unavailable => TenantError::Unavailable,
+        AuthnError::Unexpected(e) => TenantError::Unexpected(e),
+    }
+}
+
+/// Reads a password from stdin, dropping one trailing line break.
+fn password_from_stdin() -> Result<SecretString, TenantError> {
+    use std::io::Read;
+    let mut raw = String::new();
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .map_err(|e| TenantError::Invalid(format!("reading the password from stdin: {e}")))?;
+    let password = raw
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&raw);
+    Ok(SecretString::from(password))
+}
+
+/// A user as the CLI prints it: never the password hash, only whether there is one.
+fn user_json(u: &UserRecord) -> Value {
+    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "has_password".into(),
+            Value::Bool(u.password_hash.is_some()),
+        );
+    }
+    v
+}
+
+fn user_text(u: &UserRecord) -> String {
+    let email = match (&u.email, u.email_verified) {
+        (Some(e), true) => format!("{e} (verified)"),
+        (Some(e), false) => e.clone(),
+        (None, _) => "-".into(),
+    };
+    format!(
+        "user {}\n  id:       {}\n  email:    {}\n  status:   {}\n  password: {}",
+        u.username,
+        u.id,
+        email,
+        u.status,
+        if u.password_hash.is_some() {
+            "set"
+        } else {
+            "none"
+        }
+    )
+}
+
+/// The tenant and the user named on the command line.
+async fn find_user(
+    s: &Services,
+    tenant: &str,
+    username: &str,
+) -> Result<(TenantRecord, UserRecord), TenantError> {
+    let tenant = s.admin.tenant(tenant).await?;
+    let user = s
+        .authn
+        .user_by_username(tenant.id, username)
+        .await
+        .map_err(authn_error)?
+        .ok_or(TenantError::NotFound("user"))?;
+    Ok((tenant, user))
+}
+
+/// Runs a user command.
+pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError> {
+    let record = match cmd {
+        UserCommand::Create(c) => {
+            let tenant = s.admin.tenant(&c.tenant).await?;
+            let password = if c.password_stdin {
+                Some(password_from_stdin()?)
+            } else {
+                None
+            };
+            let new = NewUser {
+                username: c.username,
+                email: c.email,
+                email_verified: c.email_verified,
+                claims: StandardClaims {
+                    name: c.name,
+                    given_name: c.given_name,
+                    family_name: c.family_name,
+                    phone_number: c.phone,
+                    ..Default::default()
+                },
+                password,
+            };
+            s.authn
+                .create_user(&tenant, new)
+                .await
+                .map_err(authn_error)?
+        }
+        UserCommand::List {
+            tenant,
+            after,
+            limit,
+        } => {
+            let tenant = s.admin.tenant(&tenant).await?;
+            let after = after
+                .as_deref()
+                .map(str::parse::<UserId>)
+                .transpose()
+                .map_err(|_| invalid("--after must be a user id (a UUID)"))?;
+            let limit = limit.clamp(1, 1000);
+            let items = s
+                .authn
+                .list_users(tenant.id, after, limit)
+                .await
+                .map_err(authn_error)?;
+            let next = (items.len() as u64 == limit)
+                .then(|| items.last().map(|u| u.id))
+                .flatten();
+            let text = list_text(&items, |u| {
+                format!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.status,
+                    u.email.as_deref().unwrap_or("-"),
+                    u.id
+                )
+            });
+            return Ok(Output {
+                json: json!({ "items": items.iter().map(user_json).collect::<Vec<_>>(), "next": next }),
+                text,
+            });
+        }
+        UserCommand::Show(r) => find_user(s, &r.tenant, &r.username).await?.1,
+        UserCommand::Disable(r) => set_user_status(s, &r, UserStatus::Disabled).await?,
+        UserCommand::Enable(r) => set_user_status(s, &r, UserStatus::Active).await?,
+        UserCommand::Delete(r) => {
+            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+            s.authn
+                .delete_user(tenant.id, user.id)
+                .await
+                .map_err(authn_error)?;
+            return Ok(Output {
+                json: json!({ "deleted": user.username, "id": user.id }),
+                text: format!("deleted user {}", user.username),
+            });
+        }
+        UserCommand::SetPassword {
+            tenant, username, ..
+        } => {
+            let (tenant, user) = find_user(s, &tenant, &username).await?;
+            let password = password_from_stdin()?;
+            s.authn
+                .set_password(&tenant, user.id, password)
+                .await
+                .map_err(authn_error)?;
+            return Ok(Output {
+                json: json!({ "password_set": user.username, "id": user.id }),
+                text: format!("set the password of {}", user.username),
+            });
+        }
+    };
+    Ok(Output {
+        json: user_json(&record),
+        text: user_text(&record),
+    })
+}
+
+async fn set_user_status(
+    s: &Services,
+    r: &UserRef,
+    status: UserStatus,
+) -> Result<UserRecord, TenantError> {
+    let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+    s.authn
+        .set_status(tenant.id, user.id, status)
+        .await
+        .map_err(authn_error)?;
+    s.authn
+        .user(tenant.id, user.id)
+        .await
+        .map_err(authn_error)?
+        .ok_or(TenantError::NotFound("user"))
 }

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use tessera::commands::{self, ClientCommand, KeysCommand, Output, ScopeCommand, TenantCommand};
+use tessera::commands::{
+    self, ClientCommand, KeysCommand, Output, ScopeCommand, TenantCommand, UserCommand,
+};
 use tessera::{Application, Overrides, Services, Settings, telemetry};
 use tessera_tenants::TenantError;
 
@@ -54,6 +56,9 @@ enum Command {
     /// Manage a tenant's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage a tenant's users.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[actix_web::main]
@@ -116,6 +121,7 @@ async fn main() -> ExitCode {
                 Command::Client(c) => commands::client(&services, c).await,
                 Command::Scope(c) => commands::scope(&services, c).await,
                 Command::Keys(c) => commands::keys(&services, c).await,
+                Command::User(c) => commands::user(&services, c).await,
                 Command::Serve { .. } => unreachable!("handled above"),
             };
             let _ = services.store.close().await;

@@ -37,6 +37,8 @@ pub struct Settings {
     pub keys: KeySettings,
     /// Tenancy.
     pub tenants: TenantSettings,
+    /// User authentication.
+    pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -89,6 +91,24 @@ pub struct TenantSettings {
     pub feed_poll_ms: u64,
     /// Access-token lifetime of new tenants, seconds.
     pub default_access_token_ttl_secs: i64,
+}
+
+/// User authentication settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Password-hashing threads (0: one per CPU core).
+    pub password_threads: usize,
+}
+
+impl AuthSettings {
+    /// The size of the password-hashing pool.
+    pub fn hashing_threads(&self) -> usize {
+        match self.password_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// Logging settings.

@@ -33,6 +33,8 @@ pub struct Services {
     pub forge: Addr<KeyForge>,
     /// The deployment's master key (seals private keys and pending sign-in requests).
     pub master: Arc<MasterKey>,
+    /// Users, password sign-in and SSO sessions (with its password-hashing pool).
+    pub authn: tessera_authn::Authenticator,
 }
 
 impl Services {
@@ -69,12 +71,15 @@ impl Services {
             key_rotation_interval: settings.keys.rotation_interval_days * 86_400,
         };
         let admin = TenantAdmin::new(store.clone(), forge.clone(), directory.clone(), defaults);
+        let authn =
+            tessera_authn::Authenticator::new(store.clone(), settings.auth.hashing_threads());
         Ok(Self {
             store,
             directory,
             admin,
             forge,
             master,
+            authn,
         })
     }
 }
@@ -160,6 +165,7 @@ impl Application {
         let admin = web::Data::new(services.admin.clone());
         let store = web::Data::new(services.store.clone());
         let master = web::Data::from(Arc::clone(&services.master));
+        let authn = web::Data::new(services.authn.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(tessera_web::security_headers())
@@ -170,6 +176,7 @@ impl Application {
                 .app_data(templates.clone())
                 .app_data(store.clone())
                 .app_data(master.clone())
+                .app_data(authn.clone())
                 .configure(tessera_web::configure)
                 .configure(tessera_admin::configure)
                 .default_service(web::to(not_found))

@@ -702,10 +702,15 @@ async fn scope_list_includes_the_standard_scopes() {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-/// `(kid, state)` of every key the admin API lists.
-async fn key_states(app: &TestApp, token: &str, tenant: &str) -> Vec<(String, String)> {
+/// `(kid, state)` of every key of the `alg` ring the admin API lists.
+async fn key_states(app: &TestApp, token: &str, tenant: &str, alg: &str) -> Vec<(String, String)> {
     let (status, body) = app
-        .admin(token, Method::GET, &format!("/tenants/{tenant}/keys"), None)
+        .admin(
+            token,
+            Method::GET,
+            &format!("/tenants/{tenant}/keys?alg={alg}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     body["items"]
@@ -718,6 +723,7 @@ async fn key_states(app: &TestApp, token: &str, tenant: &str) -> Vec<(String, St
                 k["public_jwk"].get("d").is_none(),
                 "private key listed: {k}"
             );
+            assert_eq!(k["alg"], alg, "{k}");
             (
                 k["kid"].as_str().expect("kid").to_owned(),
                 k["state"].as_str().expect("state").to_owned(),
@@ -739,7 +745,13 @@ async fn key_rotation_activates_the_next_key_and_keeps_the_retired_one_in_jwks()
     let token = app.admin_token().await;
     app.create_tenant("rotor", "ES256").await;
 
-    let before = key_states(&app, &token, "rotor").await;
+    let before = key_states(&app, &token, "rotor", "ES256").await;
+    let rsa_before = key_states(&app, &token, "rotor", "RS256").await;
+    assert_eq!(
+        rsa_before.len(),
+        2,
+        "the RS256 ring for ID tokens: {rsa_before:?}"
+    );
     let active = kid_in(&before, "active");
     let next = kid_in(&before, "next");
     assert_eq!(active.len(), 1, "{before:?}");
@@ -755,8 +767,22 @@ async fn key_rotation_activates_the_next_key_and_keeps_the_retired_one_in_jwks()
     let new_next = rotation["next"].as_str().expect("next").to_owned();
     assert_ne!(new_next, active[0]);
     assert_ne!(new_next, next[0]);
+    // Every ring rotates at once; the tenant's own ring is also the top-level answer.
+    let rings = rotation["rings"].as_array().expect("rings");
+    assert_eq!(rings.len(), 2, "{rotation}");
+    assert_eq!(rings[0]["alg"], "ES256");
+    assert_eq!(rings[0]["activated"], rotation["activated"]);
+    assert_eq!(rings[1]["alg"], "RS256");
+    assert_eq!(
+        rings[1]["activated"],
+        kid_in(&rsa_before, "next")[0].as_str()
+    );
+    assert_eq!(
+        rings[1]["retired"],
+        kid_in(&rsa_before, "active")[0].as_str()
+    );
 
-    let after = key_states(&app, &token, "rotor").await;
+    let after = key_states(&app, &token, "rotor", "ES256").await;
     assert_eq!(kid_in(&after, "active"), next);
     assert_eq!(kid_in(&after, "retired"), active);
     assert_eq!(kid_in(&after, "next"), std::slice::from_ref(&new_next));

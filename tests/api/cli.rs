@@ -503,16 +503,21 @@ async fn cli_key_rotation_reaches_jwks_and_new_tokens_within_a_second() {
 
     let keys = ok(&app, &["keys", "list", "cli-keys"]);
     let items = keys["items"].as_array().expect("items");
+    // The tenant's own ring; its RS256 ring (for ID tokens) rotates alongside.
     let kid = |state: &str| -> Vec<String> {
         items
             .iter()
-            .filter(|k| k["state"] == state)
+            .filter(|k| k["state"] == state && k["alg"] == "ES256")
             .map(|k| k["kid"].as_str().expect("kid").to_owned())
             .collect()
     };
     let (active, next) = (kid("active"), kid("next"));
     assert_eq!((active.len(), next.len()), (1, 1), "{keys}");
-    assert_eq!(items[0]["alg"], "ES256");
+    let algs: std::collections::BTreeSet<&str> = items
+        .iter()
+        .map(|k| k["alg"].as_str().expect("alg"))
+        .collect();
+    assert_eq!(algs, ["ES256", "RS256"].into(), "{keys}");
 
     // The server holds the pre-rotation snapshot.
     let took = within(PROPAGATION, || async {
@@ -529,6 +534,7 @@ async fn cli_key_rotation_reaches_jwks_and_new_tokens_within_a_second() {
     let rotation = ok(&app, &["keys", "rotate", "cli-keys"]);
     assert_eq!(rotation["activated"], next[0].as_str(), "{rotation}");
     assert_eq!(rotation["retired"], active[0].as_str(), "{rotation}");
+    assert_eq!(rotation["rings"][1]["alg"], "RS256", "{rotation}");
     let new_next = rotation["next"].as_str().expect("next").to_owned();
 
     let took = within(PROPAGATION, || async {

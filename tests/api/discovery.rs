@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use openidconnect::core::CoreProviderMetadata;
+use openidconnect::core::{CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{IssuerUrl, JsonWebKey};
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
@@ -135,10 +135,25 @@ async fn discovery_through_openidconnect_succeeds(alg: &str) {
         format!("{issuer}/authorize")
     );
 
-    let keys = metadata.jwks().keys();
+    // OIDC Discovery 1.0 §3: RS256 must be listed for ID tokens, whatever the tenant's alg.
+    let id_token_algs = metadata.id_token_signing_alg_values_supported();
     assert!(
-        keys.len() >= 2,
-        "{alg}: the active and the next key are published"
+        id_token_algs.contains(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
+        "{alg}: id_token_signing_alg_values_supported {id_token_algs:?}"
+    );
+
+    // Every tenant keeps its own ring (access tokens) and an RS256 ring (ID tokens, OIDC Core
+    // §15.1), each with an active and a next key published.
+    let rings: Vec<&str> = if alg == "RS256" {
+        vec!["RS256"]
+    } else {
+        vec![alg, "RS256"]
+    };
+    let keys = metadata.jwks().keys();
+    assert_eq!(
+        keys.len(),
+        2 * rings.len(),
+        "{alg}: the active and the next key of every ring are published"
     );
     let kids: Vec<String> = keys
         .iter()
@@ -151,7 +166,8 @@ async fn discovery_through_openidconnect_succeeds(alg: &str) {
         "{alg}: kids are distinct: {kids:?}"
     );
 
-    // The same document over plain HTTP: every key is a signing key of the tenant's alg.
+    // The same document over plain HTTP: every key is a signing key of one of the rings, the
+    // tenant's own active key first.
     let jwks: Value = get(&app, &format!("/t/{slug}/jwks"))
         .await
         .json()
@@ -159,8 +175,20 @@ async fn discovery_through_openidconnect_succeeds(alg: &str) {
         .expect("JWKS JSON");
     let raw = jwks["keys"].as_array().expect("keys array");
     assert_eq!(raw.len(), keys.len());
+    assert_eq!(raw[0]["alg"], alg, "{jwks}");
+    for ring in &rings {
+        let of_ring = raw.iter().filter(|k| k["alg"] == *ring).count();
+        assert_eq!(of_ring, 2, "{alg}: {ring} ring in {jwks}");
+    }
     for key in raw {
-        assert_eq!(key["alg"], alg, "{key}");
+        let key_alg = key["alg"].as_str().expect("alg");
+        assert!(rings.contains(&key_alg), "{alg}: unexpected key {key}");
+        let kty = match key_alg {
+            "RS256" => "RSA",
+            "ES256" => "EC",
+            _ => "OKP",
+        };
+        assert_eq!(key["kty"], kty, "{key}");
         assert_eq!(key["use"], "sig", "{key}");
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
             assert!(

@@ -5,10 +5,17 @@
 // Test code may panic on the unexpected: that is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod agent;
+mod browser;
 mod helpers;
+mod pages;
 
 mod admin;
+mod branding;
 mod cli;
+mod code_flow;
 mod discovery;
 mod operations;
+mod signin;
 mod token;
+mod users;

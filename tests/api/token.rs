@@ -458,8 +458,13 @@ async fn token_of_one_tenant_fails_verification_against_another_tenants_jwks() {
         beta.find(&kid).is_none(),
         "alpha's kid is not in beta's JWKS"
     );
-    // Even forcing each of beta's keys, the signature does not verify.
-    for jwk in &beta.keys {
+    // Even forcing each of beta's ES256 keys, the signature does not verify. (Its RS256 keys,
+    // for ID tokens, are refused before any signature check: wrong key type for ES256.)
+    for jwk in beta
+        .keys
+        .iter()
+        .filter(|k| k.common.key_algorithm == Some(jsonwebtoken::jwk::KeyAlgorithm::ES256))
+    {
         let err = verify_with(&token, jwk, Algorithm::ES256, &issuer, &issuer)
             .expect_err("must not verify");
         assert!(matches!(err.kind(), ErrorKind::InvalidSignature), "{err:?}");

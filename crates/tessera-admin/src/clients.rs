@@ -5,7 +5,7 @@ use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
-use tessera_core::{ClientId, ClientType, GrantType, Scope, ScopeSet, TokenFormat};
+use tessera_core::{ClientId, ClientType, GrantType, Scope, ScopeSet, SigningAlg, TokenFormat};
 use tessera_store::ClientRecord;
 use tessera_tenants::{NewClient, RegisteredClient, TenantAdmin};
 
@@ -32,6 +32,15 @@ pub(crate) struct CreateClient {
     /// A first-party client skips the consent page.
     #[serde(default)]
     first_party: bool,
+    /// PKCE S256 required (default); public clients always require it.
+    #[serde(default = "yes")]
+    require_pkce: bool,
+    /// `id_token_signed_response_alg` (default RS256).
+    id_token_alg: Option<SigningAlg>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A client as just registered, with its secret (confidential clients only, shown this once).
@@ -46,6 +55,10 @@ struct CreatedClient {
     redirect_uris: Vec<String>,
     scopes: ScopeSet,
     token_format: TokenFormat,
+    post_logout_redirect_uris: Vec<String>,
+    first_party: bool,
+    require_pkce: bool,
+    id_token_alg: SigningAlg,
     created_at: i64,
 }
 
@@ -64,6 +77,10 @@ impl From<RegisteredClient> for CreatedClient {
             redirect_uris: client.redirect_uris,
             scopes: client.scopes,
             token_format: client.token_format,
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            first_party: client.first_party,
+            require_pkce: client.require_pkce,
+            id_token_alg: client.id_token_alg,
             created_at: client.created_at,
         }
     }
@@ -124,6 +141,8 @@ pub(crate) async fn create(
         admin_of: None,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         first_party: body.first_party,
+        require_pkce: body.require_pkce,
+        id_token_alg: body.id_token_alg,
     };
     let registered = admin.register_client(slug.as_ref(), new).await?;
     let client_id = &registered.client.client_id;

@@ -5,12 +5,14 @@
 
 mod admins;
 mod auth;
+mod branding;
 mod clients;
 mod error;
 mod keys;
 mod openapi;
 mod scopes;
 mod tenants;
+mod users;
 
 use actix_web::web;
 use serde::Serialize;
@@ -69,10 +71,32 @@ admin_routes! {
     "/tenants/{slug}/keys" => { get => keys::list },
     "/tenants/{slug}/keys/rotate" => { post => keys::rotate },
     "/tenants/{slug}/admins" => { post => admins::create },
+    "/tenants/{slug}/users" => { get => users::list, post => users::create },
+    "/tenants/{slug}/users/{username}" => {
+        get => users::show,
+        patch => users::update,
+        delete => users::delete,
+    },
+    "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
+    "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
+    "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
+    "/tenants/{slug}/settings" => {
+        get => branding::show_settings,
+        put => branding::replace_settings,
+        patch => branding::patch_settings,
+    },
+    "/tenants/{slug}/templates" => { get => branding::list_templates },
+    "/tenants/{slug}/templates/{name}" => {
+        get => branding::show_template,
+        put => branding::replace_template,
+        delete => branding::reset_template,
+    },
+    "/tenants/{slug}/templates/{name}/preview" => { post => branding::preview_template },
 }
 
 /// Registers every admin route under /admin/v1 on the given ServiceConfig. Requires app data:
-/// `web::Data<tessera_tenants::TenantAdmin>` and `web::Data<tessera_tenants::Directory>`.
+/// `web::Data<tessera_tenants::TenantAdmin>`, `web::Data<tessera_tenants::Directory>` and (for the
+/// user routes) `web::Data<tessera_authn::Authenticator>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let scope = web::scope(PREFIX)
         .app_data(

@@ -1,2 +1,18 @@
 //! Authentication of a tenant's users: user accounts, argon2id passwords hashed off the reactor,
 //! failed-login throttling and lockout, and server-side SSO sessions.
+//!
+//! Everything goes through the [`Authenticator`]; [`policy`], [`hasher`] and [`throttle`] hold
+//! the rules it applies, usable on their own.
+
+mod authenticator;
+mod breached;
+mod error;
+pub mod hasher;
+pub mod policy;
+pub mod throttle;
+
+#[cfg(test)]
+mod tests;
+
+pub use authenticator::{ActiveSession, Authenticator, NewSession, NewUser, UserPatch};
+pub use error::{AuthnError, LoginError};

@@ -38,11 +38,23 @@ pub enum OAuthErrorCode {
     NotFound,
     /// The resource already exists.
     Conflict,
+    /// `prompt=none` but the user must sign in (OIDC Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none` but the user must consent (OIDC Core §3.1.2.6).
+    ConsentRequired,
+    /// `prompt=none` but the user must interact (OIDC Core §3.1.2.6).
+    InteractionRequired,
+    /// The `request` parameter is not supported (OIDC Core §3.1.2.6).
+    RequestNotSupported,
+    /// The `request_uri` parameter is not supported (OIDC Core §3.1.2.6).
+    RequestUriNotSupported,
+    /// The `registration` parameter is not supported (OIDC Core §3.1.2.6).
+    RegistrationNotSupported,
 }
 
 impl OAuthErrorCode {
     /// Every variant, for exhaustive tests and documentation.
-    pub const ALL: [OAuthErrorCode; 16] = [
+    pub const ALL: [OAuthErrorCode; 22] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -59,12 +71,24 @@ impl OAuthErrorCode {
         Self::UnsupportedTokenType,
         Self::NotFound,
         Self::Conflict,
+        Self::LoginRequired,
+        Self::ConsentRequired,
+        Self::InteractionRequired,
+        Self::RequestNotSupported,
+        Self::RequestUriNotSupported,
+        Self::RegistrationNotSupported,
     ];
 
     /// The code as it travels on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
             Self::InvalidClient => "invalid_client",
             Self::InvalidGrant => "invalid_grant",
             Self::UnauthorizedClient => "unauthorized_client",

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, Handler, Message, SyncContext};
+use actix::{Actor, Addr, Handler, Message, SyncContext};
+use anyhow::Context;
 use openssl::ec::EcKey;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
@@ -56,6 +57,21 @@ impl Handler<GenerateKeyPair> for KeyForge {
     fn handle(&mut self, msg: GenerateKeyPair, _ctx: &mut Self::Context) -> Self::Result {
         generate_key_pair(&self.master, msg.tenant, msg.alg, msg.state, msg.now)
     }
+}
+
+/// Generates every requested key pair on `forge` and returns the records in request order. All
+/// requests are queued before the first answer is awaited, so a forge with several threads
+/// generates them in parallel (an RSA-2048 key takes tens of milliseconds).
+pub async fn forge_key_pairs(
+    forge: &Addr<KeyForge>,
+    requests: impl IntoIterator<Item = GenerateKeyPair>,
+) -> Result<Vec<KeyRecord>, KeyError> {
+    let pending: Vec<_> = requests.into_iter().map(|r| forge.send(r)).collect();
+    let mut records = Vec::with_capacity(pending.len());
+    for answer in pending {
+        records.push(answer.await.context("key forge stopped")??);
+    }
+    Ok(records)
 }
 
 /// The associated data binding a sealed private key to its row: tenant UUID bytes ‖ kid bytes.

@@ -1,5 +1,6 @@
-//! [`KeySet`]: the immutable view of one tenant's key ring that a tenant snapshot holds — the
-//! published JWKS (RFC 7517 §5), its serialized bytes, the signer, and JWS verification.
+//! [`KeySet`]: the immutable view of one tenant's key rings that a tenant snapshot holds — the
+//! published JWKS (RFC 7517 §5) of every algorithm, its serialized bytes, one signer per
+//! algorithm, and JWS verification.
 
 use crate::signing::sha256;
 use openssl::bn::BigNum;
@@ -17,6 +18,21 @@ use crate::{KeyError, MasterKey, SigningKey, b64};
 /// Longest compact JWS accepted by [`KeySet::verify`]; anything longer is not one of our tokens.
 const MAX_JWS_LEN: usize = 64 * 1024;
 
+/// The algorithm every tenant keeps a key ring of, whatever its own: ID tokens are signed RS256
+/// unless the client registered another `id_token_signed_response_alg`, and an OpenID Provider
+/// must support RS256 for them (OIDC Core 1.0 §15.1, OIDC Discovery 1.0 §3).
+pub const DEFAULT_ID_TOKEN_ALG: SigningAlg = SigningAlg::Rs256;
+
+/// The key rings a tenant whose tokens are signed with `primary` keeps: `primary` first, then
+/// [`DEFAULT_ID_TOKEN_ALG`] unless that is the primary already.
+pub fn ring_algs(primary: SigningAlg) -> Vec<SigningAlg> {
+    let mut algs = vec![primary];
+    if primary != DEFAULT_ID_TOKEN_ALG {
+        algs.push(DEFAULT_ID_TOKEN_ALG);
+    }
+    algs
+}
+
 /// One published key.
 #[derive(Debug)]
 struct Published {
@@ -25,13 +41,17 @@ struct Published {
     key: PublicKey,
 }
 
-/// A tenant's published keys and its signer; immutable once built, cheap to share in an `Arc`.
+/// A tenant's published keys of every algorithm and one signer per algorithm; immutable once
+/// built, cheap to share in an `Arc`.
 #[derive(Debug)]
 pub struct KeySet {
     jwks: Value,
     jwks_bytes: Vec<u8>,
     published: Vec<Published>,
-    signer: Option<SigningKey>,
+    /// The tenant's own algorithm: what [`signer`](Self::signer) signs with.
+    primary: SigningAlg,
+    /// The Active key of each algorithm that has one, the primary first.
+    signers: Vec<SigningKey>,
 }
 
 /// The members of a JWS protected header that verification reads (RFC 7515 §4.1).
@@ -46,11 +66,18 @@ struct Header {
 }
 
 impl KeySet {
-    /// Builds the key set from all of a tenant's key records. The JWKS lists the Active key
-    /// first, then Next keys (published ahead of use so caches learn them), then Retired keys
-    /// whose `expires_at` is still in the future (tokens they signed may be live). The signer is
-    /// the Active key, opened with `master`; with no Active key, [`signer`](Self::signer) is `None`.
-    pub fn build(master: &MasterKey, records: &[KeyRecord], now: i64) -> Result<Self, KeyError> {
+    /// Builds the key set from all of a tenant's key records, of every algorithm; `primary` is
+    /// the tenant's own algorithm (`tenants.signing_alg`). The JWKS lists the Active keys first
+    /// (the primary algorithm's first), then Next keys (published ahead of use so caches learn
+    /// them), then Retired keys whose `expires_at` is still in the future (tokens they signed may
+    /// be live); within a state, the primary algorithm comes first. Each algorithm's signer is its
+    /// Active key, opened with `master`; an algorithm with no Active key has no signer.
+    pub fn build(
+        master: &MasterKey,
+        records: &[KeyRecord],
+        primary: SigningAlg,
+        now: i64,
+    ) -> Result<Self, KeyError> {
         let rank = |r: &KeyRecord| match r.state {
             KeyState::Active => Some(0),
             KeyState::Next => Some(1),
@@ -61,13 +88,15 @@ impl KeySet {
             .iter()
             .filter_map(|r| rank(r).map(|k| (k, r)))
             .collect();
-        // Stable: keeps the caller's order (newest first from the store) within a state, and puts
-        // the most recently activated key first should there ever be two Active keys.
-        listed.sort_by_key(|(k, r)| (*k, std::cmp::Reverse(r.activated_at)));
+        // Stable: keeps the caller's order (newest first from the store) within a state and
+        // algorithm, and puts the most recently activated key first should an algorithm ever
+        // have two Active keys.
+        listed.sort_by_key(|(k, r)| (*k, r.alg != primary, std::cmp::Reverse(r.activated_at)));
 
         let mut keys = Vec::with_capacity(listed.len());
         let mut published: Vec<Published> = Vec::with_capacity(listed.len());
-        for (_, record) in &listed {
+        let mut signers: Vec<SigningKey> = Vec::with_capacity(2);
+        for (rank, record) in &listed {
             if published.iter().any(|p| p.kid == record.kid) {
                 continue;
             }
@@ -80,24 +109,43 @@ impl KeySet {
                 alg: record.alg,
                 key,
             });
+            // The first Active key of an algorithm is its most recently activated one.
+            if *rank == 0 && !signers.iter().any(|s| s.alg() == record.alg) {
+                signers.push(SigningKey::open(master, record)?);
+            }
         }
-        let signer = match listed.first() {
-            Some((0, active)) => Some(SigningKey::open(master, active)?),
-            _ => None,
-        };
         let jwks = serde_json::json!({ "keys": keys });
         let jwks_bytes = serde_json::to_vec(&jwks).map_err(|e| KeyError::Unexpected(e.into()))?;
         Ok(Self {
             jwks,
             jwks_bytes,
             published,
-            signer,
+            primary,
+            signers,
         })
     }
 
-    /// The key that signs new tokens, if the tenant has an Active key.
+    /// The key that signs new access tokens: the Active key of the tenant's own algorithm, if it
+    /// has one. Same as `signer_for(self.primary_alg())`.
     pub fn signer(&self) -> Option<&SigningKey> {
-        self.signer.as_ref()
+        self.signer_for(self.primary)
+    }
+
+    /// The Active key of `alg`, if the tenant keeps a ring of that algorithm and it has one.
+    /// ID tokens use `signer_for(client.id_token_alg)`, by default [`DEFAULT_ID_TOKEN_ALG`].
+    pub fn signer_for(&self, alg: SigningAlg) -> Option<&SigningKey> {
+        self.signers.iter().find(|s| s.alg() == alg)
+    }
+
+    /// The tenant's own algorithm, the one [`signer`](Self::signer) signs with.
+    pub fn primary_alg(&self) -> SigningAlg {
+        self.primary
+    }
+
+    /// The algorithms that have an Active signer, the primary first: what the tenant can sign
+    /// with now, e.g. for `id_token_signing_alg_values_supported` (OIDC Discovery 1.0 §3).
+    pub fn signing_algs(&self) -> Vec<SigningAlg> {
+        self.signers.iter().map(SigningKey::alg).collect()
     }
 
     /// The JWKS document `{"keys":[...]}` (RFC 7517 §5).
@@ -110,7 +158,9 @@ impl KeySet {
         &self.jwks_bytes
     }
 
-    /// The distinct algorithms of the published keys, in JWKS order.
+    /// The distinct algorithms of the published keys, in JWKS order (the primary first when it
+    /// has a published key): what a verifier may meet. It can include an algorithm whose keys are
+    /// all Next or Retired; [`signing_algs`](Self::signing_algs) lists only those that sign.
     pub fn algs(&self) -> Vec<SigningAlg> {
         let mut algs = Vec::with_capacity(SigningAlg::ALL.len());
         for p in &self.published {

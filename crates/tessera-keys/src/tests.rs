@@ -9,7 +9,9 @@ use tessera_core::{KeyState, Kid, SigningAlg, TenantId};
 use tessera_store::KeyRecord;
 
 use crate::b64::URL;
-use crate::{KeyError, KeySet, MasterKey, SigningKey, generate_key_pair};
+use crate::{
+    DEFAULT_ID_TOKEN_ALG, KeyError, KeySet, MasterKey, SigningKey, generate_key_pair, ring_algs,
+};
 
 fn payload() -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -42,7 +44,7 @@ struct Ring {
 fn ring(alg: SigningAlg) -> Ring {
     let master = MasterKey::generate();
     let record = generate_key_pair(&master, TenantId::new(), alg, KeyState::Active, 1_000).unwrap();
-    let keys = KeySet::build(&master, std::slice::from_ref(&record), 1_000).unwrap();
+    let keys = KeySet::build(&master, std::slice::from_ref(&record), alg, 1_000).unwrap();
     Ring {
         master,
         record,
@@ -339,7 +341,7 @@ fn key_set_publishes_active_next_and_unexpired_retired_keys_active_first() {
         active.clone(),
         no_expiry,
     ];
-    let keys = KeySet::build(&master, &records, now).unwrap();
+    let keys = KeySet::build(&master, &records, SigningAlg::Es256, now).unwrap();
     let kids: Vec<&str> = keys.jwks()["keys"]
         .as_array()
         .unwrap()
@@ -383,10 +385,13 @@ fn key_set_without_an_active_key_has_no_signer_but_publishes_next() {
         0,
     )
     .unwrap();
-    let keys = KeySet::build(&master, std::slice::from_ref(&next), 0).unwrap();
+    let keys = KeySet::build(&master, std::slice::from_ref(&next), SigningAlg::EdDsa, 0).unwrap();
     assert!(keys.signer().is_none());
+    assert!(keys.signer_for(SigningAlg::EdDsa).is_none());
+    assert!(keys.signing_algs().is_empty());
+    assert_eq!(keys.algs(), [SigningAlg::EdDsa]);
     assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 1);
-    let empty = KeySet::build(&master, &[], 0).unwrap();
+    let empty = KeySet::build(&master, &[], SigningAlg::Rs256, 0).unwrap();
     assert!(empty.signer().is_none());
     assert_eq!(empty.jwks_bytes(), br#"{"keys":[]}"#);
     assert!(empty.algs().is_empty());
@@ -403,7 +408,7 @@ fn key_set_refuses_an_active_key_sealed_under_another_master_key() {
     )
     .unwrap();
     assert!(matches!(
-        KeySet::build(&MasterKey::generate(), &[record], 0),
+        KeySet::build(&MasterKey::generate(), &[record], SigningAlg::Es256, 0),
         Err(KeyError::WrongMasterKey)
     ));
 }
@@ -414,4 +419,221 @@ fn signing_keys_and_key_sets_can_be_shared_across_threads() {
     shareable::<SigningKey>();
     shareable::<KeySet>();
     shareable::<MasterKey>();
+}
+
+/// The key records of a tenant of `primary`: an Active and a Next key in every ring it keeps.
+fn rings(master: &MasterKey, primary: SigningAlg) -> Vec<KeyRecord> {
+    let tenant = TenantId::new();
+    ring_algs(primary)
+        .into_iter()
+        .flat_map(|alg| {
+            [KeyState::Next, KeyState::Active]
+                .map(|state| generate_key_pair(master, tenant, alg, state, 1_000).unwrap())
+        })
+        .collect()
+}
+
+fn kid_of(records: &[KeyRecord], alg: SigningAlg, state: KeyState) -> Kid {
+    records
+        .iter()
+        .find(|r| r.alg == alg && r.state == state)
+        .unwrap()
+        .kid
+        .clone()
+}
+
+#[test]
+fn every_tenant_keeps_its_own_ring_and_an_rs256_ring() {
+    assert_eq!(DEFAULT_ID_TOKEN_ALG, SigningAlg::Rs256);
+    assert_eq!(ring_algs(SigningAlg::Rs256), [SigningAlg::Rs256]);
+    assert_eq!(
+        ring_algs(SigningAlg::Es256),
+        [SigningAlg::Es256, SigningAlg::Rs256]
+    );
+    assert_eq!(
+        ring_algs(SigningAlg::EdDsa),
+        [SigningAlg::EdDsa, SigningAlg::Rs256]
+    );
+}
+
+#[test]
+fn signer_for_picks_the_active_key_of_each_alg_and_signer_the_primary() {
+    let master = MasterKey::generate();
+    for primary in [SigningAlg::Es256, SigningAlg::EdDsa] {
+        let records = rings(&master, primary);
+        let keys = KeySet::build(&master, &records, primary, 1_000).unwrap();
+        assert_eq!(keys.primary_alg(), primary);
+        let signer = keys.signer().unwrap();
+        assert_eq!(signer.alg(), primary);
+        assert_eq!(signer.kid(), &kid_of(&records, primary, KeyState::Active));
+        let rs = keys.signer_for(SigningAlg::Rs256).unwrap();
+        assert_eq!(rs.alg(), SigningAlg::Rs256);
+        assert_eq!(
+            rs.kid(),
+            &kid_of(&records, SigningAlg::Rs256, KeyState::Active)
+        );
+        assert_eq!(
+            keys.signer_for(primary).unwrap().kid(),
+            signer.kid(),
+            "signer() is signer_for(primary)"
+        );
+        let absent = SigningAlg::ALL
+            .iter()
+            .find(|a| !ring_algs(primary).contains(a))
+            .unwrap();
+        assert!(keys.signer_for(*absent).is_none(), "{absent}");
+        assert_eq!(keys.signing_algs(), [primary, SigningAlg::Rs256]);
+        assert_eq!(keys.algs(), [primary, SigningAlg::Rs256]);
+    }
+
+    // An RS256 tenant has one ring: its signer is also the ID-token signer.
+    let records = rings(&master, SigningAlg::Rs256);
+    assert_eq!(records.len(), 2);
+    let keys = KeySet::build(&master, &records, SigningAlg::Rs256, 1_000).unwrap();
+    assert_eq!(
+        keys.signer().unwrap().kid(),
+        keys.signer_for(SigningAlg::Rs256).unwrap().kid()
+    );
+    assert_eq!(keys.signing_algs(), [SigningAlg::Rs256]);
+}
+
+#[test]
+fn a_tenant_without_an_rs256_ring_still_signs_with_its_own_alg() {
+    let master = MasterKey::generate();
+    let tenant = TenantId::new();
+    let active =
+        generate_key_pair(&master, tenant, SigningAlg::Es256, KeyState::Active, 0).unwrap();
+    let keys = KeySet::build(&master, std::slice::from_ref(&active), SigningAlg::Es256, 0).unwrap();
+    assert_eq!(keys.signer().unwrap().kid(), &active.kid);
+    assert!(keys.signer_for(SigningAlg::Rs256).is_none());
+
+    // The primary is what the tenant says, not whichever ring happens to exist.
+    let rs = generate_key_pair(&master, tenant, SigningAlg::Rs256, KeyState::Active, 0).unwrap();
+    let keys = KeySet::build(&master, std::slice::from_ref(&rs), SigningAlg::Es256, 0).unwrap();
+    assert!(keys.signer().is_none());
+    assert_eq!(keys.signer_for(SigningAlg::Rs256).unwrap().kid(), &rs.kid);
+}
+
+#[test]
+fn jwks_lists_both_algs_active_first_primary_first_within_a_state() {
+    let master = MasterKey::generate();
+    let now = 10_000;
+    let mut records = rings(&master, SigningAlg::Es256);
+    let tenant = records[0].tenant_id;
+    let mut retired_rs =
+        generate_key_pair(&master, tenant, SigningAlg::Rs256, KeyState::Retired, 500).unwrap();
+    retired_rs.expires_at = Some(now + 1);
+    let mut retired_es =
+        generate_key_pair(&master, tenant, SigningAlg::Es256, KeyState::Retired, 400).unwrap();
+    retired_es.expires_at = Some(now + 1);
+    // The store lists newest first; put the RS256 ring first to show the order is not the input's.
+    records.reverse();
+    records.insert(0, retired_rs.clone());
+    records.push(retired_es.clone());
+
+    let keys = KeySet::build(&master, &records, SigningAlg::Es256, now).unwrap();
+    let listed: Vec<(String, String)> = keys.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["alg"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        (
+            kid_of(&records, SigningAlg::Es256, KeyState::Active),
+            "ES256",
+        ),
+        (
+            kid_of(&records, SigningAlg::Rs256, KeyState::Active),
+            "RS256",
+        ),
+        (kid_of(&records, SigningAlg::Es256, KeyState::Next), "ES256"),
+        (kid_of(&records, SigningAlg::Rs256, KeyState::Next), "RS256"),
+        (retired_es.kid.clone(), "ES256"),
+        (retired_rs.kid.clone(), "RS256"),
+    ]
+    .into_iter()
+    .map(|(k, a)| (k.0, a.to_owned()))
+    .collect();
+    assert_eq!(listed, expected);
+    for k in keys.jwks()["keys"].as_array().unwrap() {
+        let kty = if k["alg"] == "RS256" { "RSA" } else { "EC" };
+        assert_eq!(k["kty"], kty, "{k}");
+        assert_eq!(k["use"], "sig");
+        assert!(k.get("d").is_none());
+    }
+    // The published document parses as a JWK set for an independent library.
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(keys.jwks_bytes()).unwrap();
+    assert_eq!(set.keys.len(), 6);
+}
+
+#[test]
+fn tokens_of_either_ring_verify_and_only_with_their_own_key() {
+    let master = MasterKey::generate();
+    let records = rings(&master, SigningAlg::Es256);
+    let keys = KeySet::build(&master, &records, SigningAlg::Es256, 1_000).unwrap();
+    let expected: Value = serde_json::from_slice(&payload()).unwrap();
+
+    let access = keys
+        .signer()
+        .unwrap()
+        .sign_jws("at+jwt", &payload())
+        .unwrap();
+    let id = keys
+        .signer_for(SigningAlg::Rs256)
+        .unwrap()
+        .sign_jws("JWT", &payload())
+        .unwrap();
+    assert_eq!(header_of(&access)["alg"], "ES256");
+    assert_eq!(header_of(&id)["alg"], "RS256");
+    assert_eq!(keys.verify(&access).unwrap(), expected);
+    assert_eq!(keys.verify(&id).unwrap(), expected);
+
+    // A Next key of either ring is published, so its tokens verify before it becomes Active.
+    for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+        let next = records
+            .iter()
+            .find(|r| r.alg == alg && r.state == KeyState::Next)
+            .unwrap();
+        let early = SigningKey::open(&master, next)
+            .unwrap()
+            .sign_jws("JWT", b"{}")
+            .unwrap();
+        assert_eq!(keys.verify(&early).unwrap(), json!({}), "{alg}");
+    }
+
+    // Pointing a token's kid at the other ring's key (with or without its alg) fails.
+    let es_kid = kid_of(&records, SigningAlg::Es256, KeyState::Active);
+    let rs_kid = kid_of(&records, SigningAlg::Rs256, KeyState::Active);
+    for (jws, other_kid, other_alg) in [(&id, &es_kid, "ES256"), (&access, &rs_kid, "RS256")] {
+        let mut header = header_of(jws);
+        header["kid"] = json!(other_kid.0);
+        assert!(matches!(
+            keys.verify(&with_header(jws, &header)),
+            Err(KeyError::BadSignature)
+        ));
+        header["alg"] = json!(other_alg);
+        assert!(matches!(
+            keys.verify(&with_header(jws, &header)),
+            Err(KeyError::BadSignature)
+        ));
+    }
+
+    // Both verify with jsonwebtoken against the published JWKS too.
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(keys.jwks_bytes()).unwrap();
+    for (jws, alg) in [(&access, Algorithm::ES256), (&id, Algorithm::RS256)] {
+        let kid = jsonwebtoken::decode_header(jws).unwrap().kid.unwrap();
+        let key = DecodingKey::from_jwk(set.find(&kid).unwrap()).unwrap();
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let decoded = jsonwebtoken::decode::<Value>(jws, &key, &validation).unwrap();
+        assert_eq!(decoded.claims, expected);
+    }
 }

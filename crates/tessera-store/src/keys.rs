@@ -1,13 +1,15 @@
-//! Signing-key rows. State changes are compare-and-set on the current state, so two nodes
-//! rotating the same tenant at once cannot both succeed.
+//! Signing-key rows: each tenant's key rings, one per algorithm (the `alg` column). State
+//! changes are compare-and-set on the current state, so two nodes rotating the same tenant at
+//! once cannot both succeed, and [`lock_ring`] serializes writers that add keys.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
-use tessera_core::{KeyState, Kid, TenantId};
+use tessera_core::{KeyState, Kid, SigningAlg, TenantId};
 
-use crate::entity::signing_key;
+use crate::entity::{signing_key, tenant};
 use crate::{KeyRecord, StoreError, parse_enum};
 
 fn to_record(m: signing_key::Model) -> Result<KeyRecord, StoreError> {
@@ -115,4 +117,49 @@ pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Serializes changes to a tenant's key rings within the transaction `db`: a no-op update of the
+/// tenant row, which the database holds locked until the transaction ends (a row lock on
+/// PostgreSQL, the single writer lock on SQLite). Call it first in the transaction: a concurrent
+/// writer then waits, and its later reads see this writer's keys. `false` when the tenant does
+/// not exist.
+pub async fn lock_ring<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<bool, StoreError> {
+    let res = tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::KeysRotateAt,
+            Expr::col(tenant::Column::KeysRotateAt),
+        )
+        .filter(tenant::Column::Id.eq(tenant))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Up to `limit` tenants, ordered by id and after `after`, that have no Active key of `alg`:
+/// tenants created before they kept a ring of that algorithm, whose ring must be added.
+pub async fn tenants_without_active<C: ConnectionTrait>(
+    db: &C,
+    alg: SigningAlg,
+    after: Option<TenantId>,
+    limit: u64,
+) -> Result<Vec<TenantId>, StoreError> {
+    let with_active = Query::select()
+        .column(signing_key::Column::TenantId)
+        .from(signing_key::Entity)
+        .and_where(signing_key::Column::Alg.eq(alg.as_str()))
+        .and_where(signing_key::Column::State.eq(KeyState::Active.as_str()))
+        .to_owned();
+    let mut q = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .filter(tenant::Column::Id.not_in_subquery(with_active));
+    if let Some(after) = after {
+        q = q.filter(tenant::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(tenant::Column::Id)
+        .limit(limit)
+        .into_tuple::<TenantId>()
+        .all(db)
+        .await?)
 }

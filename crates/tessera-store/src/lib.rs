@@ -7,11 +7,19 @@
 mod entity;
 
 pub mod clients;
+pub mod codes;
+pub mod families;
 pub mod feed;
+pub mod grants;
 pub mod keys;
 pub mod records;
+pub mod refresh;
 pub mod scopes;
+pub mod sessions;
+pub mod templates;
 pub mod tenants;
+pub mod throttle;
+pub mod users;
 
 use std::time::Duration;
 

@@ -238,3 +238,158 @@ pub struct Address {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }
+
+/// A server-side SSO session. The cookie value is never stored; only its SHA-256 keys the row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Public session id: the `sid` claim (OIDC Front-/Back-Channel Logout §2.1).
+    pub sid: String,
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// When the user authenticated: the `auth_time` claim (OIDC Core §2), Unix seconds.
+    pub auth_time: i64,
+    /// Authentication methods used: the `amr` claim (RFC 8176).
+    pub amr: Vec<String>,
+    /// Authentication context class satisfied: the `acr` claim (OIDC Core §2).
+    pub acr: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Last use, Unix seconds (refreshed at most once a minute).
+    pub last_seen_at: i64,
+    /// Absolute end of the session, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Failed sign-in bookkeeping for one throttle key (an account, a username or a client address).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThrottleRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// What is throttled, e.g. `user:<uuid>` or `ip:<address>`.
+    pub key: String,
+    /// Attempts counted in the current window.
+    pub failures: u32,
+    /// Start of the current window, Unix seconds.
+    pub window_started_at: i64,
+    /// End of a temporary lock, Unix seconds.
+    pub locked_until: Option<i64>,
+    /// Time of the last counted attempt, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Scopes a user granted a client (the consent ledger).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsentGrantRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// The user who consented.
+    pub user_id: UserId,
+    /// The client consented to.
+    pub client_id: ClientId,
+    /// Exactly the scopes granted (partial consent: what the user ticked).
+    pub scopes: ScopeSet,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// An issued authorization code, addressed by the SHA-256 hex of the code (RFC 6749 §4.1.2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthorizationCodeRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// SHA-256 hex of the code; the code itself is never stored.
+    pub code_hash: String,
+    /// Client the code was issued to.
+    pub client_id: ClientId,
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// The `redirect_uri` of the authorization request (RFC 6749 §4.1.3).
+    pub redirect_uri: String,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// OIDC `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// PKCE `code_challenge` (RFC 7636 §4.3).
+    pub code_challenge: Option<String>,
+    /// PKCE method; only `S256` is ever stored.
+    pub code_challenge_method: Option<String>,
+    /// SSO session id (`sid`).
+    pub sid: Option<String>,
+    /// When the user authenticated, Unix seconds.
+    pub auth_time: i64,
+    /// Authentication context class.
+    pub acr: Option<String>,
+    /// Authentication methods (RFC 8176).
+    pub amr: Vec<String>,
+    /// The OIDC `claims` request parameter (OIDC Core §5.5).
+    pub claims_request: Option<serde_json::Value>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When it was redeemed; a code is redeemed once.
+    pub consumed_at: Option<i64>,
+    /// The token family its redemption created, revoked if the code is replayed.
+    pub family_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A token family: the grant born from one redeemed code, which all its access and refresh
+/// tokens belong to and are revoked with (RFC 9700 §4.14.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenFamilyRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Random id; the `gid` claim of its access tokens.
+    pub id: String,
+    /// Client the grant was made to.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: UserId,
+    /// SSO session it was born in.
+    pub sid: Option<String>,
+    /// Granted scopes; a refresh may narrow them, never widen.
+    pub scopes: ScopeSet,
+    /// When the user authenticated, Unix seconds.
+    pub auth_time: i64,
+    /// Authentication context class.
+    pub acr: Option<String>,
+    /// Authentication methods (RFC 8176).
+    pub amr: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Absolute end of the family, Unix seconds.
+    pub expires_at: i64,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked (`code_replay`, `refresh_reuse`, `logout`, …).
+    pub revoked_reason: Option<String>,
+}
+
+/// A refresh token, addressed by the SHA-256 hex of the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// SHA-256 hex of the token; the token itself is never stored.
+    pub token_hash: String,
+    /// Family it belongs to.
+    pub family_id: String,
+    /// Client it was issued to.
+    pub client_id: ClientId,
+    /// Scopes it carries.
+    pub scopes: ScopeSet,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When it was exchanged for a successor (then any further use is reuse).
+    pub rotated_at: Option<i64>,
+    /// SHA-256 hex of its successor.
+    pub successor_hash: Option<String>,
+    /// Uses inside the rotation grace window so far.
+    pub grace_uses: u32,
+}

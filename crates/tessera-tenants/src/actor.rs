@@ -1,6 +1,7 @@
 //! The `TenantDirectory` actor: the single owner, per node, of keeping snapshots fresh. It tails
 //! the change feed and evicts the snapshots of tenants that changed anywhere in the cluster, runs
-//! scheduled key rotation, and prunes old feed entries. On PostgreSQL it also `LISTEN`s on the
+//! scheduled key rotation, gives tenants the key rings they lack (tenants created before every
+//! tenant kept an RS256 ring), and prunes old feed entries. On PostgreSQL it also `LISTEN`s on the
 //! feed's channel and polls as soon as a change commits; the timed poll stays as the catch-up
 //! after a lost connection. Request handlers never message it: they read the [`Directory`].
 
@@ -17,7 +18,7 @@ use crate::{Directory, FeedCursor, TenantAdmin};
 pub struct TenantDirectorySettings {
     /// How often to poll the change feed.
     pub feed_poll: Duration,
-    /// How often to look for tenants whose keys are due for rotation.
+    /// How often to look for tenants whose keys are due for rotation or lack a key ring.
     pub rotation_check: Duration,
     /// How long feed entries are kept before pruning.
     pub feed_retention: Duration,
@@ -115,6 +116,15 @@ impl TenantDirectory {
         let admin = self.admin.clone();
         let retention = self.settings.feed_retention.as_secs() as i64;
         let fut = async move {
+            // Upgrade in place: a tenant created before it kept an RS256 ring (or by an older
+            // node during a rolling upgrade) gets it here, before any rotation.
+            match admin.upgrade_key_rings().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenants = n, "added missing signing key rings"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for tenants lacking a key ring")
+                }
+            }
             match admin.due_for_rotation(100).await {
                 Ok(due) => {
                     for tenant in due {
@@ -207,5 +217,7 @@ impl Actor for TenantDirectory {
         }
         ctx.run_interval(self.settings.feed_poll, Self::poll_feed);
         ctx.run_interval(self.settings.rotation_check, Self::rotate_due);
+        // Once at start too, so missing key rings are added without waiting for the first tick.
+        self.rotate_due(ctx);
     }
 }

@@ -8,7 +8,7 @@ use tessera_core::{
     AdminRole, ClientId, ClientType, Clock, GrantType, KeyState, RedirectUri, Scope, ScopeSet,
     SigningAlg, TenantId, TenantSlug, TenantStatus, TokenFormat,
 };
-use tessera_keys::{GenerateKeyPair, KeyForge, Rotation};
+use tessera_keys::{GenerateKeyPair, KeyForge, Rotation, ring_algs};
 use tessera_store::{
     ClientRecord, DatabaseTransaction, KeyRecord, ScopeRecord, Store, TenantRecord, clients, feed,
     keys, scopes, tenants,
@@ -63,6 +63,10 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// A first-party client skips the consent page.
     pub first_party: bool,
+    /// Require PKCE S256 (always on for public clients; a confidential client may opt out).
+    pub require_pkce: bool,
+    /// `id_token_signed_response_alg`; `None` means RS256 (OIDC Registration §2).
+    pub id_token_alg: Option<tessera_core::SigningAlg>,
 }
 
 impl NewClient {
@@ -78,6 +82,8 @@ impl NewClient {
             admin_role: None,
             post_logout_redirect_uris: vec![],
             first_party: false,
+            require_pkce: true,
+            id_token_alg: None,
             admin_of: None,
         }
     }
@@ -147,29 +153,28 @@ impl TenantAdmin {
         move |e| TenantError::from_store(what, e)
     }
 
-    async fn generate(
+    /// A new tenant's keys: an Active and a Next key in every ring it keeps (its own algorithm
+    /// and RS256, [`ring_algs`]), generated in parallel on the forge.
+    async fn generate_rings(
         &self,
-        tenant: tessera_core::TenantId,
-        alg: SigningAlg,
-        state: KeyState,
+        tenant: TenantId,
+        primary: SigningAlg,
         now: i64,
-    ) -> Result<KeyRecord, TenantError> {
-        let record = self
-            .forge
-            .send(GenerateKeyPair {
+    ) -> Result<Vec<KeyRecord>, TenantError> {
+        let requests = ring_algs(primary).into_iter().flat_map(|alg| {
+            [KeyState::Active, KeyState::Next].map(|state| GenerateKeyPair {
                 tenant,
                 alg,
                 state,
                 now,
             })
-            .await
-            .map_err(|e| TenantError::Unexpected(anyhow::anyhow!("key forge stopped: {e}")))??;
-        Ok(record)
+        });
+        Ok(tessera_keys::forge_key_pairs(&self.forge, requests).await?)
     }
 
     /// Appends the change-feed entry for `what` of tenant `(id, slug)` and commits: every change
     /// and its feed entry land in one transaction, so no node can miss a committed change.
-    async fn commit(
+    pub(crate) async fn commit(
         &self,
         txn: DatabaseTransaction,
         tenant: (TenantId, &str),
@@ -187,7 +192,8 @@ impl TenantAdmin {
         Ok(())
     }
 
-    /// Creates a tenant with its standard scopes and an active and a next signing key.
+    /// Creates a tenant with its standard scopes and an active and a next signing key in each of
+    /// its key rings: its own algorithm (access tokens) and RS256 (ID tokens, OIDC Core §15.1).
     pub async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord, TenantError> {
         if new.slug == TenantSlug::system() {
             return Err(TenantError::Conflict("tenant"));
@@ -218,12 +224,7 @@ impl TenantAdmin {
             updated_at: now,
         };
         // Key generation is CPU work: do it before the transaction opens.
-        let active = self
-            .generate(record.id, new.alg, KeyState::Active, now)
-            .await?;
-        let next = self
-            .generate(record.id, new.alg, KeyState::Next, now)
-            .await?;
+        let ring_keys = self.generate_rings(record.id, new.alg, now).await?;
 
         let txn = self
             .store
@@ -246,12 +247,11 @@ impl TenantAdmin {
                 .await
                 .map_err(Self::store_err("scope"))?;
         }
-        keys::insert(&txn, &active)
-            .await
-            .map_err(Self::store_err("signing key"))?;
-        keys::insert(&txn, &next)
-            .await
-            .map_err(Self::store_err("signing key"))?;
+        for key in &ring_keys {
+            keys::insert(&txn, key)
+                .await
+                .map_err(Self::store_err("signing key"))?;
+        }
         self.commit(txn, (record.id, record.slug.as_ref()), "tenant", now)
             .await?;
         tracing::info!(tenant = %record.slug, alg = %record.signing_alg, "tenant created");
@@ -393,6 +393,13 @@ impl TenantAdmin {
                 redirect_uris.push(uri.as_ref().to_owned());
             }
         }
+        let id_token_alg = new.id_token_alg.unwrap_or(tessera_keys::DEFAULT_ID_TOKEN_ALG);
+        if !tessera_keys::ring_algs(tenant.signing_alg).contains(&id_token_alg) {
+            return Err(TenantError::Invalid(format!(
+                "tenant `{slug}` signs with {} and RS256; it cannot sign ID tokens with {id_token_alg}",
+                tenant.signing_alg
+            )));
+        }
         let mut post_logout_redirect_uris = Vec::with_capacity(new.post_logout_redirect_uris.len());
         for raw in &new.post_logout_redirect_uris {
             let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
@@ -457,9 +464,10 @@ impl TenantAdmin {
             admin_tenant_id,
             post_logout_redirect_uris,
             first_party: new.first_party,
-            // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every client by default.
-            require_pkce: true,
-            id_token_alg: tessera_core::SigningAlg::Rs256,
+            // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every client by default, always for
+            // public ones.
+            require_pkce: new.require_pkce || new.client_type == ClientType::Public,
+            id_token_alg,
             created_at: now,
             updated_at: now,
         };
@@ -572,9 +580,11 @@ impl TenantAdmin {
             .map_err(Self::store_err("signing key"))
     }
 
-    /// Rotates a tenant's keys now: next → active, active → retired (kept in JWKS until its
-    /// tokens expire), and a new next key. `None` when another node rotated at the same moment.
-    pub async fn rotate_keys(&self, slug: &str) -> Result<Option<Rotation>, TenantError> {
+    /// Rotates every key ring of a tenant now, in one transaction: next → active, active →
+    /// retired (kept in JWKS until its tokens expire), and a new next key. One [`Rotation`] per
+    /// ring, the tenant's own algorithm first, then RS256; a ring the tenant lacked is created.
+    /// `None` when another node rotated at the same moment.
+    pub async fn rotate_keys(&self, slug: &str) -> Result<Option<Vec<Rotation>>, TenantError> {
         let tenant = self.tenant(slug).await?;
         self.rotate(&tenant).await
     }
@@ -582,14 +592,14 @@ impl TenantAdmin {
     pub(crate) async fn rotate(
         &self,
         tenant: &TenantRecord,
-    ) -> Result<Option<Rotation>, TenantError> {
+    ) -> Result<Option<Vec<Rotation>>, TenantError> {
         let now = Clock.now();
         let rotation = tessera_keys::rotate(
             &self.store,
             &self.forge,
             tenant.id,
             tenant.slug.as_ref(),
-            tenant.signing_alg,
+            &ring_algs(tenant.signing_alg),
             tenant.access_token_ttl,
             now,
         )
@@ -606,6 +616,65 @@ impl TenantAdmin {
             tracing::info!(tenant = %tenant.slug, "signing keys rotated");
         }
         Ok(rotation)
+    }
+
+    /// Gives every tenant the key rings it lacks (tenants created before every tenant kept an
+    /// RS256 ring for ID tokens, OIDC Core §15.1, have only their own): an Active and a Next key
+    /// per missing ring, with a change-feed entry so every node reloads the tenant. Idempotent
+    /// and safe to run on several nodes at once ([`tessera_keys::ensure_rings`]). A tenant that
+    /// fails is logged and skipped. Returns how many tenants got a ring.
+    pub async fn upgrade_key_rings(&self) -> Result<usize, TenantError> {
+        const PAGE: u64 = 100;
+        let mut after = None;
+        let mut upgraded = 0;
+        loop {
+            let ids = keys::tenants_without_active(
+                self.store.conn(),
+                tessera_keys::DEFAULT_ID_TOKEN_ALG,
+                after,
+                PAGE,
+            )
+            .await
+            .map_err(Self::store_err("signing key"))?;
+            for &id in &ids {
+                match self.upgrade_tenant_rings(id).await {
+                    Ok(true) => upgraded += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(tenant_id = %id, error = %e, "adding missing key rings failed")
+                    }
+                }
+            }
+            match ids.last() {
+                Some(&last) if ids.len() as u64 == PAGE => after = Some(last),
+                _ => return Ok(upgraded),
+            }
+        }
+    }
+
+    /// Adds the key rings tenant `id` lacks; `true` when this call added one.
+    async fn upgrade_tenant_rings(&self, id: TenantId) -> Result<bool, TenantError> {
+        let Some(tenant) = tenants::find_by_id(self.store.conn(), id)
+            .await
+            .map_err(Self::store_err("tenant"))?
+        else {
+            return Ok(false);
+        };
+        let added = tessera_keys::ensure_rings(
+            &self.store,
+            &self.forge,
+            tenant.id,
+            tenant.slug.as_ref(),
+            &ring_algs(tenant.signing_alg),
+            Clock.now(),
+        )
+        .await?;
+        if added.is_empty() {
+            return Ok(false);
+        }
+        self.directory.invalidate(tenant.slug.as_ref());
+        tracing::info!(tenant = %tenant.slug, algs = ?added, "added missing signing key rings");
+        Ok(true)
     }
 
     /// Ensures the system tenant and its operator client exist. On first start it creates both
@@ -688,4 +757,212 @@ fn validate_name(name: &str) -> Result<(), TenantError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use actix::SyncArbiter;
+    use sea_orm::ConnectionTrait;
+    use tessera_keys::MasterKey;
+    use tessera_store::PoolSettings;
+
+    use super::*;
+
+    async fn admin() -> TenantAdmin {
+        // An in-memory SQLite database lives on one connection, so the pool holds exactly one.
+        let pool = PoolSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(30),
+        };
+        let store = Store::connect("sqlite::memory:", &pool).await.unwrap();
+        store.migrate().await.unwrap();
+        let master = Arc::new(MasterKey::generate());
+        let m = master.clone();
+        let forge = SyncArbiter::start(2, move || KeyForge::new(m.clone()));
+        let directory = Directory::new(store.clone(), master, "https://id.example.com", 16);
+        TenantAdmin::new(
+            store,
+            forge,
+            directory,
+            TenantDefaults {
+                access_token_ttl: 600,
+                key_rotation_interval: 86_400,
+            },
+        )
+    }
+
+    async fn tenant(admin: &TenantAdmin, slug: &str, alg: SigningAlg) -> TenantRecord {
+        admin
+            .create_tenant(NewTenant {
+                slug: TenantSlug::parse(slug).unwrap(),
+                name: None,
+                alg,
+            })
+            .await
+            .unwrap()
+    }
+
+    /// `(alg, state)` of every key of `slug`, sorted.
+    async fn rings(admin: &TenantAdmin, slug: &str) -> Vec<(&'static str, &'static str)> {
+        let mut keys: Vec<_> = admin
+            .list_keys(slug)
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| (k.alg.as_str(), k.state.as_str()))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// `(kid, state)` of every key of `slug`, newest first.
+    async fn kids(admin: &TenantAdmin, slug: &str) -> Vec<(String, KeyState)> {
+        admin
+            .list_keys(slug)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.kid.0, k.state))
+            .collect()
+    }
+
+    #[actix::test]
+    async fn a_new_tenant_gets_an_rs256_ring_beside_its_own() {
+        let admin = admin().await;
+        tenant(&admin, "acme", SigningAlg::Es256).await;
+        assert_eq!(
+            rings(&admin, "acme").await,
+            [
+                ("ES256", "active"),
+                ("ES256", "next"),
+                ("RS256", "active"),
+                ("RS256", "next")
+            ]
+        );
+        let snapshot = admin.directory().resolve("acme").await.unwrap().unwrap();
+        assert_eq!(snapshot.keys.signer().unwrap().alg(), SigningAlg::Es256);
+        assert_eq!(
+            snapshot.keys.signer_for(SigningAlg::Rs256).unwrap().alg(),
+            SigningAlg::Rs256
+        );
+        assert_eq!(snapshot.keys.jwks()["keys"].as_array().unwrap().len(), 4);
+
+        // An RS256 tenant keeps a single ring.
+        tenant(&admin, "rsa", SigningAlg::Rs256).await;
+        assert_eq!(
+            rings(&admin, "rsa").await,
+            [("RS256", "active"), ("RS256", "next")]
+        );
+    }
+
+    #[actix::test]
+    async fn rotating_keys_rotates_both_rings() {
+        let admin = admin().await;
+        tenant(&admin, "acme", SigningAlg::EdDsa).await;
+        let before = admin.list_keys("acme").await.unwrap();
+        let rotations = admin.rotate_keys("acme").await.unwrap().unwrap();
+        assert_eq!(
+            rotations.iter().map(|r| r.alg).collect::<Vec<_>>(),
+            [SigningAlg::EdDsa, SigningAlg::Rs256]
+        );
+        for r in &rotations {
+            let was = |kid: &tessera_core::Kid| {
+                before
+                    .iter()
+                    .find(|k| &k.kid == kid)
+                    .map(|k| (k.alg, k.state))
+            };
+            assert_eq!(
+                was(r.retired.as_ref().unwrap()),
+                Some((r.alg, KeyState::Active))
+            );
+            assert_eq!(was(&r.activated), Some((r.alg, KeyState::Next)));
+            assert_eq!(was(&r.next), None);
+        }
+        assert_eq!(
+            rings(&admin, "acme").await,
+            [
+                ("EdDSA", "active"),
+                ("EdDSA", "next"),
+                ("EdDSA", "retired"),
+                ("RS256", "active"),
+                ("RS256", "next"),
+                ("RS256", "retired")
+            ]
+        );
+        let snapshot = admin.directory().resolve("acme").await.unwrap().unwrap();
+        assert_eq!(
+            snapshot.keys.signer().unwrap().kid(),
+            &rotations[0].activated
+        );
+        assert_eq!(
+            snapshot.keys.signer_for(SigningAlg::Rs256).unwrap().kid(),
+            &rotations[1].activated
+        );
+    }
+
+    #[actix::test]
+    async fn a_tenant_created_before_rs256_rings_gets_one_by_the_upgrade() {
+        let admin = admin().await;
+        tenant(&admin, "old", SigningAlg::Es256).await;
+        tenant(&admin, "new", SigningAlg::Es256).await;
+        tenant(&admin, "rsa", SigningAlg::Rs256).await;
+        let new_keys = kids(&admin, "new").await;
+        let rsa_keys = kids(&admin, "rsa").await;
+        // Simulate a tenant of the previous version: only its own ring.
+        let old = admin.tenant("old").await.unwrap();
+        admin
+            .store()
+            .conn()
+            .execute_unprepared(
+                "DELETE FROM signing_keys WHERE alg = 'RS256' AND tenant_id IN \
+                 (SELECT id FROM tenants WHERE slug = 'old')",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rings(&admin, "old").await,
+            [("ES256", "active"), ("ES256", "next")]
+        );
+        // Its snapshot has no ID-token signer yet.
+        let snapshot = admin.directory().resolve("old").await.unwrap().unwrap();
+        assert!(snapshot.keys.signer_for(SigningAlg::Rs256).is_none());
+        let es_kid = snapshot.keys.signer().unwrap().kid().clone();
+        let feed_before = tessera_store::feed::head(admin.store().conn())
+            .await
+            .unwrap();
+
+        assert_eq!(admin.upgrade_key_rings().await.unwrap(), 1);
+        assert_eq!(
+            rings(&admin, "old").await,
+            [
+                ("ES256", "active"),
+                ("ES256", "next"),
+                ("RS256", "active"),
+                ("RS256", "next")
+            ]
+        );
+        // The upgrade wrote a feed entry for the tenant and dropped its cached snapshot.
+        let feed = tessera_store::feed::since(admin.store().conn(), feed_before, 10)
+            .await
+            .unwrap();
+        assert_eq!(feed.len(), 1);
+        assert_eq!(
+            (feed[0].tenant_id, feed[0].what.as_str()),
+            (Some(old.id), "keys")
+        );
+        let snapshot = admin.directory().resolve("old").await.unwrap().unwrap();
+        assert!(snapshot.keys.signer_for(SigningAlg::Rs256).is_some());
+        assert_eq!(snapshot.keys.signer().unwrap().kid(), &es_kid);
+
+        // Nobody else was touched, and a second run finds nothing to do.
+        assert_eq!(kids(&admin, "new").await, new_keys);
+        assert_eq!(kids(&admin, "rsa").await, rsa_keys);
+        assert_eq!(admin.upgrade_key_rings().await.unwrap(), 0);
+        assert_eq!(admin.list_keys("old").await.unwrap().len(), 4);
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::sync::Cache;
 use tessera_core::Clock;
 use tessera_keys::{KeySet, MasterKey};
-use tessera_store::{Store, clients, keys, scopes, tenants};
+use tessera_store::{Store, clients, keys, scopes, templates, tenants};
 
 use crate::{TenantError, TenantSnapshot};
 
@@ -108,10 +108,16 @@ impl Directory {
         let key_rows = keys::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("signing key", e))?;
-        let keys = KeySet::build(&self.inner.master, &key_rows, Clock.now())?;
+        let keys = KeySet::build(&self.inner.master, &key_rows, tenant.signing_alg, Clock.now())?;
+        let templates = templates::list(db, id)
+            .await
+            .map_err(|e| TenantError::from_store("template", e))?
+            .into_iter()
+            .map(|t| (t.name, t.source))
+            .collect();
         let issuer = self.issuer_for(slug);
         Ok(Some(Arc::new(TenantSnapshot::new(
-            tenant, issuer, clients, scopes, keys,
+            tenant, issuer, clients, scopes, keys, templates,
         ))))
     }
 

@@ -1,12 +1,15 @@
 //! Tenancy: the lifecycle of tenants, their clients and scope definitions ([`TenantAdmin`]), the
 //! immutable per-tenant snapshots the hot path reads ([`Directory`]), and the [`TenantDirectory`]
-//! actor that keeps those snapshots fresh by tailing the change feed and rotates keys on schedule.
+//! actor that keeps those snapshots fresh by tailing the change feed and rotates keys on schedule,
+//! and the tenant-branded page engine ([`pages`]) every HTML page is rendered with.
 
 mod actor;
 mod admin;
+mod branding;
 mod directory;
 mod error;
 mod feed;
+pub mod pages;
 mod snapshot;
 mod standard;
 
@@ -15,8 +18,10 @@ pub use admin::{
     ADMIN_SCOPE, NewClient, NewTenant, RegisteredClient, SystemBootstrap, TenantAdmin,
     TenantDefaults, TenantUpdate,
 };
+pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
 pub use directory::Directory;
 pub use error::TenantError;
 pub use feed::FeedCursor;
+pub use pages::{PageContext, TemplateName, TemplateProblem, TenantLook, TenantPages};
 pub use snapshot::{RenderCache, TenantSnapshot};
 pub use standard::STANDARD_SCOPES;

@@ -1,12 +1,14 @@
 //! The immutable view of one tenant that request handlers read: published by the directory,
 //! shared through `Arc`, never mutated; a change produces a new snapshot.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use tessera_core::{ScopeSet, TenantStatus};
 use tessera_keys::KeySet;
 use tessera_store::{ClientRecord, ScopeRecord, TenantRecord};
+
+use crate::pages::{TenantLook, TenantPages};
 
 /// Serialized documents derived from a snapshot, rendered once on first use.
 #[derive(Debug, Default)]
@@ -33,6 +35,11 @@ pub struct TenantSnapshot {
     pub keys: KeySet,
     /// Documents rendered from this snapshot.
     pub rendered: RenderCache,
+    /// The tenant's page-template overrides, by name (`layout`, `login`, …).
+    pub templates: BTreeMap<String, String>,
+    /// The tenant's compiled pages, built on the first page render: an idle tenant compiles
+    /// nothing.
+    pages: OnceLock<TenantPages>,
 }
 
 impl std::fmt::Debug for TenantSnapshot {
@@ -53,6 +60,7 @@ impl TenantSnapshot {
         clients: Vec<ClientRecord>,
         scopes: Vec<ScopeRecord>,
         keys: KeySet,
+        templates: BTreeMap<String, String>,
     ) -> Self {
         let scope_names = scopes.iter().map(|s| s.name.clone()).collect();
         Self {
@@ -66,6 +74,8 @@ impl TenantSnapshot {
             scope_names,
             keys,
             rendered: RenderCache::default(),
+            templates,
+            pages: OnceLock::new(),
         }
     }
 
@@ -77,5 +87,23 @@ impl TenantSnapshot {
     /// A client of this tenant.
     pub fn client(&self, client_id: &str) -> Option<&Arc<ClientRecord>> {
         self.clients.get(client_id)
+    }
+
+    /// The tenant's branding as pages see it (`tenant` in every page's data).
+    pub fn look(&self) -> TenantLook {
+        TenantLook::of(&self.tenant.name, &self.tenant.settings.branding)
+    }
+
+    /// The tenant's pages: the defaults with its overrides, compiled on first use.
+    pub fn pages(&self) -> &TenantPages {
+        self.pages
+            .get_or_init(|| TenantPages::build(self.tenant.slug.as_ref(), &self.templates))
+    }
+
+    /// Renders page `name` (`login`, `consent`, `error`, …) with `data`, which holds `page`,
+    /// `tenant` and the page's own fields (see [`crate::pages::PageContext::with`]). Never fails:
+    /// a broken template is logged and a fallback page rendered.
+    pub fn render_page(&self, name: &str, data: &serde_json::Value) -> String {
+        self.pages().render(name, data)
     }
 }

@@ -29,6 +29,26 @@ pub struct AccessTokenClaims<'a> {
     pub iat: i64,
     /// Expiry.
     pub exp: i64,
+    /// When the user authenticated (RFC 9068 §2.2.1); user tokens only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Authentication context class (RFC 9068 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'a str>,
+    /// Authentication methods (RFC 9068 §2.2.1, RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<&'a [String]>,
+    /// SSO session the grant was made in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
+    /// Private claim: the token family (grant) the token belongs to, so a revoked family's
+    /// access tokens are refused where the OP itself serves them (userinfo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<&'a str>,
+    /// Private claim: the claim names the `claims` request asked userinfo to release (OIDC
+    /// Core §5.5), when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_claims: Option<Vec<&'a str>>,
 }
 
 /// One audience or several (RFC 7519 §4.1.3).
@@ -53,11 +73,17 @@ pub struct TokenResponse {
     /// Granted scope (RFC 6749 §5.1; OAuth 2.1 §3.2.3 when it differs from the request).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A new refresh token (RFC 6749 §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The ID token (OIDC Core §3.1.3.3), when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Validates `resource` indicators: absolute URIs (RFC 3986 §4.3, so `urn:` names too) without a
 /// fragment (RFC 8707 §2).
-fn check_resources(resources: &[String]) -> Result<(), TokenError> {
+pub(crate) fn check_resources(resources: &[String]) -> Result<(), TokenError> {
     if resources.len() > 10 {
         return Err(TokenError::InvalidTarget(
             "too many resource indicators".into(),
@@ -117,6 +143,12 @@ pub fn issue_client_credentials(
         jti: random_token(16),
         iat: now,
         exp: now + ttl,
+        auth_time: None,
+        acr: None,
+        amr: None,
+        sid: None,
+        gid: None,
+        userinfo_claims: None,
     };
     let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
     // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from being replayed as ID tokens.
@@ -128,6 +160,8 @@ pub fn issue_client_credentials(
         token_type: "Bearer",
         expires_in: ttl,
         scope: (!granted.is_empty()).then_some(scope_wire),
+        refresh_token: None,
+        id_token: None,
     })
 }
 

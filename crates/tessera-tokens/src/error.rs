@@ -1,6 +1,7 @@
 //! Failures of the token endpoint (RFC 6749 §5.2, RFC 8707 §2).
 
 use tessera_core::OAuthErrorCode;
+use tessera_store::StoreError;
 
 /// Failures of the token endpoint (RFC 6749 §5.2). Descriptions are safe to show to clients.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +21,19 @@ pub enum TokenError {
     /// Scope not allowed for this client or not defined.
     #[error("{0}")]
     InvalidScope(String),
+    /// The code or refresh token is invalid, expired, revoked, already used, or was issued to
+    /// another client or redirect URI (RFC 6749 §5.2); the description says which.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// Bad `resource` indicator.
     #[error("{0}")]
     InvalidTarget(String),
     /// The tenant has no active signing key (should not happen; keys are made with the tenant).
     #[error("no active signing key")]
     NoSigningKey,
+    /// The database is unreachable; rendered as 503 `temporarily_unavailable`.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
     /// Anything else; rendered as `server_error` without a description.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -41,7 +49,26 @@ impl TokenError {
             TokenError::UnsupportedGrantType => OAuthErrorCode::UnsupportedGrantType,
             TokenError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
             TokenError::InvalidTarget(_) => OAuthErrorCode::InvalidTarget,
+            TokenError::InvalidGrant(_) => OAuthErrorCode::InvalidGrant,
+            TokenError::Unavailable => OAuthErrorCode::TemporarilyUnavailable,
             TokenError::NoSigningKey | TokenError::Unexpected(_) => OAuthErrorCode::ServerError,
         }
+    }
+}
+
+impl From<StoreError> for TokenError {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            TokenError::Unavailable
+        } else {
+            TokenError::Unexpected(anyhow::Error::new(err).context("token store"))
+        }
+    }
+}
+
+impl TokenError {
+    /// An `invalid_grant` with this description.
+    pub fn invalid_grant(description: &str) -> Self {
+        TokenError::InvalidGrant(description.to_owned())
     }
 }

@@ -19,6 +19,14 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     /// `client_secret` in the body.
     pub client_secret: Option<secrecy::SecretString>,
+    /// `code` (authorization code grant, RFC 6749 §4.1.3).
+    pub code: Option<secrecy::SecretString>,
+    /// `redirect_uri` (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<String>,
+    /// `code_verifier` (RFC 7636 §4.5).
+    pub code_verifier: Option<secrecy::SecretString>,
+    /// `refresh_token` (RFC 6749 §6).
+    pub refresh_token: Option<secrecy::SecretString>,
 }
 
 /// Parses a form body; unknown parameters are ignored (RFC 6749 §3.2), repeated ones refused.
@@ -36,7 +44,8 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
                 req.resource.push(value.clone());
                 continue;
             }
-            n @ ("grant_type" | "scope" | "client_id" | "client_secret") => n,
+            n @ ("grant_type" | "scope" | "client_id" | "client_secret" | "code"
+            | "redirect_uri" | "code_verifier" | "refresh_token") => n,
             _ => continue,
         };
         if seen.contains(&single) {
@@ -49,6 +58,10 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             "grant_type" => req.grant_type = Some(value.clone()),
             "scope" => req.scope = Some(value.clone()),
             "client_id" => req.client_id = Some(value.clone()),
+            "redirect_uri" => req.redirect_uri = Some(value.clone()),
+            "code" => req.code = Some(secrecy::SecretString::from(value.clone())),
+            "code_verifier" => req.code_verifier = Some(secrecy::SecretString::from(value.clone())),
+            "refresh_token" => req.refresh_token = Some(secrecy::SecretString::from(value.clone())),
             _ => req.client_secret = Some(secrecy::SecretString::from(value.clone())),
         }
     }
@@ -76,5 +89,22 @@ mod tests {
         let req = parse_token_form(b"client_id=a&client_secret=p%2Bq").unwrap();
         assert_eq!(req.client_secret.unwrap().expose_secret(), "p+q");
         assert!(parse_token_form(b"%zz=1").is_err() || parse_token_form(b"%zz=1").is_ok());
+    }
+
+    #[test]
+    fn code_grant_parameters_are_parsed_and_may_not_repeat() {
+        let req = parse_token_form(
+            b"grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Frp%2Fcb&code_verifier=v",
+        )
+        .unwrap();
+        assert_eq!(req.code.unwrap().expose_secret(), "abc");
+        assert_eq!(req.redirect_uri.as_deref(), Some("https://rp/cb"));
+        assert_eq!(req.code_verifier.unwrap().expose_secret(), "v");
+        assert!(matches!(
+            parse_token_form(b"code=a&code=b"),
+            Err(TokenError::InvalidRequest(_))
+        ));
+        let req = parse_token_form(b"grant_type=refresh_token&refresh_token=r").unwrap();
+        assert_eq!(req.refresh_token.unwrap().expose_secret(), "r");
     }
 }

@@ -1,142 +1,101 @@
-//! `GET|POST /t/{tenant}/authorize` (RFC 6749 §3.1). The client and its exact redirect URI are
-//! checked before anything is redirected: an unknown client or unregistered URI gets an HTML
-//! error page and never a redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11). Interactive sign-in is
-//! not served yet, so a request that passes those checks is answered, at the client, with
-//! `unsupported_response_type` — matching the empty `response_types_supported` in discovery.
+//! `GET|POST /t/{tenant}/authorize` (RFC 6749 §3.1, OIDC Core §3.1.2). The client and its exact
+//! redirect URI are checked before anything is redirected: an unknown client or unregistered URI
+//! gets an HTML error page and never a redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11). Every other
+//! fault is reported to the verified client with `error`, `error_description`, `state` and `iss`.
+//! A valid request continues in [`crate::flow`]: login, consent, code.
+
+use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use tessera_core::OAuthErrorCode;
+use serde_json::Value;
+use tessera_authn::Authenticator;
+use tessera_core::{ClientType, Clock, GrantType, OAuthErrorCode, ScopeSet};
+use tessera_keys::MasterKey;
+use tessera_store::Store;
 
 use crate::body::{is_form, read_limited};
+use crate::flow::Flow;
+use crate::interaction::{INTERACTION_TTL, PendingAuthorization, ResponseMode, ReturnTo};
 use crate::{ActiveTenant, Templates};
 
-#[derive(Serialize)]
-struct ErrorPage<'a> {
-    title: &'a str,
-    message: &'a str,
-    code: &'a str,
-    tenant_name: &'a str,
+/// Largest accepted authorization request body.
+const MAX_AUTHORIZE_BODY: usize = 16 * 1024;
+
+/// Parameters that must not repeat (RFC 6749 §3.1); the first value of each is kept.
+const SINGLE: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "ui_locales",
+    "claims_locales",
+    "acr_values",
+    "display",
+    "claims",
+    "code_challenge",
+    "code_challenge_method",
+    "request",
+    "request_uri",
+    "registration",
+];
+
+/// The request's parameters: first value of each, and the first single-valued one repeated.
+struct Params {
+    values: HashMap<String, String>,
+    repeated: Option<String>,
 }
 
-fn error_page(
-    templates: &Templates,
-    tenant: &ActiveTenant,
-    status: StatusCode,
-    code: OAuthErrorCode,
-    message: &str,
-) -> HttpResponse {
-    let html = templates.render(
-        "pages/error",
-        &ErrorPage {
-            title: "This sign-in request cannot be completed",
-            message,
-            code: code.as_str(),
-            tenant_name: &tenant.tenant.name,
-        },
-    );
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((
-            CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ))
-        .body(html)
-}
-
-/// The authorization request parameters this version reads.
-#[derive(Default)]
-struct AuthorizeParams {
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    response_type: Option<String>,
-    state: Option<String>,
-    /// The first parameter sent more than once (RFC 6749 §3.1 forbids it); the first value of
-    /// each is kept.
-    repeated: Option<&'static str>,
-}
-
-fn parse(pairs: Vec<(String, String)>) -> AuthorizeParams {
-    let mut p = AuthorizeParams::default();
-    for (name, value) in pairs {
-        // OAuth 2.1 §3.1: parameters without a value are treated as omitted; unknown ones ignored.
-        if value.is_empty() {
-            continue;
+impl Params {
+    fn parse(pairs: Vec<(String, String)>) -> Self {
+        let mut values = HashMap::new();
+        let mut repeated = None;
+        for (name, value) in pairs {
+            // OAuth 2.1 §3.1: parameters sent without a value are treated as omitted.
+            if value.is_empty() {
+                continue;
+            }
+            if values.contains_key(&name) {
+                if SINGLE.contains(&name.as_str()) && repeated.is_none() {
+                    repeated = Some(name);
+                }
+                continue;
+            }
+            values.insert(name, value);
         }
-        let (name, slot) = match name.as_str() {
-            "client_id" => ("client_id", &mut p.client_id),
-            "redirect_uri" => ("redirect_uri", &mut p.redirect_uri),
-            "response_type" => ("response_type", &mut p.response_type),
-            "state" => ("state", &mut p.state),
-            _ => continue,
-        };
-        if slot.is_some() {
-            p.repeated.get_or_insert(name);
-        } else {
-            *slot = Some(value);
-        }
+        Self { values, repeated }
     }
-    p
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
 }
 
-fn handle(
-    templates: &Templates,
-    tenant: &ActiveTenant,
-    pairs: Result<Vec<(String, String)>, ()>,
-) -> HttpResponse {
-    let bad = |message: &str| {
-        error_page(
-            templates,
-            tenant,
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            message,
-        )
-    };
-    let Ok(pairs) = pairs else {
-        return bad("The request is malformed.");
-    };
-    let params = parse(pairs);
-    // A repeated client_id or redirect_uri leaves the redirect target unverified: no redirect.
-    if matches!(params.repeated, Some("client_id" | "redirect_uri")) {
-        return bad("A parameter is repeated.");
+/// Shared state of the authorization endpoints.
+pub struct Deps {
+    templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
+}
+
+impl Deps {
+    fn flow<'a>(&'a self, tenant: &'a ActiveTenant) -> Flow<'a> {
+        Flow {
+            snapshot: &tenant.0,
+            templates: &self.templates,
+            master: &self.master,
+            authn: &self.authn,
+            store: &self.store,
+        }
     }
-    let Some(client) = params.client_id.as_deref().and_then(|id| tenant.client(id)) else {
-        return bad("The application that sent you here is not registered with this provider.");
-    };
-    let redirect_uri = match params.redirect_uri.as_deref() {
-        // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1).
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
-        Some(_) => return bad("The redirect URI is not registered for this application."),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return bad("The request does not say where to return to (redirect_uri)."),
-    };
-    // Any other malformed request is reported to the verified client (RFC 6749 §4.1.2.1).
-    let (code, description) = match (params.repeated, params.response_type) {
-        (Some(_), _) => (OAuthErrorCode::InvalidRequest, "a parameter is repeated"),
-        (None, None) => (OAuthErrorCode::InvalidRequest, "response_type is required"),
-        (None, Some(_)) => (
-            OAuthErrorCode::UnsupportedResponseType,
-            "this provider does not serve interactive sign-in yet",
-        ),
-    };
-    let mut query: Vec<(&str, &str)> =
-        vec![("error", code.as_str()), ("error_description", description)];
-    if let Some(state) = params.state.as_deref() {
-        query.push(("state", state));
-    }
-    // RFC 9207 §2: identify the issuer in every authorization response.
-    query.push(("iss", &tenant.issuer));
-    let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
-    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    // 303, never 307, so a POSTed body is not replayed to the client (RFC 9700 §4.12).
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("{redirect_uri}{sep}{encoded}")))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// `GET /t/{tenant}/authorize`.
@@ -144,10 +103,18 @@ pub async fn authorize_get(
     tenant: ActiveTenant,
     req: HttpRequest,
     templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
 ) -> HttpResponse {
-    let pairs =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|_| ());
-    handle(&templates, &tenant, pairs)
+    let deps = Deps {
+        templates,
+        master,
+        authn,
+        store,
+    };
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).ok();
+    handle(&deps.flow(&tenant), &req, pairs).await
 }
 
 /// `POST /t/{tenant}/authorize` (OIDC Core §3.1.2.1 allows form-encoded POST).
@@ -156,16 +123,248 @@ pub async fn authorize_post(
     req: HttpRequest,
     payload: web::Payload,
     templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
 ) -> HttpResponse {
+    let deps = Deps {
+        templates,
+        master,
+        authn,
+        store,
+    };
     let pairs = if is_form(&req) {
-        match read_limited(payload, 16 * 1024).await {
-            Ok(body) => {
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).map_err(|_| ())
-            }
-            Err(_) => Err(()),
+        match read_limited(payload, MAX_AUTHORIZE_BODY).await {
+            Ok(body) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok(),
+            Err(_) => None,
         }
     } else {
-        Err(())
+        None
     };
-    handle(&templates, &tenant, pairs)
+    handle(&deps.flow(&tenant), &req, pairs).await
+}
+
+async fn handle(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    pairs: Option<Vec<(String, String)>>,
+) -> HttpResponse {
+    let bad = |message: &str| {
+        flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            message,
+        )
+    };
+    let Some(pairs) = pairs else {
+        return bad("The request is malformed.");
+    };
+    let params = Params::parse(pairs);
+    // A repeated client_id or redirect_uri leaves the redirect target unverified: no redirect.
+    if matches!(
+        params.repeated.as_deref(),
+        Some("client_id" | "redirect_uri")
+    ) {
+        return bad("A parameter is repeated.");
+    }
+    let Some(client) = params.get("client_id").and_then(|id| flow.snapshot.client(id)) else {
+        return bad("The application that sent you here is not registered with this provider.");
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1).
+        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(_) => return bad("The redirect URI is not registered for this application."),
+        // OIDC Core requires redirect_uri; plain OAuth may omit it with one registered URI.
+        None if client.redirect_uris.len() == 1
+            && !params.get("scope").is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
+        {
+            client.redirect_uris[0].clone()
+        }
+        None => return bad("The request does not say where to return to (redirect_uri)."),
+    };
+    let mode = params
+        .get("response_mode")
+        .and_then(ResponseMode::parse)
+        .unwrap_or(ResponseMode::Query);
+    let return_to = ReturnTo {
+        redirect_uri,
+        mode,
+        state: params.get("state").map(str::to_owned),
+    };
+    let now = Clock.now();
+    let pending = match validate(flow, &params, client, return_to.clone(), now) {
+        Ok(p) => p,
+        Err((code, description)) => {
+            return crate::page::respond_error(
+                flow.templates,
+                flow.snapshot,
+                &return_to,
+                code,
+                &description,
+            );
+        }
+    };
+    let session = match flow.session(req).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    flow.proceed(req, pending, session, false, vec![]).await
+}
+
+type Refusal = (OAuthErrorCode, String);
+
+fn refuse(code: OAuthErrorCode, description: &str) -> Refusal {
+    (code, description.to_owned())
+}
+
+/// The checks after the client and redirect URI are verified (OIDC Core §3.1.2.2).
+fn validate(
+    flow: &Flow<'_>,
+    params: &Params,
+    client: &tessera_store::ClientRecord,
+    return_to: ReturnTo,
+    now: i64,
+) -> Result<PendingAuthorization, Refusal> {
+    use OAuthErrorCode as E;
+    if let Some(name) = &params.repeated {
+        return Err((E::InvalidRequest, format!("{name} is repeated")));
+    }
+    if params.get("response_mode").is_some_and(|m| ResponseMode::parse(m).is_none()) {
+        return Err(refuse(E::InvalidRequest, "unsupported response_mode"));
+    }
+    // OIDC Core §6: request objects are not supported by this version.
+    if params.get("request").is_some() {
+        return Err(refuse(E::RequestNotSupported, "the request parameter is not supported"));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(refuse(E::RequestUriNotSupported, "the request_uri parameter is not supported"));
+    }
+    if params.get("registration").is_some() {
+        return Err(refuse(E::RegistrationNotSupported, "the registration parameter is not supported"));
+    }
+    match params.get("response_type") {
+        None => return Err(refuse(E::InvalidRequest, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(refuse(E::UnsupportedResponseType, "only response_type=code is supported"));
+        }
+    }
+    if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(refuse(
+            E::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        ));
+    }
+
+    let Some(raw_scope) = params.get("scope") else {
+        return Err(refuse(E::InvalidScope, "scope is required"));
+    };
+    let mut requested =
+        ScopeSet::parse(raw_scope).map_err(|e| (E::InvalidScope, e.to_string()))?;
+    if let Some(scope) = requested.first_missing_from(&client.scopes) {
+        return Err((E::InvalidScope, format!("the client may not request scope `{scope}`")));
+    }
+
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .map(|p| p.split(' ').filter(|v| !v.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    for value in &prompt {
+        if !matches!(value.as_str(), "none" | "login" | "consent" | "select_account") {
+            return Err((E::InvalidRequest, format!("unsupported prompt value `{value}`")));
+        }
+    }
+    // OIDC Core §3.1.2.1: `none` must stand alone.
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(refuse(E::InvalidRequest, "prompt=none cannot be combined with other values"));
+    }
+    // OIDC Core §11: offline_access is ignored unless the user is asked for consent.
+    if requested.contains("offline_access") && !prompt.iter().any(|p| p == "consent") {
+        requested = requested
+            .iter()
+            .filter(|s| s.as_ref() != "offline_access")
+            .cloned()
+            .collect();
+    }
+
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => return Err(refuse(E::InvalidRequest, "max_age must be a non-negative integer")),
+        },
+    };
+
+    // RFC 7636 §4.3; `plain` is refused (RFC 9700 §2.1.1), so the method is required.
+    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(refuse(E::InvalidRequest, "code_challenge_method without code_challenge")),
+        (Some(_), m) if m != Some("S256") => {
+            return Err(refuse(E::InvalidRequest, "code_challenge_method must be S256"));
+        }
+        (Some(challenge), _) => {
+            let ok = challenge.len() == 43
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(refuse(E::InvalidRequest, "code_challenge is not a base64url SHA-256"));
+            }
+            Some(challenge.to_owned())
+        }
+    };
+    if code_challenge.is_none() && (client.require_pkce || client.client_type == ClientType::Public) {
+        return Err(refuse(E::InvalidRequest, "PKCE is required: send code_challenge with S256"));
+    }
+
+    let claims = match params.get("claims") {
+        None => None,
+        Some(raw) => match serde_json::from_str::<Value>(raw) {
+            Ok(v @ Value::Object(_)) => Some(v),
+            _ => return Err(refuse(E::InvalidRequest, "claims must be a JSON object")),
+        },
+    };
+
+    let hint_sub = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => Some(verify_id_token_hint(flow, hint, client.client_id.as_ref())
+            .ok_or_else(|| refuse(E::InvalidRequest, "id_token_hint is not a valid ID token of this provider"))?),
+    };
+
+    Ok(PendingAuthorization {
+        tenant_id: flow.snapshot.tenant.id,
+        expires_at: now + INTERACTION_TTL,
+        client_id: client.client_id.to_string(),
+        redirect_uri_sent: params.get("redirect_uri").is_some(),
+        return_to,
+        scope: requested.to_wire(),
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(|h| h.chars().take(255).collect()),
+        hint_sub,
+        acr_values: params.get("acr_values").map(str::to_owned),
+        claims,
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+        sid: None,
+    })
+}
+
+/// Verifies an ID token we issued to `client_id` (OIDC Core §3.1.2.1: it may have expired) and
+/// returns its `sub`.
+pub fn verify_id_token_hint(flow: &Flow<'_>, hint: &str, client_id: &str) -> Option<String> {
+    let claims = flow.snapshot.keys.verify(hint).ok()?;
+    if claims.get("iss").and_then(Value::as_str) != Some(flow.snapshot.issuer.as_str()) {
+        return None;
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !audience_ok {
+        return None;
+    }
+    claims.get("sub").and_then(Value::as_str).map(str::to_owned)
 }

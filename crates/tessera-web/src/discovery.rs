@@ -1,6 +1,6 @@
 //! Discovery: OpenID Connect Discovery 1.0 §4 at `/t/{tenant}/.well-known/openid-configuration`
 //! and RFC 8414 §3 metadata at `/.well-known/oauth-authorization-server/t/{tenant}`. Both say
-//! exactly what the tenant serves today and are rendered once per snapshot.
+//! exactly what the tenant serves and are rendered once per snapshot.
 
 use std::collections::BTreeSet;
 
@@ -17,13 +17,19 @@ struct Metadata<'a> {
     authorization_endpoint: String,
     token_endpoint: String,
     jwks_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_endpoint: Option<String>,
+    /// RP-Initiated Logout 1.0 §2.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_session_endpoint: Option<String>,
     scopes_supported: Vec<&'a str>,
-    /// Empty until interactive sign-in ships: no response type is served yet, and metadata must
-    /// never advertise what is not implemented.
-    response_types_supported: [&'a str; 0],
-    response_modes_supported: [&'a str; 1],
-    grant_types_supported: [&'a str; 1],
-    token_endpoint_auth_methods_supported: [&'a str; 2],
+    response_types_supported: [&'a str; 1],
+    /// OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode.
+    response_modes_supported: [&'a str; 3],
+    grant_types_supported: [&'a str; 3],
+    token_endpoint_auth_methods_supported: [&'a str; 3],
+    /// RFC 7636 §4.2; `plain` is refused (RFC 9700 §2.1.1).
+    code_challenge_methods_supported: [&'a str; 1],
     /// RFC 9207 §3: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,30 +38,53 @@ struct Metadata<'a> {
     id_token_signing_alg_values_supported: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claims_supported: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_values_supported: Option<[&'a str; 4]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims_parameter_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_parameter_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_uri_parameter_supported: Option<bool>,
 }
 
 fn metadata(s: &TenantSnapshot, openid: bool) -> Metadata<'_> {
     let base = &s.issuer;
-    let claims: BTreeSet<&str> = s
+    let mut claims: BTreeSet<&str> = s
         .scopes
         .iter()
         .flat_map(|sc| sc.claims.iter().map(String::as_str))
         .collect();
+    // OIDC Core §2: claims every ID token carries.
+    claims.extend(["iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"]);
+    // OIDC Core §15.1: RS256 is always offered; the key set has a key for every listed alg.
+    let algs: Vec<&str> = s.keys.signing_algs().iter().map(|a| a.as_str()).collect();
     Metadata {
         issuer: base,
         authorization_endpoint: format!("{base}/authorize"),
         token_endpoint: format!("{base}/token"),
         jwks_uri: format!("{base}/jwks"),
+        userinfo_endpoint: openid.then(|| format!("{base}/userinfo")),
+        end_session_endpoint: openid.then(|| format!("{base}/logout")),
         scopes_supported: s.scopes.iter().map(|sc| sc.name.as_ref()).collect(),
-        response_types_supported: [],
-        response_modes_supported: ["query"],
-        grant_types_supported: ["client_credentials"],
-        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        response_types_supported: ["code"],
+        response_modes_supported: ["query", "fragment", "form_post"],
+        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+        token_endpoint_auth_methods_supported: [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
         // OIDC Discovery §3 requires these three; RFC 8414 does not define them.
         subject_types_supported: openid.then_some(["public"]),
-        id_token_signing_alg_values_supported: openid.then(|| vec![s.tenant.signing_alg.as_str()]),
+        id_token_signing_alg_values_supported: openid.then_some(algs),
         claims_supported: openid.then(|| claims.into_iter().collect()),
+        prompt_values_supported: openid.then_some(["none", "login", "consent", "select_account"]),
+        claims_parameter_supported: openid.then_some(true),
+        request_parameter_supported: openid.then_some(false),
+        request_uri_parameter_supported: openid.then_some(false),
     }
 }
 

@@ -97,6 +97,7 @@ impl OAuthError {
                 tracing::error!(error = ?e, "token endpoint failed");
                 Self::server_error()
             }
+            TokenError::Unavailable => Self::unavailable(),
             TokenError::NoSigningKey => {
                 tracing::error!("tenant has no active signing key");
                 Self::server_error()

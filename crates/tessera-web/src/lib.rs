@@ -5,14 +5,22 @@
 
 mod authorize;
 mod body;
+mod consent;
+mod cookies;
 mod discovery;
 mod error;
+mod flow;
+mod interaction;
 mod jwks;
+mod login;
+mod logout;
 mod metrics;
 mod ops;
+mod page;
 mod templates;
 mod tenant;
 mod token;
+mod userinfo;
 
 use actix_web::web;
 
@@ -40,7 +48,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/jwks", web::get().to(jwks::jwks))
                 .route("/authorize", web::get().to(authorize::authorize_get))
                 .route("/authorize", web::post().to(authorize::authorize_post))
-                .route("/token", web::post().to(token::token)),
+                .route("/login", web::post().to(login::login))
+                .route("/consent", web::post().to(consent::consent))
+                .route("/logout", web::get().to(logout::logout_get))
+                .route("/logout", web::post().to(logout::logout_post))
+                .route("/logout/confirm", web::post().to(logout::confirm))
+                .route("/token", web::post().to(token::token))
+                .route("/userinfo", web::get().to(userinfo::userinfo_get))
+                .route("/userinfo", web::post().to(userinfo::userinfo_post))
+                .route(
+                    "/userinfo",
+                    web::method(actix_web::http::Method::OPTIONS)
+                        .to(userinfo::userinfo_preflight),
+                ),
         );
 }
 

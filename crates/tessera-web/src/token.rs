@@ -1,14 +1,17 @@
 //! `POST /t/{tenant}/token` (RFC 6749 §3.2): authenticates the client, dispatches on
-//! `grant_type`, and answers with a token response or an RFC 6749 §5.2 error, never cached.
+//! `grant_type` (client credentials, authorization code, refresh token), and answers with a
+//! token response or an RFC 6749 §5.2 error, never cached.
 
 use std::sync::Arc;
 
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_core::{Clock, SigningAlg};
+use tessera_store::Store;
+use tessera_tenants::TenantSnapshot;
 use tessera_tokens::{
-    ClientAuthentication, MAX_BODY_BYTES, TokenError, authenticate_client,
-    issue_client_credentials, parse_token_form,
+    ClientAuthentication, Issuance, MAX_BODY_BYTES, TokenError, TokenResponse, authenticate_client,
+    exchange_code, issue_client_credentials, parse_token_form, refresh_tokens,
 };
 
 use crate::body::{is_form, read_limited};
@@ -20,6 +23,7 @@ pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
     metrics: web::Data<Metrics>,
+    store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = tenant.0;
     if !is_form(&req) {
@@ -70,6 +74,18 @@ pub async fn token(
             }
             .map_err(fail)?
         }
+        "authorization_code" => {
+            let issued = exchange_code(&store, &snapshot, &client, &form, Clock.now())
+                .await
+                .map_err(fail)?;
+            sign(issued, &snapshot).await?.map_err(fail)?
+        }
+        "refresh_token" => {
+            let issued = refresh_tokens(&store, &snapshot, &client, &form, Clock.now())
+                .await
+                .map_err(fail)?;
+            sign(issued, &snapshot).await?.map_err(fail)?
+        }
         _ => return Err(fail(TokenError::UnsupportedGrantType)),
     };
     metrics
@@ -80,4 +96,20 @@ pub async fn token(
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
         .json(response))
+}
+
+/// Signs what a grant issued: RSA signing costs ~1 ms of CPU, so it runs on the blocking pool;
+/// ES256 and EdDSA are cheap enough for the reactor.
+async fn sign(
+    issued: Issuance,
+    snapshot: &Arc<TenantSnapshot>,
+) -> Result<Result<TokenResponse, TokenError>, OAuthError> {
+    if issued.signs_with_rsa(snapshot) {
+        let snap = Arc::clone(snapshot);
+        web::block(move || issued.sign(&snap))
+            .await
+            .map_err(|_| OAuthError::server_error())
+    } else {
+        Ok(issued.sign(snapshot))
+    }
 }

@@ -1,7 +1,15 @@
 //! sea-orm entities, one file per table. They stay inside this crate: callers get typed records.
 
+pub mod authorization_code;
 pub mod change_feed;
 pub mod client;
+pub mod consent_grant;
+pub mod login_throttle;
+pub mod refresh_token;
 pub mod scope;
+pub mod session;
 pub mod signing_key;
 pub mod tenant;
+pub mod tenant_template;
+pub mod token_family;
+pub mod user;

@@ -1,0 +1,518 @@
+//! `/tenants/{slug}/users`: create, list, read, update, disable, enable and delete a tenant's
+//! users and set their passwords. Users are addressed by username (case-insensitive). A password
+//! goes in, never out: responses carry no hash, only whether the user has a password.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tessera_authn::{Authenticator, AuthnError, NewUser, UserPatch};
+use tessera_core::{UserId, UserStatus};
+use tessera_store::{StandardClaims, TenantRecord, UserRecord};
+use tessera_tenants::TenantAdmin;
+
+use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
+
+/// Page size when `limit` is absent.
+const DEFAULT_LIMIT: u64 = 50;
+/// Largest page size.
+const MAX_LIMIT: u64 = 1000;
+
+impl From<AuthnError> for AdminError {
+    fn from(err: AuthnError) -> Self {
+        match err {
+            AuthnError::NotFound => AdminError::NotFound("user"),
+            AuthnError::Conflict => {
+                AdminError::Conflict("a user with this username already exists".into())
+            }
+            AuthnError::Invalid(why) => AdminError::InvalidRequest(why),
+            AuthnError::Unavailable => AdminError::Unavailable,
+            AuthnError::Unexpected(e) => AdminError::Unexpected(e),
+        }
+    }
+}
+
+/// A user as the admin API shows it: the record without its password hash, plus whether it has
+/// a password at all.
+#[derive(Serialize)]
+struct UserView {
+    #[serde(flatten)]
+    user: UserRecord,
+    has_password: bool,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        Self {
+            has_password: user.password_hash.is_some(),
+            user,
+        }
+    }
+}
+
+/// One page of users in creation order; `next` is the `after` of the following page, `null` on
+/// the last one.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<UserView>,
+    next: Option<UserId>,
+}
+
+/// `GET /tenants/{slug}/users` query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Return users created after the user with this id (the previous page's `next`).
+    after: Option<UserId>,
+    /// Page size, 1 to 1000.
+    limit: Option<u64>,
+}
+
+/// `POST /tenants/{slug}/users` body. Standard claims go in `claims`, or directly as top-level
+/// members (`"given_name": "Alice"`); any other member is refused.
+#[derive(Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub(crate) struct CreateUser {
+    username: String,
+    email: Option<String>,
+    email_verified: bool,
+    claims: StandardClaims,
+    /// Without one, the user cannot sign in with a password until one is set.
+    password: Option<SecretString>,
+}
+
+impl TryFrom<Map<String, Value>> for CreateUser {
+    type Error = String;
+
+    fn try_from(mut body: Map<String, Value>) -> Result<Self, String> {
+        let username = member(&mut body, "username")?.ok_or("missing field `username`")?;
+        let email = member(&mut body, "email")?;
+        let email_verified = member(&mut body, "email_verified")?.unwrap_or(false);
+        let password = member(&mut body, "password")?;
+        let claims = claims_members(body)?;
+        let claims = serde_json::from_value(Value::Object(claims)).map_err(|e| e.to_string())?;
+        Ok(Self {
+            username,
+            email,
+            email_verified,
+            claims,
+            password,
+        })
+    }
+}
+
+/// `PATCH /tenants/{slug}/users/{username}` body. `claims` (or claims given as top-level members)
+/// is a JSON Merge Patch (RFC 7396) over the current claims: a member set to `null` removes that
+/// claim.
+#[derive(Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub(crate) struct PatchUser {
+    /// Absent: unchanged; `null`: removed; a string: replaced.
+    email: Option<Option<String>>,
+    email_verified: Option<bool>,
+    claims: Option<Value>,
+}
+
+impl TryFrom<Map<String, Value>> for PatchUser {
+    type Error = String;
+
+    fn try_from(mut body: Map<String, Value>) -> Result<Self, String> {
+        let email = match body.remove("email") {
+            None => None,
+            Some(v) => Some(serde_json::from_value(v).map_err(|e| format!("email: {e}"))?),
+        };
+        let email_verified = member(&mut body, "email_verified")?;
+        let claims = if body.is_empty() {
+            None
+        } else {
+            Some(Value::Object(claims_members(body)?))
+        };
+        Ok(Self {
+            email,
+            email_verified,
+            claims,
+        })
+    }
+}
+
+/// Removes and parses one member; `null` counts as absent.
+fn member<T: serde::de::DeserializeOwned>(
+    body: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<T>, String> {
+    match body.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| format!("{name}: {e}")),
+    }
+}
+
+/// The claims of a body: its `claims` object plus every other remaining member (a standard
+/// claim given at the top level). Whether each is a standard claim is checked when they are
+/// parsed into [`StandardClaims`].
+fn claims_members(mut body: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let mut claims = match body.remove("claims") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(claims)) => claims,
+        Some(_) => return Err("claims must be a JSON object".into()),
+    };
+    for (name, value) in body {
+        if claims.contains_key(&name) {
+            return Err(format!("claim `{name}` is given twice"));
+        }
+        claims.insert(name, value);
+    }
+    Ok(claims)
+}
+
+/// `POST /tenants/{slug}/users/{username}/password` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetPassword {
+    password: SecretString,
+}
+
+/// Applies an RFC 7396 JSON Merge Patch to `target`.
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(members) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    if let Value::Object(map) = target {
+        for (name, value) in members {
+            if value.is_null() {
+                map.remove(&name);
+            } else {
+                merge_patch(map.entry(name).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// The claims after merging `patch` into `current`; refused unless the result is a valid
+/// standard-claims document.
+fn merged_claims(current: &StandardClaims, patch: Value) -> Result<StandardClaims, AdminError> {
+    if !patch.is_object() {
+        return Err(AdminError::InvalidRequest(
+            "claims must be a JSON object".into(),
+        ));
+    }
+    let mut doc = serde_json::to_value(current).map_err(|e| AdminError::Unexpected(e.into()))?;
+    merge_patch(&mut doc, patch);
+    serde_json::from_value(doc).map_err(|e| AdminError::InvalidRequest(format!("claims: {e}")))
+}
+
+/// Percent-encodes a username for a path segment (RFC 3986 §3.3: unreserved characters stay).
+fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The tenant named by the path, once the caller may administer it.
+async fn tenant(
+    principal: &AdminPrincipal,
+    admin: &TenantAdmin,
+    raw_slug: &str,
+) -> Result<TenantRecord, AdminError> {
+    let slug = principal.authorize_tenant(raw_slug).await?;
+    Ok(admin.tenant(slug.as_ref()).await?)
+}
+
+/// The user named by the path.
+async fn user(
+    authn: &Authenticator,
+    tenant: &TenantRecord,
+    username: &str,
+) -> Result<UserRecord, AdminError> {
+    authn
+        .user_by_username(tenant.id, username)
+        .await?
+        .ok_or(AdminError::NotFound("user"))
+}
+
+/// Lists a tenant's users in creation order (keyset pagination by id).
+pub(crate) async fn list(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<String>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant(&principal, &admin, &path).await?;
+    let query = query?.into_inner();
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::InvalidRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let users = authn.list_users(tenant.id, query.after, limit).await?;
+    let full = u64::try_from(users.len()).is_ok_and(|n| n == limit);
+    let next = if full {
+        users.last().map(|u| u.id)
+    } else {
+        None
+    };
+    let items = users.into_iter().map(UserView::from).collect();
+    Ok(HttpResponse::Ok().json(Page { items, next }))
+}
+
+/// Creates a user, with a password checked against the tenant's policy if one is given.
+pub(crate) async fn create(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<String>,
+    body: Body<CreateUser>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant(&principal, &admin, &path).await?;
+    let body = body?.into_inner();
+    let new = NewUser {
+        username: body.username,
+        email: body.email,
+        email_verified: body.email_verified,
+        claims: body.claims,
+        password: body.password,
+    };
+    let user = authn.create_user(&tenant, new).await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API created a user");
+    let location = format!(
+        "{PREFIX}/tenants/{}/users/{}",
+        tenant.slug,
+        path_segment(&user.username)
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(UserView::from(user)))
+}
+
+/// Reads one user.
+pub(crate) async fn show(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Changes a user's e-mail address, its verification flag and claims.
+pub(crate) async fn update(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+    body: Body<PatchUser>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let body = body?.into_inner();
+    let current = user(&authn, &tenant, &username).await?;
+    let claims = body
+        .claims
+        .map(|patch| merged_claims(&current.claims, patch))
+        .transpose()?;
+    let patch = UserPatch {
+        email: body.email,
+        email_verified: body.email_verified,
+        claims,
+    };
+    let user = authn.update_user(tenant.id, current.id, patch).await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API updated a user");
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Deletes a user with its sessions, grants and tokens.
+pub(crate) async fn delete(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    authn.delete_user(tenant.id, user.id).await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API deleted a user");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sets a user's password; the user's sessions end.
+pub(crate) async fn set_password(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+    body: Body<SetPassword>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let body = body?.into_inner();
+    let user = user(&authn, &tenant, &username).await?;
+    authn.set_password(&tenant, user.id, body.password).await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API set a user's password");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Disables a user: sign-in is refused and the user's sessions end.
+pub(crate) async fn disable(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    set_status(principal, admin, authn, path, UserStatus::Disabled).await
+}
+
+/// Enables a disabled (or administratively locked) user.
+pub(crate) async fn enable(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    set_status(principal, admin, authn, path, UserStatus::Active).await
+}
+
+async fn set_status(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+    status: UserStatus,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    authn.set_status(tenant.id, user.id, status).await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, status = %status, "admin API changed a user's status");
+    let user = authn
+        .user(tenant.id, user.id)
+        .await?
+        .ok_or(AdminError::NotFound("user"))?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patch_tells_a_null_email_from_an_absent_one() {
+        let p: PatchUser = serde_json::from_value(json!({})).expect("empty patch");
+        assert_eq!(p.email, None);
+        let p: PatchUser = serde_json::from_value(json!({"email": null})).expect("null");
+        assert_eq!(p.email, Some(None));
+        let p: PatchUser = serde_json::from_value(json!({"email": "a@b.c"})).expect("set");
+        assert_eq!(p.email, Some(Some("a@b.c".into())));
+        assert!(p.claims.is_none());
+        let p: PatchUser =
+            serde_json::from_value(json!({"nickname": null, "claims": {"name": "A"}}))
+                .expect("claims");
+        assert_eq!(p.claims, Some(json!({"name": "A", "nickname": null})));
+    }
+
+    #[test]
+    fn claims_patches_merge_per_rfc_7396() {
+        let current = StandardClaims {
+            given_name: Some("Alice".into()),
+            nickname: Some("Al".into()),
+            ..Default::default()
+        };
+        let merged = merged_claims(
+            &current,
+            json!({"family_name": "Liddell", "nickname": null, "address": {"locality": "Oxford"}}),
+        )
+        .expect("a valid patch");
+        assert_eq!(merged.given_name.as_deref(), Some("Alice"));
+        assert_eq!(merged.family_name.as_deref(), Some("Liddell"));
+        assert_eq!(merged.nickname, None);
+        assert_eq!(
+            merged.address.and_then(|a| a.locality).as_deref(),
+            Some("Oxford")
+        );
+        assert!(matches!(
+            merged_claims(&current, json!({"favourite_colour": "blue"})),
+            Err(AdminError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            merged_claims(&current, json!("x")),
+            Err(AdminError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn create_body_takes_claims_nested_or_at_the_top_level_but_nothing_unknown() {
+        let body: CreateUser = serde_json::from_value(json!({
+            "username": "alice",
+            "password": "pw",
+            "given_name": "Alice",
+            "claims": {"family_name": "Liddell"},
+        }))
+        .expect("body");
+        assert!(body.password.is_some());
+        assert!(!body.email_verified);
+        assert_eq!(body.claims.given_name.as_deref(), Some("Alice"));
+        assert_eq!(body.claims.family_name.as_deref(), Some("Liddell"));
+        for bad in [
+            json!({"username": "a", "status": "active"}),
+            json!({"username": "a", "given_name": "A", "claims": {"given_name": "B"}}),
+            json!({"username": "a", "claims": "x"}),
+            json!({"username": 7}),
+            json!({"email": "a@b.c"}),
+        ] {
+            assert!(
+                serde_json::from_value::<CreateUser>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+        let err = serde_json::from_value::<CreateUser>(json!({"username": "a", "colour": "x"}))
+            .err()
+            .expect("unknown member refused")
+            .to_string();
+        assert!(err.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn usernames_are_percent_encoded_in_locations() {
+        assert_eq!(path_segment("alice"), "alice");
+        assert_eq!(path_segment("a.b@c/d é"), "a.b%40c%2Fd%20%C3%A9");
+    }
+
+    #[test]
+    fn views_never_carry_the_password_hash() {
+        let user = UserRecord {
+            tenant_id: tessera_core::TenantId::new(),
+            id: UserId::new(),
+            username: "alice".into(),
+            email: None,
+            email_verified: false,
+            claims: StandardClaims::default(),
+            password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into()),
+            status: UserStatus::Active,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let json = serde_json::to_value(UserView::from(user)).expect("json");
+        assert_eq!(json["has_password"], true);
+        assert_eq!(json["username"], "alice");
+        assert!(!json.to_string().contains("argon2"));
+        assert!(json.get("password_hash").is_none());
+    }
+}

@@ -1,0 +1,244 @@
+//! User rows, always addressed by `(tenant_id, id)` or `(tenant_id, username)`; there is no
+//! global user lookup. Deleting a user also removes what it owns in the sign-in tables.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use tessera_core::{TenantId, UserId, UserStatus};
+
+use crate::entity::user;
+use crate::{StandardClaims, StoreError, UserRecord, parse_enum};
+
+fn to_record(m: user::Model) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        tenant_id: m.tenant_id,
+        id: m.id,
+        username: m.username,
+        email: m.email,
+        email_verified: m.email_verified,
+        claims: serde_json::from_str(&m.claims)
+            .map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?,
+        password_hash: m.password_hash,
+        status: parse_enum(&m.status)?,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn claims_json(claims: &StandardClaims) -> Result<String, StoreError> {
+    serde_json::to_string(claims).map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))
+}
+
+/// Inserts a user; a taken `(tenant_id, username)` is [`StoreError::Conflict`].
+pub async fn insert<C: ConnectionTrait>(db: &C, u: &UserRecord) -> Result<(), StoreError> {
+    user::ActiveModel {
+        tenant_id: Set(u.tenant_id),
+        id: Set(u.id),
+        username: Set(u.username.clone()),
+        email: Set(u.email.clone()),
+        email_verified: Set(u.email_verified),
+        claims: Set(claims_json(&u.claims)?),
+        password_hash: Set(u.password_hash.clone()),
+        status: Set(u.status.as_str().to_owned()),
+        created_at: Set(u.created_at),
+        updated_at: Set(u.updated_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// One user of a tenant by id.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<UserRecord>, StoreError> {
+    user::Entity::find_by_id((tenant, id))
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
+}
+
+/// One user of a tenant by its (already normalized, lowercase) username.
+pub async fn find_by_username<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    username: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?
+        .map(to_record)
+        .transpose()
+}
+
+/// Up to `limit` users of a tenant ordered by id (time-ordered UUIDv7), after `after` (keyset
+/// pagination).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    after: Option<UserId>,
+    limit: u64,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let mut q = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .order_by_asc(user::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        q = q.filter(user::Column::Id.gt(after));
+    }
+    q.all(db).await?.into_iter().map(to_record).collect()
+}
+
+/// Replaces the profile of a user: e-mail, its verification flag and the standard claims.
+pub async fn update_profile<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    email: Option<&str>,
+    email_verified: bool,
+    claims: &StandardClaims,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(email.map(str::to_owned)))
+        .col_expr(user::Column::EmailVerified, Expr::value(email_verified))
+        .col_expr(user::Column::Claims, Expr::value(claims_json(claims)?))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets (or, with `None`, removes) a user's password hash.
+pub async fn set_password_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    hash: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(
+            user::Column::PasswordHash,
+            Expr::value(hash.map(str::to_owned)),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces a password hash only if it still equals `old` (an upgrade after sign-in must not
+/// overwrite a password set meanwhile); returns whether it did.
+pub async fn replace_password_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Sets a user's status.
+pub async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    status: UserStatus,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::value(status.as_str()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes one user row.
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<(), StoreError> {
+    let res = user::Entity::delete_by_id((tenant, id)).exec(db).await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes what a user owns in the grant and token tables: consent grants, the refresh tokens
+/// of its token families, its authorization codes and the families themselves. Run it in the
+/// transaction that deletes the user, so no token outlives its subject.
+pub async fn delete_grants_and_tokens<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<u64, StoreError> {
+    let families = Query::select()
+        .column("id")
+        .from("token_families")
+        .and_where(Expr::col("tenant_id").eq(tenant))
+        .and_where(Expr::col("user_id").eq(id))
+        .to_owned();
+    let statements = [
+        Query::delete()
+            .from_table("refresh_tokens")
+            .and_where(Expr::col("tenant_id").eq(tenant))
+            .and_where(Expr::col("family_id").in_subquery(families))
+            .to_owned(),
+        Query::delete()
+            .from_table("consent_grants")
+            .and_where(Expr::col("tenant_id").eq(tenant))
+            .and_where(Expr::col("user_id").eq(id))
+            .to_owned(),
+        Query::delete()
+            .from_table("authorization_codes")
+            .and_where(Expr::col("tenant_id").eq(tenant))
+            .and_where(Expr::col("user_id").eq(id))
+            .to_owned(),
+        Query::delete()
+            .from_table("token_families")
+            .and_where(Expr::col("tenant_id").eq(tenant))
+            .and_where(Expr::col("user_id").eq(id))
+            .to_owned(),
+    ];
+    let mut removed = 0;
+    for statement in &statements {
+        removed += db.execute(statement).await?.rows_affected();
+    }
+    Ok(removed)
+}

@@ -1,0 +1,1103 @@
+//! The page engine: every HTML page (login, consent, logout, error…) is a handlebars template
+//! rendered in strict mode with HTML escaping, from the defaults compiled into the binary overlaid
+//! with the tenant's own overrides. Each tenant gets its own registry, so one tenant's templates
+//! can never reach another's pages, and a tenant template can neither read files nor call code:
+//! only strings are registered, and only handlebars' built-in helpers (minus `log`) exist.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use handlebars::template::{Parameter, TemplateElement};
+use handlebars::{Handlebars, RenderError, RenderErrorReason, Template, TemplateError};
+use serde::Serialize;
+use serde_json::Value;
+use tessera_core::Branding;
+
+use crate::TenantSnapshot;
+
+/// Largest template source a tenant may store, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
+
+/// Deepest nesting of blocks (`{{#…}}`) in a tenant template: keeps the parser's recursion, and
+/// so its stack use, small.
+const MAX_BLOCK_DEPTH: usize = 24;
+/// Deepest nesting of sub-expressions (`(…)`) inside one mustache.
+const MAX_PAREN_DEPTH: usize = 8;
+/// How often a page override may invoke the layout, or the layout the page body.
+const MAX_PARTIAL_CALLS: usize = 4;
+/// Largest page a template may produce from the sample data, in bytes.
+const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// Elements a tenant template may not write: they could run script on the origin every tenant
+/// shares (the response's CSP nonce is visible to templates), load external documents, or
+/// re-base URLs. Inline event handlers and `javascript:` URLs are left to the page's CSP, which
+/// allows script only with the nonce.
+const DENIED_ELEMENTS: [&str; 10] = [
+    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "link", "portal",
+];
+
+/// The page served when even the default template fails (a bug, logged when it happens).
+const FALLBACK_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><meta charset=\"utf-8\">\
+<title>Error</title><p>Something went wrong. Please try again later.</p></html>\n";
+
+/// Colours and name used when the tenant's branding leaves them unset (or holds a value that
+/// would not be safe inside the layout's `<style>` block).
+const DEFAULT_PRIMARY_COLOR: &str = "#3056d3";
+const DEFAULT_BACKGROUND_COLOR: &str = "#f5f7fb";
+/// Name shown on pages rendered before any tenant is known.
+const NEUTRAL_NAME: &str = "Tessera";
+
+const LAYOUT_SOURCE: &str = include_str!("../../../templates/partials/layout.hbs");
+
+/// Every page of the default set, by template name. `form_post` is ours alone: it carries the
+/// authorization response and is not a tenant's to change.
+const DEFAULT_PAGES: [(&str, &str); 6] = [
+    ("error", include_str!("../../../templates/pages/error.hbs")),
+    ("login", include_str!("../../../templates/pages/login.hbs")),
+    (
+        "consent",
+        include_str!("../../../templates/pages/consent.hbs"),
+    ),
+    (
+        "logout_confirm",
+        include_str!("../../../templates/pages/logout_confirm.hbs"),
+    ),
+    (
+        "logged_out",
+        include_str!("../../../templates/pages/logged_out.hbs"),
+    ),
+    (
+        "form_post",
+        include_str!("../../../templates/pages/form_post.hbs"),
+    ),
+];
+
+/// A template a tenant may override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TemplateName {
+    /// The partial every page is wrapped in (`{{#> layout}}…{{/layout}}`).
+    Layout,
+    /// An error that cannot be sent back to the client.
+    Error,
+    /// The sign-in form.
+    Login,
+    /// The consent form.
+    Consent,
+    /// "Sign out?" (RP-Initiated Logout 1.0 §2, when the request cannot be trusted).
+    LogoutConfirm,
+    /// "You are signed out".
+    LoggedOut,
+}
+
+impl TemplateName {
+    /// Every overridable template, in listing order.
+    pub const ALL: [TemplateName; 6] = [
+        TemplateName::Layout,
+        TemplateName::Error,
+        TemplateName::Login,
+        TemplateName::Consent,
+        TemplateName::LogoutConfirm,
+        TemplateName::LoggedOut,
+    ];
+
+    /// The name in URLs and the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateName::Layout => "layout",
+            TemplateName::Error => "error",
+            TemplateName::Login => "login",
+            TemplateName::Consent => "consent",
+            TemplateName::LogoutConfirm => "logout_confirm",
+            TemplateName::LoggedOut => "logged_out",
+        }
+    }
+
+    /// The overridable template called `raw`, if any.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == raw)
+    }
+
+    /// The built-in source of this template.
+    pub fn default_source(self) -> &'static str {
+        match self {
+            TemplateName::Layout => LAYOUT_SOURCE,
+            page => DEFAULT_PAGES
+                .iter()
+                .find(|(name, _)| *name == page.as_str())
+                .map_or("", |(_, source)| source),
+        }
+    }
+}
+
+impl fmt::Display for TemplateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TemplateName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a template was refused, with its position when the problem has one (1-based).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateProblem {
+    /// Line of the problem.
+    pub line: Option<usize>,
+    /// Column of the problem.
+    pub column: Option<usize>,
+    /// What is wrong, safe to show to the tenant admin.
+    pub message: String,
+}
+
+impl TemplateProblem {
+    fn general(message: impl Into<String>) -> Self {
+        Self {
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    fn at(position: Option<(usize, usize)>, message: impl Into<String>) -> Self {
+        Self {
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+            message: message.into(),
+        }
+    }
+
+    fn from_compile(err: &TemplateError) -> Self {
+        Self::at(err.pos(), err.reason().to_string())
+    }
+
+    fn from_render(template: TemplateName, err: &RenderError) -> Self {
+        let position = err.line_no.zip(err.column_no);
+        let message = match err.reason() {
+            RenderErrorReason::MissingVariable(Some(path)) => format!(
+                "`{path}` is not a variable of the {} page (strict mode refuses unknown variables)",
+                sample_page(template)
+            ),
+            RenderErrorReason::HelperNotFound(name) => {
+                format!("`{name}` is not an available helper")
+            }
+            other => other.to_string(),
+        };
+        let message = match err.template_name.as_deref() {
+            Some(t) if t != template.as_str() => format!("while rendering `{t}`: {message}"),
+            _ => message,
+        };
+        Self::at(position, message)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data every page gets
+
+/// `page`: what the handler says about this response.
+#[derive(Clone, Debug, Serialize)]
+pub struct PageMeta {
+    /// Title for `<title>` and headings.
+    pub title: String,
+    /// Language of the page (BCP 47).
+    pub lang: String,
+    /// This response's CSP nonce, for the layout's `<style>`.
+    pub csp_nonce: String,
+}
+
+/// `tenant`: the tenant's branding, each value checked to be safe where the layout puts it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TenantLook {
+    /// Display name.
+    pub name: String,
+    /// `https:` or `data:image/…;base64,` logo URL.
+    pub logo_url: Option<String>,
+    /// Primary (button) colour.
+    pub primary_color: String,
+    /// Page background colour.
+    pub background_color: String,
+    /// Extra CSS custom properties (`--name: value`).
+    pub css_variables: Vec<CssVariable>,
+}
+
+/// One CSS custom property of a tenant's branding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CssVariable {
+    /// Name without the leading `--`.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+impl TenantLook {
+    /// The look of a tenant named `tenant_name` with `branding`. A stored value that fails the
+    /// checks of [`validate_branding`] (written before a rule tightened, or straight into the
+    /// database) is replaced by the default rather than trusted.
+    pub fn of(tenant_name: &str, branding: &Branding) -> Self {
+        let name = branding
+            .display_name
+            .as_deref()
+            .filter(|n| is_display_name(n))
+            .unwrap_or(tenant_name);
+        let color = |value: &Option<String>, default: &str| {
+            value
+                .as_deref()
+                .filter(|v| is_css_value(v))
+                .unwrap_or(default)
+                .to_owned()
+        };
+        Self {
+            name: name.to_owned(),
+            logo_url: branding.logo_url.clone().filter(|u| is_logo_url(u)),
+            primary_color: color(&branding.primary_color, DEFAULT_PRIMARY_COLOR),
+            background_color: color(&branding.background_color, DEFAULT_BACKGROUND_COLOR),
+            css_variables: branding
+                .css_variables
+                .iter()
+                .filter(|(n, v)| is_css_name(n) && is_css_value(v))
+                .map(|(n, v)| CssVariable {
+                    name: n.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The look of pages rendered before a tenant is known.
+    pub fn neutral() -> Self {
+        Self::of(NEUTRAL_NAME, &Branding::default())
+    }
+}
+
+/// The part of the data every page shares: `{ page, tenant }`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PageContext {
+    /// About this response.
+    pub page: PageMeta,
+    /// About the tenant.
+    pub tenant: TenantLook,
+}
+
+impl PageContext {
+    /// The context of a page titled `title` with the CSP nonce `csp_nonce`, in English.
+    pub fn new(tenant: TenantLook, title: &str, csp_nonce: &str) -> Self {
+        Self {
+            page: PageMeta {
+                title: title.to_owned(),
+                lang: "en".to_owned(),
+                csp_nonce: csp_nonce.to_owned(),
+            },
+            tenant,
+        }
+    }
+
+    /// The full data of a page: `page_fields` (an object of the page's own fields) beside
+    /// `page` and `tenant`, which always win over a page field of the same name.
+    pub fn with(&self, page_fields: Value) -> Value {
+        let mut data = match page_fields {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        data.insert("page".into(), to_value(&self.page));
+        data.insert("tenant".into(), to_value(&self.tenant));
+        Value::Object(data)
+    }
+}
+
+/// The common part of every page of `snapshot`'s tenant, as `{ page, tenant }`; the handler adds
+/// the page's own fields (or use [`PageContext::with`]).
+pub fn page_context(snapshot: &TenantSnapshot, title: &str, csp_nonce: &str) -> Value {
+    let context = PageContext::new(snapshot.look(), title, csp_nonce);
+    to_value(&context)
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    // Serializing these plain structs cannot fail; Null would fail strict rendering visibly.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Fields of the `error` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorPage {
+    /// Heading.
+    pub title: String,
+    /// What went wrong, for the user.
+    pub message: String,
+    /// The OAuth error code.
+    pub code: String,
+}
+
+/// Fields of the `login` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoginPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request.
+    pub request: String,
+    /// Username to prefill (`login_hint`, or the last attempt).
+    pub username: Option<String>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// Name of the client asking.
+    pub client_name: String,
+}
+
+/// One requested scope on the `consent` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsentScope {
+    /// Scope token.
+    pub name: String,
+    /// Its description from the tenant's scope definitions.
+    pub description: String,
+    /// Whether the user cannot untick it.
+    pub required: bool,
+}
+
+/// Fields of the `consent` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsentPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request.
+    pub request: String,
+    /// Name of the client asking.
+    pub client_name: String,
+    /// The signed-in user.
+    pub username: String,
+    /// The requested scopes.
+    pub scopes: Vec<ConsentScope>,
+}
+
+/// Fields of the `logout_confirm` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogoutConfirmPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending logout request.
+    pub request: String,
+    /// Name of the client asking, when it is known.
+    pub client_name: Option<String>,
+}
+
+/// Fields of the `logged_out` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoggedOutPage {
+    /// What happened.
+    pub message: String,
+    /// Registered post-logout redirect URI to continue to.
+    pub return_uri: Option<String>,
+}
+
+/// One hidden field of the `form_post` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct FormField {
+    /// Parameter name.
+    pub name: String,
+    /// Parameter value.
+    pub value: String,
+}
+
+/// Fields of the `form_post` page (OAuth 2.0 Form Post Response Mode §2).
+#[derive(Clone, Debug, Serialize)]
+pub struct FormPostPage {
+    /// The client's redirect URI.
+    pub action: String,
+    /// The authorization response parameters.
+    pub fields: Vec<FormField>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample data
+
+/// The page whose sample data exercises `template` (the layout is shown around the login page).
+fn sample_page(template: TemplateName) -> &'static str {
+    match template {
+        TemplateName::Layout => "login",
+        page => page.as_str(),
+    }
+}
+
+/// The title a page of this name usually has.
+fn sample_title(page: &str) -> &'static str {
+    match page {
+        "error" => "This sign-in request cannot be completed",
+        "login" => "Sign in",
+        "consent" => "Allow access",
+        "logout_confirm" => "Sign out",
+        "logged_out" => "Signed out",
+        _ => "Returning to the application",
+    }
+}
+
+/// The sample look: a tenant with a logo, its colours and one CSS variable.
+fn sample_look() -> TenantLook {
+    TenantLook {
+        name: "Acme Corporation".into(),
+        logo_url: Some(
+            "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSI0MCIgaGVpZ2h0PSI0MCI+PGNpcmNsZSBjeD0iMjAiIGN5PSIyMCIgcj0iMTgiIGZpbGw9IiMxZjZmZWIiLz48L3N2Zz4=".into(),
+        ),
+        primary_color: "#1f6feb".into(),
+        background_color: "#f6f8fa".into(),
+        css_variables: vec![CssVariable {
+            name: "radius".into(),
+            value: "8px".into(),
+        }],
+    }
+}
+
+/// The page-specific sample fields of `page`; `full` fills every optional field, otherwise
+/// every optional field is `null`.
+fn sample_fields(page: &str, full: bool) -> Value {
+    let some = |s: &str| full.then(|| s.to_owned());
+    let action = |path: &str| format!("https://id.example.com/t/acme/{path}");
+    match page {
+        "error" => to_value(&ErrorPage {
+            title: sample_title(page).into(),
+            message: "The application that sent you here is not registered with this provider."
+                .into(),
+            code: "invalid_request".into(),
+        }),
+        "login" => to_value(&LoginPage {
+            action: action("login"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            username: some("alice"),
+            error: some("The username or password is wrong."),
+            client_name: "Acme Wiki".into(),
+        }),
+        "consent" => to_value(&ConsentPage {
+            action: action("consent"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            client_name: "Acme Wiki".into(),
+            username: "alice".into(),
+            scopes: vec![
+                ConsentScope {
+                    name: "openid".into(),
+                    description: "Sign you in".into(),
+                    required: true,
+                },
+                ConsentScope {
+                    name: "profile".into(),
+                    description: "See your name, picture and profile details".into(),
+                    required: false,
+                },
+            ],
+        }),
+        "logout_confirm" => to_value(&LogoutConfirmPage {
+            action: action("logout"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            client_name: some("Acme Wiki"),
+        }),
+        "logged_out" => to_value(&LoggedOutPage {
+            message: "You have been signed out.".into(),
+            return_uri: some("https://wiki.example.com/"),
+        }),
+        _ => to_value(&FormPostPage {
+            action: "https://wiki.example.com/callback".into(),
+            fields: vec![
+                FormField {
+                    name: "code".into(),
+                    value: "c2FtcGxlLWNvZGU".into(),
+                },
+                FormField {
+                    name: "state".into(),
+                    value: "af0ifjsldkj".into(),
+                },
+            ],
+        }),
+    }
+}
+
+/// Realistic data for previewing `template` (the layout is previewed around the login page):
+/// the tenant "Acme Corporation" with a logo and colours, a client, a user, two scopes.
+pub fn sample_data(template: TemplateName) -> Value {
+    sample_data_with(template, sample_look(), "c2FtcGxlLW5vbmNl")
+}
+
+/// Sample data for `template` with a given look (a tenant's real branding) and CSP nonce.
+pub fn sample_data_with(template: TemplateName, look: TenantLook, csp_nonce: &str) -> Value {
+    let page = sample_page(template);
+    PageContext::new(look, sample_title(page), csp_nonce).with(sample_fields(page, true))
+}
+
+/// Both sample variants of `page`: every optional value set, and every one `null`.
+fn samples(page: &str) -> [Value; 2] {
+    let full = PageContext::new(sample_look(), sample_title(page), "c2FtcGxlLW5vbmNl");
+    let sparse = PageContext::new(
+        TenantLook {
+            logo_url: None,
+            css_variables: vec![],
+            ..sample_look()
+        },
+        sample_title(page),
+        "c2FtcGxlLW5vbmNl",
+    );
+    [
+        full.with(sample_fields(page, true)),
+        sparse.with(sample_fields(page, false)),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Branding checks
+
+/// A colour or CSS value that cannot leave the declaration it is written into: no `;`, braces,
+/// quotes, `<`, `/` or backslash.
+fn is_css_value(value: &str) -> bool {
+    !value.trim().is_empty()
+        && value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "#(),.% -".contains(c))
+}
+
+/// A custom-property name (written after `--`).
+fn is_css_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_display_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= 200 && !name.chars().any(char::is_control)
+}
+
+/// An `https:` URL (characters that could end an attribute or a CSS `url()` refused) or a
+/// base64 `data:` URL of a raster or SVG image, which an `<img>` never runs script from.
+fn is_logo_url(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        return url.len() <= 2048
+            && rest.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&*+,;=%".contains(c));
+    }
+    let Some(rest) = url.strip_prefix("data:image/") else {
+        return false;
+    };
+    let Some((kind, data)) = rest.split_once(";base64,") else {
+        return false;
+    };
+    ["png", "svg+xml", "jpeg", "gif", "webp"].contains(&kind)
+        && url.len() <= 48 * 1024
+        && !data.is_empty()
+        && data
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
+}
+
+/// Checks a tenant's branding: display name, logo URL, colours and CSS variables must be safe
+/// where the layout writes them (inside `<style>` and attributes). The message names the field.
+pub fn validate_branding(branding: &Branding) -> Result<(), String> {
+    if let Some(name) = &branding.display_name
+        && !is_display_name(name)
+    {
+        return Err("branding.display_name needs 1 to 200 printable characters".into());
+    }
+    if let Some(url) = &branding.logo_url
+        && !is_logo_url(url)
+    {
+        return Err(
+            "branding.logo_url must be an https: URL (at most 2048 characters) or a \
+             data:image/(png|svg+xml|jpeg|gif|webp);base64, URL of at most 48 KiB"
+                .into(),
+        );
+    }
+    for (field, value) in [
+        ("primary_color", &branding.primary_color),
+        ("background_color", &branding.background_color),
+    ] {
+        if let Some(value) = value
+            && !is_css_value(value)
+        {
+            return Err(format!(
+                "branding.{field} may hold only letters, digits, spaces and # ( ) , . % - \
+                 (at most 100 characters)"
+            ));
+        }
+    }
+    if branding.css_variables.len() > 32 {
+        return Err("branding.css_variables holds at most 32 variables".into());
+    }
+    for (name, value) in &branding.css_variables {
+        if !is_css_name(name) {
+            return Err(format!(
+                "branding.css_variables: `{}` is not a name of lowercase letters, digits and - \
+                 starting with a letter (written without the leading --)",
+                name.chars().take(64).collect::<String>()
+            ));
+        }
+        if !is_css_value(value) {
+            return Err(format!(
+                "branding.css_variables.{name} may hold only letters, digits, spaces and \
+                 # ( ) , . % - (at most 100 characters)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking a tenant's template
+
+/// Refuses nesting deep enough to strain the parser's recursion, before the parser runs.
+fn check_nesting(source: &str) -> Result<(), TemplateProblem> {
+    let bytes = source.as_bytes();
+    let (mut blocks, mut parens, mut in_mustache) = (0usize, 0usize, false);
+    let (mut line, mut column) = (1usize, 1usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if rest.starts_with(b"{{") {
+            in_mustache = true;
+            parens = 0;
+            let mut j = 2;
+            while matches!(rest.get(j), Some(b'{' | b'~')) {
+                j += 1;
+            }
+            match rest.get(j) {
+                Some(b'#') => blocks += 1,
+                Some(b'/') => blocks = blocks.saturating_sub(1),
+                _ => {}
+            }
+            if blocks > MAX_BLOCK_DEPTH {
+                return Err(TemplateProblem::at(
+                    Some((line, column)),
+                    format!("blocks may nest at most {MAX_BLOCK_DEPTH} deep"),
+                ));
+            }
+        } else if rest.starts_with(b"}}") {
+            in_mustache = false;
+        } else if in_mustache && rest[0] == b'(' {
+            parens += 1;
+            if parens > MAX_PAREN_DEPTH {
+                return Err(TemplateProblem::at(
+                    Some((line, column)),
+                    format!("sub-expressions may nest at most {MAX_PAREN_DEPTH} deep"),
+                ));
+            }
+        } else if in_mustache && rest[0] == b')' {
+            parens = parens.saturating_sub(1);
+        }
+        if bytes[i] == b'\n' {
+            line += 1;
+            column = 1;
+        } else if bytes[i] & 0xC0 != 0x80 {
+            column += 1;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Stands in the markup skeleton for anything computed at render time.
+const COMPUTED: char = '\u{1}';
+
+/// Walks a compiled tenant template and enforces what the parser alone does not.
+struct Policy {
+    template: TemplateName,
+    /// The literal markup with every computed value replaced by [`COMPUTED`].
+    skeleton: String,
+    partial_calls: usize,
+    each_depth: usize,
+}
+
+impl Policy {
+    fn check(
+        template: TemplateName,
+        compiled: &Template,
+        source: &str,
+    ) -> Result<(), TemplateProblem> {
+        let mut policy = Policy {
+            template,
+            skeleton: String::new(),
+            partial_calls: 0,
+            each_depth: 0,
+        };
+        policy.walk(compiled)?;
+        policy.check_elements(source)
+    }
+
+    fn walk(&mut self, template: &Template) -> Result<(), TemplateProblem> {
+        for (index, element) in template.elements.iter().enumerate() {
+            let at = template.mapping.get(index).map(|m| (m.0, m.1));
+            match element {
+                TemplateElement::RawString(text) => self.skeleton.push_str(text),
+                TemplateElement::Comment(_) => {}
+                TemplateElement::Expression(_) => self.computed(at)?,
+                TemplateElement::HtmlExpression(_) => {
+                    return Err(TemplateProblem::at(
+                        at,
+                        "unescaped output ({{{…}}} or {{&…}}) is not allowed: every value is \
+                         HTML-escaped",
+                    ));
+                }
+                TemplateElement::HelperBlock(block) => {
+                    let name = block.name.as_name().unwrap_or_default();
+                    // `raw` emits its body as written: it is literal markup, not a value.
+                    let literal = name == "raw";
+                    let each = name == "each";
+                    if each && self.each_depth > 0 {
+                        return Err(TemplateProblem::at(at, "{{#each}} blocks cannot be nested"));
+                    }
+                    if !literal {
+                        self.computed(at)?;
+                    }
+                    self.each_depth += usize::from(each);
+                    for inner in [&block.template, &block.inverse].into_iter().flatten() {
+                        self.walk(inner)?;
+                        if !literal {
+                            self.computed(at)?;
+                        }
+                    }
+                    self.each_depth -= usize::from(each);
+                }
+                TemplateElement::PartialExpression(partial)
+                | TemplateElement::PartialBlock(partial) => {
+                    self.partial(&partial.name, at)?;
+                    self.computed(at)?;
+                    if let Some(inner) = &partial.template {
+                        self.walk(inner)?;
+                        self.computed(at)?;
+                    }
+                }
+                TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {
+                    return Err(TemplateProblem::at(
+                        at,
+                        "inline partials and decorators ({{* …}}, {{#* …}}) are not allowed",
+                    ));
+                }
+                // A construct a newer handlebars adds is refused until it has been reviewed.
+                _ => {
+                    return Err(TemplateProblem::at(
+                        at,
+                        "this handlebars construct is not allowed",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A value computed at render time follows: it may not complete a tag name.
+    fn computed(&mut self, at: Option<(usize, usize)>) -> Result<(), TemplateProblem> {
+        let open = self
+            .skeleton
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == ':');
+        if open.ends_with('<') || open.ends_with("</") {
+            return Err(TemplateProblem::at(
+                at,
+                "an element name must be written out, not computed",
+            ));
+        }
+        self.skeleton.push(COMPUTED);
+        Ok(())
+    }
+
+    /// Only the layout, called from a page, and the page body, called from the layout: no
+    /// other partial exists for a tenant, and no partial can reach itself.
+    fn partial(
+        &mut self,
+        name: &Parameter,
+        at: Option<(usize, usize)>,
+    ) -> Result<(), TemplateProblem> {
+        let allowed = match self.template {
+            TemplateName::Layout => "@partial-block",
+            _ => "layout",
+        };
+        let literal = matches!(name, Parameter::Name(_) | Parameter::Path(_));
+        if !literal || name.as_name() != Some(allowed) {
+            let what = match self.template {
+                TemplateName::Layout => {
+                    "the layout may include only the page ({{> @partial-block}})"
+                }
+                _ => "a page may include only the layout ({{#> layout}}…{{/layout}})",
+            };
+            return Err(TemplateProblem::at(at, what));
+        }
+        if self.each_depth > 0 {
+            return Err(TemplateProblem::at(
+                at,
+                "a partial cannot be called inside {{#each}}",
+            ));
+        }
+        self.partial_calls += 1;
+        if self.partial_calls > MAX_PARTIAL_CALLS {
+            return Err(TemplateProblem::at(
+                at,
+                format!("`{allowed}` may be called at most {MAX_PARTIAL_CALLS} times"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses the elements of [`DENIED_ELEMENTS`] and `http-equiv`, wherever they appear in the
+    /// literal markup (comments and raw blocks cannot split them: the skeleton joins the text).
+    fn check_elements(&self, source: &str) -> Result<(), TemplateProblem> {
+        let markup = self.skeleton.to_ascii_lowercase();
+        let locate = |needle: &str| {
+            let source = source.to_ascii_lowercase();
+            source.find(needle).map(|offset| position(&source, offset))
+        };
+        if markup.contains("http-equiv") {
+            return Err(TemplateProblem::at(
+                locate("http-equiv"),
+                "http-equiv is not allowed",
+            ));
+        }
+        for (offset, _) in markup.match_indices('<') {
+            let name: String = markup[offset + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            if DENIED_ELEMENTS.contains(&name.as_str()) {
+                return Err(TemplateProblem::at(
+                    locate(&format!("<{name}")),
+                    format!(
+                        "<{name}> is not allowed in a tenant template (no script, frames, \
+                         plug-ins, links or <base>)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Size, nesting, syntax and policy: everything that can be judged without rendering.
+fn compile_checked(template: TemplateName, source: &str) -> Result<Template, TemplateProblem> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(TemplateProblem::general(format!(
+            "a template may be at most {MAX_SOURCE_BYTES} bytes"
+        )));
+    }
+    if source.trim().is_empty() {
+        return Err(TemplateProblem::general("the template is empty"));
+    }
+    check_nesting(source)?;
+    let compiled = Template::compile_with_name(source, template.as_str().to_owned())
+        .map_err(|e| TemplateProblem::from_compile(&e))?;
+    Policy::check(template, &compiled, source)?;
+    Ok(compiled)
+}
+
+/// Checks a tenant's template before it is stored: a known name, at most 64 KiB, valid
+/// handlebars (a syntax error reports its line and column), within the tenant policy (escaped
+/// output only, no decorators, no partials but the layout, no script or frame elements), and it
+/// renders in strict mode against both sample variants of every page it is used by, so a
+/// reference to a variable the page does not have is refused before any user sees it.
+pub fn validate(name: &str, source: &str) -> Result<(), TemplateProblem> {
+    let template = TemplateName::parse(name).ok_or_else(|| {
+        TemplateProblem::general(format!(
+            "`{}` is not a template name; one of: {}",
+            name.chars().take(64).collect::<String>(),
+            TemplateName::ALL.map(TemplateName::as_str).join(", ")
+        ))
+    })?;
+    let compiled = compile_checked(template, source)?;
+    let mut engine = PageEngine::defaults()?.clone();
+    engine
+        .registry
+        .register_template(template.as_str(), compiled);
+    let pages: Vec<&str> = match template {
+        TemplateName::Layout => DEFAULT_PAGES.iter().map(|(page, _)| *page).collect(),
+        page => vec![page.as_str()],
+    };
+    for page in pages {
+        for data in samples(page) {
+            let html = engine
+                .registry
+                .render(page, &data)
+                .map_err(|e| TemplateProblem::from_render(template, &e))?;
+            if html.len() > MAX_OUTPUT_BYTES {
+                return Err(TemplateProblem::general(format!(
+                    "the {page} page renders to more than {MAX_OUTPUT_BYTES} bytes"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+/// A compiled set of page templates: strict mode, HTML escaping, strings only.
+#[derive(Clone, Debug)]
+pub struct PageEngine {
+    registry: Handlebars<'static>,
+}
+
+/// The defaults, compiled once per process from the sources embedded in the binary.
+static DEFAULTS: LazyLock<Result<PageEngine, TemplateProblem>> =
+    LazyLock::new(PageEngine::compile_defaults);
+
+impl PageEngine {
+    fn empty() -> Handlebars<'static> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        // `log` would let a template write request data (a CSRF token) into the server log.
+        registry.unregister_helper("log");
+        registry
+    }
+
+    fn compile_defaults() -> Result<Self, TemplateProblem> {
+        let mut registry = Self::empty();
+        let named = |name: &str, e: TemplateError| {
+            let problem = TemplateProblem::from_compile(&e);
+            TemplateProblem {
+                message: format!("default template `{name}`: {}", problem.message),
+                ..problem
+            }
+        };
+        registry
+            .register_partial("layout", LAYOUT_SOURCE)
+            .map_err(|e| named("layout", e))?;
+        for (name, source) in DEFAULT_PAGES {
+            registry
+                .register_template_string(name, source)
+                .map_err(|e| named(name, e))?;
+        }
+        Ok(Self { registry })
+    }
+
+    /// The default templates, compiled on first use; an error means a built-in template is
+    /// broken, which startup reports.
+    pub fn defaults() -> Result<&'static PageEngine, TemplateProblem> {
+        DEFAULTS.as_ref().map_err(Clone::clone)
+    }
+
+    /// Renders `page` (`login`, `error`, …) with `data`; a failure is logged and answered with
+    /// a plain page, never a panic.
+    fn render_or_fallback(&self, page: &str, data: &Value) -> String {
+        self.registry.render(page, data).unwrap_or_else(|e| {
+            tracing::error!(template = page, error = %e, "default page template failed");
+            FALLBACK_PAGE.to_owned()
+        })
+    }
+}
+
+/// Renders `page` from the default templates only: pages shown before a tenant is known.
+pub fn render_default(page: &str, data: &Value) -> String {
+    match PageEngine::defaults() {
+        Ok(engine) => engine.render_or_fallback(page, data),
+        Err(e) => {
+            tracing::error!(template = page, error = %e, "default page templates do not compile");
+            FALLBACK_PAGE.to_owned()
+        }
+    }
+}
+
+/// One tenant's pages: the defaults with its overrides on top, in a registry of its own.
+#[derive(Debug)]
+pub struct TenantPages {
+    slug: String,
+    /// `None` when the tenant overrides nothing: the shared defaults serve it.
+    custom: Option<PageEngine>,
+}
+
+impl TenantPages {
+    /// Compiles the overrides of tenant `slug`. An override that no longer passes the checks
+    /// (stored before a rule tightened, or written straight into the database) is skipped with
+    /// a warning, and the default serves in its place.
+    pub fn build(slug: &str, overrides: &BTreeMap<String, String>) -> Self {
+        let mut custom: Option<PageEngine> = None;
+        for (name, source) in overrides {
+            let Some(template) = TemplateName::parse(name) else {
+                tracing::warn!(tenant = %slug, template = %name, "ignoring an unknown template override");
+                continue;
+            };
+            let compiled = match compile_checked(template, source) {
+                Ok(compiled) => compiled,
+                Err(problem) => {
+                    tracing::warn!(tenant = %slug, template = %name, problem = %problem, "ignoring a template override that fails its checks");
+                    continue;
+                }
+            };
+            if custom.is_none() {
+                match PageEngine::defaults() {
+                    Ok(defaults) => custom = Some(defaults.clone()),
+                    Err(_) => break,
+                }
+            }
+            if let Some(engine) = custom.as_mut() {
+                engine
+                    .registry
+                    .register_template(template.as_str(), compiled);
+            }
+        }
+        Self {
+            slug: slug.to_owned(),
+            custom,
+        }
+    }
+
+    /// Whether any override is in effect.
+    pub fn is_customized(&self) -> bool {
+        self.custom.is_some()
+    }
+
+    /// Renders `page` with `data` (see [`PageContext::with`]). If the tenant's template fails on
+    /// this data, the failure is logged and the default page is rendered instead; if that fails
+    /// too, a plain page. Never panics.
+    pub fn render(&self, page: &str, data: &Value) -> String {
+        if let Some(engine) = &self.custom {
+            match engine.registry.render(page, data) {
+                Ok(html) => return html,
+                Err(e) => {
+                    tracing::warn!(tenant = %self.slug, template = page, error = %e, "tenant template failed; rendering the default")
+                }
+            }
+        }
+        render_default(page, data)
+    }
+}
+
+/// Renders `template`'s preview for a tenant: `source` (already validated) in place of the
+/// tenant's own version of that template, the tenant's other overrides and branding, and sample
+/// data. The layout is previewed around the login page.
+pub fn preview(
+    snapshot: &TenantSnapshot,
+    template: TemplateName,
+    source: &str,
+    csp_nonce: &str,
+) -> Result<String, TemplateProblem> {
+    let compiled = compile_checked(template, source)?;
+    let mut engine = match &snapshot.pages().custom {
+        Some(custom) => custom.clone(),
+        None => PageEngine::defaults()?.clone(),
+    };
+    engine
+        .registry
+        .register_template(template.as_str(), compiled);
+    let data = sample_data_with(template, snapshot.look(), csp_nonce);
+    engine
+        .registry
+        .render(sample_page(template), &data)
+        .map_err(|e| TemplateProblem::from_render(template, &e))
+}
+
+#[cfg(test)]
+mod tests;

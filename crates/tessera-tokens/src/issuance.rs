@@ -1,0 +1,198 @@
+//! [`Issuance`]: what a successful authorization-code or refresh grant issues once its database
+//! work is done — the RFC 9068 access token, the OIDC ID token and the refresh token — left to
+//! be signed on whichever thread the caller chooses (RSA signing costs about a millisecond).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha512};
+use tessera_core::{ScopeSet, SigningAlg, UserId, secret::random_token};
+use tessera_store::ClientRecord;
+use tessera_tenants::TenantSnapshot;
+
+use crate::TokenError;
+use crate::client_credentials::{AccessTokenClaims, Audience, TokenResponse};
+
+/// Tokens to sign for one grant of a user to a client.
+#[derive(Debug)]
+pub struct Issuance {
+    pub(crate) client: Arc<ClientRecord>,
+    pub(crate) user: UserId,
+    pub(crate) family_id: String,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) sid: Option<String>,
+    pub(crate) auth_time: i64,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) nonce: Option<String>,
+    /// Claims the `claims` request asked to put in the ID token (OIDC Core §5.5).
+    pub(crate) id_token_claims: Map<String, Value>,
+    /// Claim names the `claims` request asked userinfo to release.
+    pub(crate) userinfo_claims: Vec<String>,
+    pub(crate) resources: Vec<String>,
+    pub(crate) refresh_token: Option<secrecy::SecretString>,
+    pub(crate) now: i64,
+}
+
+/// Claims of an ID token (OIDC Core §2, §3.1.3.6).
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: [&'a str; 1],
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    amr: &'a [String],
+    azp: &'a str,
+    at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+impl Issuance {
+    /// Whether an ID token is issued: when `openid` is among the scopes (OIDC Core §3.1.2.1).
+    pub fn has_id_token(&self) -> bool {
+        self.scopes.contains("openid")
+    }
+
+    /// Whether signing needs an RSA key (then keep it off the async reactor).
+    pub fn signs_with_rsa(&self, snapshot: &TenantSnapshot) -> bool {
+        snapshot.keys.primary_alg() == SigningAlg::Rs256
+            || (self.has_id_token() && self.client.id_token_alg == SigningAlg::Rs256)
+    }
+
+    /// Signs the access token with the tenant's active key, and the ID token with the active key
+    /// of the client's `id_token_signed_response_alg`, and builds the token response.
+    pub fn sign(self, snapshot: &TenantSnapshot) -> Result<TokenResponse, TokenError> {
+        let signer = snapshot.keys.signer().ok_or(TokenError::NoSigningKey)?;
+        let ttl = snapshot.tenant.access_token_ttl;
+        let scope = self.scopes.to_wire();
+        let sub = self.user.to_string();
+        let client_id = self.client.client_id.as_ref();
+        let claims = AccessTokenClaims {
+            iss: &snapshot.issuer,
+            sub: &sub,
+            // RFC 9068 §3: the resource indicators; by default the client itself, as userinfo
+            // (served by the issuer for this client) is the only resource the OP knows of.
+            aud: match self.resources.as_slice() {
+                [] => Audience::One(client_id),
+                [one] => Audience::One(one),
+                many => Audience::Many(many),
+            },
+            client_id,
+            scope: &scope,
+            jti: random_token(16),
+            iat: self.now,
+            exp: self.now + ttl,
+            auth_time: Some(self.auth_time),
+            acr: self.acr.as_deref(),
+            amr: (!self.amr.is_empty()).then_some(self.amr.as_slice()),
+            sid: self.sid.as_deref(),
+            gid: Some(&self.family_id),
+            userinfo_claims: (!self.userinfo_claims.is_empty())
+                .then(|| self.userinfo_claims.iter().map(String::as_str).collect()),
+        };
+        let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
+        // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from being replayed as ID tokens.
+        let access_token = signer
+            .sign_jws("at+jwt", &payload)
+            .map_err(|e| anyhow::Error::new(e).context("signing an access token"))?;
+        let id_token = if self.has_id_token() {
+            Some(self.id_token(snapshot, &sub, &access_token)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            // RFC 6749 §5.1 requires it when it differs from the request; always sent.
+            scope: (!self.scopes.is_empty()).then_some(scope),
+            refresh_token: self
+                .refresh_token
+                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned()),
+            id_token,
+        })
+    }
+
+    /// The signed ID token (OIDC Core §3.1.3.6); `at_hash` binds it to `access_token`.
+    fn id_token(
+        &self,
+        snapshot: &TenantSnapshot,
+        sub: &str,
+        access_token: &str,
+    ) -> Result<String, TokenError> {
+        let alg = self.client.id_token_alg;
+        let signer = snapshot
+            .keys
+            .signer_for(alg)
+            .ok_or(TokenError::NoSigningKey)?;
+        let client_id = self.client.client_id.as_ref();
+        let claims = IdTokenClaims {
+            iss: &snapshot.issuer,
+            sub,
+            aud: [client_id],
+            exp: self.now + snapshot.tenant.settings.tokens.id_token_ttl_secs,
+            iat: self.now,
+            auth_time: self.auth_time,
+            nonce: self.nonce.as_deref(),
+            acr: self.acr.as_deref(),
+            amr: &self.amr,
+            azp: client_id,
+            at_hash: token_hash(alg, access_token),
+            sid: self.sid.as_deref(),
+            extra: &self.id_token_claims,
+        };
+        let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
+        signer
+            .sign_jws("JWT", &payload)
+            .map_err(|e| anyhow::Error::new(e).context("signing an ID token").into())
+    }
+}
+
+/// `at_hash` / `c_hash` (OIDC Core §3.1.3.6, §3.3.2.11): base64url of the left half of the hash
+/// of the token's ASCII, with the hash of the JWS algorithm — SHA-256 for RS256 and ES256,
+/// SHA-512 for EdDSA over Ed25519 (as OpenID certification expects).
+pub fn token_hash(alg: SigningAlg, token: &str) -> String {
+    match alg {
+        SigningAlg::Rs256 | SigningAlg::Es256 => {
+            let digest = Sha256::digest(token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+        SigningAlg::EdDsa => {
+            let digest = Sha512::digest(token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_alg_hash() {
+        // OIDC Core §A.3 example: access token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        // gives at_hash "77QmUPtjPfzWtF2AnpK9RQ" with RS256.
+        assert_eq!(
+            token_hash(
+                SigningAlg::Rs256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(token_hash(SigningAlg::EdDsa, "x").len(), 43);
+        assert_eq!(token_hash(SigningAlg::Es256, "x").len(), 22);
+    }
+}

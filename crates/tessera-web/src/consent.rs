@@ -1,0 +1,108 @@
+//! `POST /t/{tenant}/consent`: the consent form. The user may untick any scope but `openid`;
+//! the grant records exactly what was ticked (never more than was asked), is remembered for the
+//! next request, and the code carries only those scopes. `deny` answers `access_denied`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use tessera_authn::Authenticator;
+use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
+use tessera_keys::MasterKey;
+use tessera_store::Store;
+
+use crate::flow::{Flow, is_optional};
+use crate::login::{field, open_form, read_form};
+use crate::{ActiveTenant, Templates};
+
+/// `POST /t/{tenant}/consent`.
+pub async fn consent(
+    tenant: ActiveTenant,
+    req: HttpRequest,
+    payload: web::Payload,
+    templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
+) -> HttpResponse {
+    let flow = Flow {
+        snapshot: &tenant.0,
+        templates: &templates,
+        master: &master,
+        authn: &authn,
+        store: &store,
+    };
+    let Some(form) = read_form(&req, payload).await else {
+        return flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "The form is malformed.",
+        );
+    };
+    let pending = match open_form(&flow, &req, &form) {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let active = match flow.session(&req).await {
+        Ok(Some(active)) => active,
+        Ok(None) => return flow.proceed(&req, pending, None, false, vec![]).await,
+        Err(response) => return response,
+    };
+    // The consent belongs to the session it was shown to.
+    if pending.sid.as_deref() != Some(active.session.sid.as_str()) {
+        return flow.error(
+            StatusCode::FORBIDDEN,
+            OAuthErrorCode::AccessDenied,
+            "You signed in again in another window. Go back to the application and try again.",
+        );
+    }
+    match field(&form, "decision") {
+        Some("allow") => {}
+        Some("deny") => {
+            return flow.refuse(&pending, OAuthErrorCode::AccessDenied, "the user denied the request");
+        }
+        _ => {
+            return flow.error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                "The form is malformed.",
+            );
+        }
+    }
+    let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let ticked: Vec<&str> = form
+        .iter()
+        .filter(|(name, _)| name == "scope")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let granted: ScopeSet = requested
+        .iter()
+        .filter(|s| !is_optional(s.as_ref()) || ticked.contains(&s.as_ref()))
+        .cloned()
+        .collect();
+    let Some(client) = flow.snapshot.client(&pending.client_id) else {
+        return flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "The application is no longer registered with this provider.",
+        );
+    };
+    if let Err(e) = tessera_consent::record(
+        store.conn(),
+        tenant.tenant.id,
+        active.user.id,
+        &client.client_id,
+        &granted,
+        Clock.now(),
+    )
+    .await
+    {
+        tracing::error!(error = %e, "recording consent failed");
+        return flow.unavailable();
+    }
+    tracing::info!(
+        tenant = %tenant.tenant.slug,
+        client_id = %client.client_id,
+        granted = %granted.to_wire(),
+        "consent recorded"
+    );
+    flow.issue(&pending, &active, granted, vec![]).await
+}

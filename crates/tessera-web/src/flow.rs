@@ -1,0 +1,316 @@
+//! The steps after a request is validated, shared by `/authorize`, `/login` and `/consent`:
+//! decide whether the user must sign in (no session, `prompt=login`, `max_age`, a different
+//! `id_token_hint` subject), whether consent is needed, then issue the code and answer the client.
+
+use std::sync::Arc;
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+use tessera_authn::{ActiveSession, Authenticator};
+use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
+use tessera_keys::MasterKey;
+use tessera_store::Store;
+use tessera_tenants::TenantSnapshot;
+use tessera_tokens::CodeGrant;
+
+use crate::interaction::PendingAuthorization;
+use crate::page::{self, Page};
+use crate::{Templates, cookies};
+
+/// Everything a browser-flow handler needs.
+pub struct Flow<'a> {
+    /// The tenant.
+    pub snapshot: &'a Arc<TenantSnapshot>,
+    /// Page templates.
+    pub templates: &'a Templates,
+    /// Seals pending requests.
+    pub master: &'a MasterKey,
+    /// Users and sessions.
+    pub authn: &'a Authenticator,
+    /// The database.
+    pub store: &'a Store,
+}
+
+/// The scope that can never be unticked on the consent page: without it there is no sign-in.
+const REQUIRED_SCOPE: &str = "openid";
+
+impl Flow<'_> {
+    /// The error page.
+    pub fn error(&self, status: StatusCode, code: OAuthErrorCode, message: &str) -> HttpResponse {
+        page::error(self.templates, self.snapshot, status, code, message)
+    }
+
+    /// 503 page when the database is unreachable.
+    pub fn unavailable(&self) -> HttpResponse {
+        self.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::TemporarilyUnavailable,
+            "The service is temporarily unavailable. Please try again in a moment.",
+        )
+    }
+
+    /// Continues a validated request. `fresh` means the user authenticated in this very request,
+    /// so `prompt=login` and `max_age` are already satisfied.
+    pub async fn proceed(
+        &self,
+        req: &HttpRequest,
+        mut pending: PendingAuthorization,
+        session: Option<ActiveSession>,
+        fresh: bool,
+        cookies: Vec<Cookie<'static>>,
+    ) -> HttpResponse {
+        let now = Clock.now();
+        let prompt_none = pending.prompts("none");
+        let Some(active) = session else {
+            if prompt_none {
+                return self.refuse(&pending, OAuthErrorCode::LoginRequired, "the user is not signed in");
+            }
+            return self.login_page(req, &pending, None, StatusCode::OK, None, cookies);
+        };
+        if !fresh {
+            let too_old = pending
+                .max_age
+                // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1).
+                .is_some_and(|max| max == 0 || now - active.session.auth_time > max);
+            let other_user = pending
+                .hint_sub
+                .as_deref()
+                .is_some_and(|sub| sub != active.user.id.to_string());
+            if prompt_none && (too_old || other_user) {
+                return self.refuse(
+                    &pending,
+                    OAuthErrorCode::LoginRequired,
+                    if too_old {
+                        "the authentication is older than max_age"
+                    } else {
+                        "the signed-in user is not the one the id_token_hint names"
+                    },
+                );
+            }
+            if too_old || other_user || pending.prompts("login") || pending.prompts("select_account") {
+                let hint = Some(active.user.username.clone());
+                return self.login_page(req, &pending, None, StatusCode::OK, hint, cookies);
+            }
+        }
+
+        let Some(client) = self.snapshot.client(&pending.client_id).cloned() else {
+            return self.error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                "The application is no longer registered with this provider.",
+            );
+        };
+        let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
+        let remembered = match tessera_consent::granted(
+            self.store.conn(),
+            self.snapshot.tenant.id,
+            active.user.id,
+            &client.client_id,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) if e.is_unavailable() => return self.unavailable(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading consent failed");
+                return self.unavailable();
+            }
+        };
+        if tessera_consent::needs_consent(
+            &client,
+            &requested,
+            remembered.as_ref(),
+            pending.prompts("consent"),
+        ) {
+            if prompt_none {
+                return self.refuse(&pending, OAuthErrorCode::ConsentRequired, "the user has not consented");
+            }
+            pending.sid = Some(active.session.sid.clone());
+            return self.consent_page(req, &pending, &active, &requested, cookies);
+        }
+        self.issue(&pending, &active, requested, cookies).await
+    }
+
+    /// Issues the code for `granted` and sends it to the client.
+    pub async fn issue(
+        &self,
+        pending: &PendingAuthorization,
+        active: &ActiveSession,
+        granted: ScopeSet,
+        cookies: Vec<Cookie<'static>>,
+    ) -> HttpResponse {
+        let Some(client) = self.snapshot.client(&pending.client_id) else {
+            return self.error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                "The application is no longer registered with this provider.",
+            );
+        };
+        let grant = CodeGrant {
+            client_id: client.client_id.clone(),
+            user_id: active.user.id,
+            redirect_uri: if pending.redirect_uri_sent {
+                pending.return_to.redirect_uri.clone()
+            } else {
+                String::new()
+            },
+            scopes: granted,
+            nonce: pending.nonce.clone(),
+            code_challenge: pending.code_challenge.clone(),
+            code_challenge_method: pending.code_challenge.as_ref().map(|_| "S256".to_owned()),
+            sid: Some(active.session.sid.clone()),
+            auth_time: active.session.auth_time,
+            acr: active.session.acr.clone(),
+            amr: active.session.amr.clone(),
+            claims_request: pending.claims.clone(),
+        };
+        match tessera_tokens::issue_code(self.store, self.snapshot, grant, Clock.now()).await {
+            Ok(code) => page::respond(
+                self.templates,
+                self.snapshot,
+                &pending.return_to,
+                vec![("code", code)],
+                cookies,
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "issuing an authorization code failed");
+                page::respond_error(
+                    self.templates,
+                    self.snapshot,
+                    &pending.return_to,
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "the authorization server could not complete the request",
+                )
+            }
+        }
+    }
+
+    /// Answers the client with an error.
+    pub fn refuse(
+        &self,
+        pending: &PendingAuthorization,
+        code: OAuthErrorCode,
+        description: &str,
+    ) -> HttpResponse {
+        page::respond_error(self.templates, self.snapshot, &pending.return_to, code, description)
+    }
+
+    fn client_name(&self, pending: &PendingAuthorization) -> String {
+        self.snapshot
+            .client(&pending.client_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The login page, with an optional message.
+    pub fn login_page(
+        &self,
+        req: &HttpRequest,
+        pending: &PendingAuthorization,
+        error: Option<String>,
+        status: StatusCode,
+        username: Option<String>,
+        mut cookies: Vec<Cookie<'static>>,
+    ) -> HttpResponse {
+        let Some(sealed) = pending.seal(self.master) else {
+            return self.unavailable();
+        };
+        let (csrf, csrf_cookie) = cookies::csrf_token(req, self.snapshot);
+        cookies.extend(csrf_cookie);
+        let username = username.or_else(|| pending.login_hint.clone());
+        page::render(
+            self.templates,
+            self.snapshot,
+            status,
+            Page {
+                name: "login",
+                title: "Sign in",
+                data: json!({
+                    "action": format!("{}/login", self.snapshot.issuer),
+                    "csrf_token": csrf,
+                    "request": sealed,
+                    "username": username,
+                    "error": error,
+                    "client_name": self.client_name(pending),
+                }),
+            },
+            cookies,
+        )
+    }
+
+    /// The consent page listing each requested scope with its description.
+    fn consent_page(
+        &self,
+        req: &HttpRequest,
+        pending: &PendingAuthorization,
+        active: &ActiveSession,
+        requested: &ScopeSet,
+        mut cookies: Vec<Cookie<'static>>,
+    ) -> HttpResponse {
+        let Some(sealed) = pending.seal(self.master) else {
+            return self.unavailable();
+        };
+        let (csrf, csrf_cookie) = cookies::csrf_token(req, self.snapshot);
+        cookies.extend(csrf_cookie);
+        let scopes: Vec<_> = requested
+            .iter()
+            .map(|scope| {
+                let description = self
+                    .snapshot
+                    .scopes
+                    .iter()
+                    .find(|d| &d.name == scope)
+                    .map(|d| d.description.clone())
+                    .unwrap_or_else(|| scope.to_string());
+                json!({
+                    "name": scope.as_ref(),
+                    "description": description,
+                    "required": scope.as_ref() == REQUIRED_SCOPE,
+                })
+            })
+            .collect();
+        page::render(
+            self.templates,
+            self.snapshot,
+            StatusCode::OK,
+            Page {
+                name: "consent",
+                title: "Allow access?",
+                data: json!({
+                    "action": format!("{}/consent", self.snapshot.issuer),
+                    "csrf_token": csrf,
+                    "request": sealed,
+                    "client_name": self.client_name(pending),
+                    "username": active.user.username,
+                    "scopes": scopes,
+                }),
+            },
+            cookies,
+        )
+    }
+
+    /// The live session of the browser at this tenant, if any.
+    pub async fn session(&self, req: &HttpRequest) -> Result<Option<ActiveSession>, HttpResponse> {
+        let Some(value) = cookies::session_value(req, self.snapshot) else {
+            return Ok(None);
+        };
+        match self
+            .authn
+            .session(&self.snapshot.tenant, &value, Clock.now())
+            .await
+        {
+            Ok(session) => Ok(session),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the session failed");
+                Err(self.unavailable())
+            }
+        }
+    }
+}
+
+/// Whether `scope` may be left out of a consent: everything but `openid`.
+pub fn is_optional(scope: &str) -> bool {
+    scope != REQUIRED_SCOPE
+}

@@ -1,0 +1,158 @@
+//! `POST /t/{tenant}/login`: the login form. Checks the CSRF token and the sealed authorization
+//! request, verifies the password through the [`Authenticator`] (argon2 off the reactor, throttled),
+//! starts a fresh SSO session (a new id on every sign-in, so a planted id is useless), and continues
+//! the authorization. Failures re-render the form with a clear message.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::SecretString;
+use tessera_authn::{ActiveSession, Authenticator, LoginError};
+use tessera_core::{Clock, OAuthErrorCode};
+use tessera_keys::MasterKey;
+use tessera_store::Store;
+
+use crate::body::{is_form, read_limited};
+use crate::flow::Flow;
+use crate::interaction::PendingAuthorization;
+use crate::{ActiveTenant, Templates, cookies};
+
+/// Largest accepted login form.
+const MAX_FORM: usize = 16 * 1024;
+
+/// Reads a form body into its pairs, or `None` when it is not a form or is too large.
+pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Option<Vec<(String, String)>> {
+    if !is_form(req) {
+        return None;
+    }
+    let body = read_limited(payload, MAX_FORM).await.ok()?;
+    serde_urlencoded::from_bytes(&body).ok()
+}
+
+/// The first value of `name` in a form.
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Checks the form's CSRF token and opens its sealed request, or answers with an error page.
+pub fn open_form(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    form: &[(String, String)],
+) -> Result<PendingAuthorization, Box<HttpResponse>> {
+    if !cookies::csrf_ok(req, flow.snapshot, field(form, "csrf_token")) {
+        return Err(Box::new(flow.error(
+            StatusCode::FORBIDDEN,
+            OAuthErrorCode::AccessDenied,
+            "This form has expired or was not sent by this site. Go back to the application and try again.",
+        )));
+    }
+    field(form, "request")
+        .and_then(|sealed| {
+            PendingAuthorization::open(flow.master, flow.snapshot.tenant.id, sealed, Clock.now())
+        })
+        .ok_or_else(|| {
+            Box::new(flow.error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                "This sign-in request has expired. Go back to the application and try again.",
+            ))
+        })
+}
+
+/// `POST /t/{tenant}/login`.
+pub async fn login(
+    tenant: ActiveTenant,
+    req: HttpRequest,
+    payload: web::Payload,
+    templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
+) -> HttpResponse {
+    let flow = Flow {
+        snapshot: &tenant.0,
+        templates: &templates,
+        master: &master,
+        authn: &authn,
+        store: &store,
+    };
+    let Some(form) = read_form(&req, payload).await else {
+        return flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "The form is malformed.",
+        );
+    };
+    let pending = match open_form(&flow, &req, &form) {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let username = field(&form, "username").unwrap_or("").trim().to_owned();
+    let password = SecretString::from(field(&form, "password").unwrap_or("").to_owned());
+    if username.is_empty() {
+        return flow.login_page(
+            &req,
+            &pending,
+            Some("Enter your username and password.".into()),
+            StatusCode::BAD_REQUEST,
+            None,
+            vec![],
+        );
+    }
+    let now = Clock.now();
+    let ip = req.peer_addr().map(|a| a.ip());
+    let user = match authn
+        .login(&tenant.tenant, &username, &password, ip, now)
+        .await
+    {
+        Ok(user) => user,
+        Err(e) => {
+            let status = match e {
+                LoginError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                LoginError::Throttled { .. } | LoginError::Locked { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                LoginError::AccountDisabled => StatusCode::FORBIDDEN,
+                LoginError::Unavailable | LoginError::Unexpected(_) => {
+                    return flow.unavailable();
+                }
+            };
+            tracing::info!(tenant = %tenant.tenant.slug, outcome = %status, "sign-in refused");
+            return flow.login_page(
+                &req,
+                &pending,
+                Some(e.to_string()),
+                status,
+                Some(username),
+                vec![],
+            );
+        }
+    };
+    // The browser's previous session at this tenant, if any, ends: one session per browser.
+    if let Some(old) = cookies::session_value(&req, &tenant)
+        && let Err(e) = authn.end_session(tenant.tenant.id, &old).await
+    {
+        tracing::warn!(error = %e, "ending the previous session failed");
+    }
+    let started = match authn
+        .start_session(&tenant.tenant, &user, vec!["pwd".to_owned()], None, now)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "starting a session failed");
+            return flow.unavailable();
+        }
+    };
+    use secrecy::ExposeSecret;
+    let cookie = cookies::session_cookie(&tenant, started.cookie_value.expose_secret());
+    tracing::info!(tenant = %tenant.tenant.slug, user = %user.id, "signed in");
+    let active = ActiveSession {
+        session: started.session,
+        user,
+    };
+    flow.proceed(&req, pending, Some(active), true, vec![cookie])
+        .await
+}
