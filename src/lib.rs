@@ -2,6 +2,7 @@
 //! start the server, for `tessera serve` and for every test alike), and the management commands.
 
 pub mod commands;
+pub mod janitor;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

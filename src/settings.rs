@@ -55,6 +55,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Graceful shutdown window, seconds.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for login throttling).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Database settings.
@@ -150,7 +152,13 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
-        builder = builder.add_source(env.prefix_separator("__").separator("__").try_parsing(true));
+        builder = builder.add_source(
+            env.prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("server.trusted_proxies"),
+        );
         if let Some(v) = &overrides.data_dir {
             builder = builder.set_override("data_dir", v.to_string_lossy().to_string())?;
         }
@@ -254,6 +262,24 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.listen, "0.0.0.0:9000");
         assert_eq!(s.tenants.feed_poll_ms, 100);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_a_comma_separated_variable() {
+        let s = Settings::load_with_env(
+            None,
+            &Overrides::default(),
+            env(&[("TESSERA__SERVER__TRUSTED_PROXIES", "10.0.0.2,10.0.0.3")]),
+        )
+        .unwrap();
+        assert_eq!(s.server.trusted_proxies.len(), 2);
+        assert!(
+            Settings::load_with_env(None, &Overrides::default(), env(&[]))
+                .unwrap()
+                .server
+                .trusted_proxies
+                .is_empty()
+        );
     }
 
     #[test]

@@ -155,6 +155,12 @@ impl Application {
             },
         )
         .start();
+        crate::janitor::Janitor::new(
+            services.store.clone(),
+            services.authn.clone(),
+            Duration::from_secs(60),
+        )
+        .start();
 
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
@@ -164,6 +170,9 @@ impl Application {
         let directory = web::Data::new(services.directory.clone());
         let admin = web::Data::new(services.admin.clone());
         let store = web::Data::new(services.store.clone());
+        let proxies = web::Data::new(tessera_web::TrustedProxies(
+            settings.server.trusted_proxies.clone(),
+        ));
         let master = web::Data::from(Arc::clone(&services.master));
         let authn = web::Data::new(services.authn.clone());
         let mut server = HttpServer::new(move || {
@@ -175,6 +184,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(templates.clone())
                 .app_data(store.clone())
+                .app_data(proxies.clone())
                 .app_data(master.clone())
                 .app_data(authn.clone())
                 .configure(tessera_web::configure)

@@ -89,14 +89,20 @@ impl Agent {
 
     /// Signs in on a login page.
     pub async fn login(&self, page: &str, username: &str, password: &str) -> Step {
-        assert!(page.contains("name=\"password\""), "not a login page: {page}");
+        assert!(
+            page.contains("name=\"password\""),
+            "not a login page: {page}"
+        );
         self.submit(page, &[("username", username), ("password", password)])
             .await
     }
 
     /// Answers a consent page, ticking exactly `scopes` (besides the required ones).
     pub async fn consent(&self, page: &str, scopes: &[&str], allow: bool) -> Step {
-        assert!(page.contains("name=\"decision\""), "not a consent page: {page}");
+        assert!(
+            page.contains("name=\"decision\""),
+            "not a consent page: {page}"
+        );
         let mut fields: Vec<(&str, &str)> = scopes.iter().map(|s| ("scope", *s)).collect();
         fields.push(("decision", if allow { "allow" } else { "deny" }));
         self.submit(page, &fields).await
@@ -160,7 +166,8 @@ pub fn param(url: &str, name: &str) -> Option<String> {
 pub fn s256(verifier: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// A tenant with a sign-in client and a user, ready for browser flows.
@@ -293,7 +300,9 @@ impl SignIn {
     /// offered scope) and returns the agent and the code.
     pub async fn code(&self, app: &TestApp, scope: &str, verifier: &str) -> (Agent, String) {
         let agent = Agent::new();
-        let step = agent.get(&self.authorize_url(app, scope, verifier, &[])).await;
+        let step = agent
+            .get(&self.authorize_url(app, scope, verifier, &[]))
+            .await;
         let (_, page) = step.page();
         let mut step = agent.login(page, &self.username, &self.password).await;
         if let Step::Page(_, page) = &step {

@@ -145,6 +145,8 @@ impl Browser {
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-quic",
+                // Containers often give /dev/shm only 64 MB, too little for a renderer.
+                "--disable-dev-shm-usage",
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",

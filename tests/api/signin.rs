@@ -75,14 +75,24 @@ async fn openidconnect_relying_party_signs_in_refreshes_and_logs_out() {
     let step = agent.login(page, &f.username, &f.password).await;
     let (_, page) = step.page();
     for scope in ["openid", "profile", "email", "offline_access"] {
-        assert!(page.contains(&format!("value=\"{scope}\"")), "consent lists {scope}");
+        assert!(
+            page.contains(&format!("value=\"{scope}\"")),
+            "consent lists {scope}"
+        );
     }
     let step = agent
         .consent(page, &["profile", "email", "offline_access"], true)
         .await;
     let location = step.location();
-    assert_eq!(param(location, "state").as_deref(), Some(csrf.secret().as_str()));
-    assert_eq!(param(location, "iss"), Some(app.issuer("acme")), "RFC 9207 iss");
+    assert_eq!(
+        param(location, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(
+        param(location, "iss"),
+        Some(app.issuer("acme")),
+        "RFC 9207 iss"
+    );
     let code = param(location, "code").unwrap();
 
     let tokens = client
@@ -94,7 +104,9 @@ async fn openidconnect_relying_party_signs_in_refreshes_and_logs_out() {
         .unwrap();
     let id_token = tokens.id_token().expect("an ID token");
     let verifier = client.id_token_verifier();
-    let id_claims = id_token.claims(&verifier, &nonce).expect("the ID token verifies");
+    let id_claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("the ID token verifies");
     assert_eq!(id_claims.issuer().as_str(), app.issuer("acme"));
     assert!(id_claims.auth_time().is_some());
     assert!(id_token.signing_alg().is_ok());
@@ -104,7 +116,11 @@ async fn openidconnect_relying_party_signs_in_refreshes_and_logs_out() {
         Some(f.client_id.as_str())
     );
     assert!(raw_id["sid"].is_string() && raw_id["at_hash"].is_string());
-    assert_eq!(jwt_header_alg(&id_token.to_string()), "RS256", "RS256 by default");
+    assert_eq!(
+        jwt_header_alg(&id_token.to_string()),
+        "RS256",
+        "RS256 by default"
+    );
 
     let userinfo: CoreUserInfoClaims = client
         .user_info(tokens.access_token().clone(), None)
@@ -136,13 +152,19 @@ async fn openidconnect_relying_party_signs_in_refreshes_and_logs_out() {
         app.issuer("acme"),
         serde_urlencoded::to_string([
             ("id_token_hint", id_token.to_string().as_str()),
-            ("post_logout_redirect_uri", f.post_logout_redirect_uri.as_str()),
+            (
+                "post_logout_redirect_uri",
+                f.post_logout_redirect_uri.as_str()
+            ),
             ("state", "bye-1"),
         ])
         .unwrap()
     );
     let location = agent.get(&logout).await.location().to_owned();
-    assert_eq!(location, format!("{}?state=bye-1", f.post_logout_redirect_uri));
+    assert_eq!(
+        location,
+        format!("{}?state=bye-1", f.post_logout_redirect_uri)
+    );
     // The session is over: prompt=none now fails with login_required.
     let again = f.authorize_url(&app, "openid", &"v".repeat(43), &[("prompt", "none")]);
     let location = agent.get(&again).await.location().to_owned();
@@ -207,13 +229,23 @@ async fn pkce_is_required_and_plain_is_refused() {
         .unwrap()
         .to_owned();
     let location = agent.get(&without).await.location().to_owned();
-    assert_eq!(param(&location, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
     let plain = f
         .authorize_url(&app, "openid", &"v".repeat(43), &[])
         .replace("code_challenge_method=S256", "code_challenge_method=plain");
     let location = agent.get(&plain).await.location().to_owned();
-    assert_eq!(param(&location, "error").as_deref(), Some("invalid_request"));
-    assert!(param(&location, "error_description").unwrap().contains("S256"));
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(
+        param(&location, "error_description")
+            .unwrap()
+            .contains("S256")
+    );
 }
 
 #[actix_web::test]
@@ -222,20 +254,52 @@ async fn unsupported_response_type_scope_and_request_objects_are_reported_to_the
     let agent = Agent::new();
     let v = "v".repeat(43);
     let cases = [
-        (f.authorize_url(&app, "openid", &v, &[]).replace("response_type=code", "response_type=token"), "unsupported_response_type"),
-        (f.authorize_url(&app, "openid admin", &v, &[]), "invalid_scope"),
-        (f.authorize_url(&app, "openid", &v, &[("request", "eyJ.x.y")]), "request_not_supported"),
-        (f.authorize_url(&app, "openid", &v, &[("prompt", "none login")]), "invalid_request"),
-        (f.authorize_url(&app, "openid", &v, &[("max_age", "-1")]), "invalid_request"),
-        (f.authorize_url(&app, "openid", &v, &[("id_token_hint", "not.a.jwt")]), "invalid_request"),
+        (
+            f.authorize_url(&app, "openid", &v, &[])
+                .replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            f.authorize_url(&app, "openid admin", &v, &[]),
+            "invalid_scope",
+        ),
+        (
+            f.authorize_url(&app, "openid", &v, &[("request", "eyJ.x.y")]),
+            "request_not_supported",
+        ),
+        (
+            f.authorize_url(&app, "openid", &v, &[("prompt", "none login")]),
+            "invalid_request",
+        ),
+        (
+            f.authorize_url(&app, "openid", &v, &[("max_age", "-1")]),
+            "invalid_request",
+        ),
+        (
+            f.authorize_url(&app, "openid", &v, &[("id_token_hint", "not.a.jwt")]),
+            "invalid_request",
+        ),
     ];
     for (url, expected) in cases {
         let location = agent.get(&url).await.location().to_owned();
-        assert_eq!(param(&location, "error").as_deref(), Some(expected), "{url}");
+        assert_eq!(
+            param(&location, "error").as_deref(),
+            Some(expected),
+            "{url}"
+        );
         assert_eq!(param(&location, "state").as_deref(), Some("st-123"));
     }
     // Unknown parameters are ignored.
-    let url = f.authorize_url(&app, "openid", &v, &[("frobnicate", "1"), ("display", "page"), ("ui_locales", "fr")]);
+    let url = f.authorize_url(
+        &app,
+        "openid",
+        &v,
+        &[
+            ("frobnicate", "1"),
+            ("display", "page"),
+            ("ui_locales", "fr"),
+        ],
+    );
     let (status, _) = agent.get(&url).await.page().clone_parts();
     assert_eq!(status, 200);
 }
@@ -244,10 +308,17 @@ async fn unsupported_response_type_scope_and_request_objects_are_reported_to_the
 async fn login_form_without_csrf_token_is_refused() {
     let (app, f) = setup("acme").await;
     let agent = Agent::new();
-    let step = agent.get(&f.authorize_url(&app, "openid", &"v".repeat(43), &[])).await;
+    let step = agent
+        .get(&f.authorize_url(&app, "openid", &"v".repeat(43), &[]))
+        .await;
     let (_, page) = step.page();
     let hidden = crate::agent::hidden_fields(page);
-    let request = hidden.iter().find(|(n, _)| n == "request").unwrap().1.clone();
+    let request = hidden
+        .iter()
+        .find(|(n, _)| n == "request")
+        .unwrap()
+        .1
+        .clone();
     let resp = agent
         .http
         .post(format!("{}/login", app.issuer("acme")))
@@ -274,13 +345,23 @@ async fn login_form_without_csrf_token_is_refused() {
 async fn wrong_password_shows_the_form_again_with_a_message() {
     let (app, f) = setup("acme").await;
     let agent = Agent::new();
-    let step = agent.get(&f.authorize_url(&app, "openid", &"v".repeat(43), &[])).await;
+    let step = agent
+        .get(&f.authorize_url(&app, "openid", &"v".repeat(43), &[]))
+        .await;
     let (_, page) = step.page();
-    let (status, page) = agent.login(page, "alice", "wrong password!").await.page().clone_parts();
+    let (status, page) = agent
+        .login(page, "alice", "wrong password!")
+        .await
+        .page()
+        .clone_parts();
     assert_eq!(status, 401);
     assert!(page.contains("role=\"alert\""), "{page}");
     // Unknown users get the very same answer.
-    let (status2, page2) = agent.login(&page, "mallory", "wrong password!").await.page().clone_parts();
+    let (status2, page2) = agent
+        .login(&page, "mallory", "wrong password!")
+        .await
+        .page()
+        .clone_parts();
     assert_eq!(status2, 401);
     assert!(page2.contains("role=\"alert\""));
 }
@@ -302,8 +383,16 @@ async fn partial_consent_grants_exactly_what_was_ticked_and_is_remembered() {
     let (status, body) = f.exchange(&app, &code, &verifier).await;
     assert_eq!(status, 200, "{body}");
     let scope = body["scope"].as_str().unwrap();
-    assert!(scope.contains("profile") && !scope.contains("email"), "{scope}");
-    assert!(!claims(body["access_token"].as_str().unwrap())["scope"].as_str().unwrap().contains("email"));
+    assert!(
+        scope.contains("profile") && !scope.contains("email"),
+        "{scope}"
+    );
+    assert!(
+        !claims(body["access_token"].as_str().unwrap())["scope"]
+            .as_str()
+            .unwrap()
+            .contains("email")
+    );
 
     // Same scopes again: remembered, no page. A new scope (email) asks again.
     let verifier = "b".repeat(50);
@@ -343,10 +432,15 @@ async fn first_party_clients_skip_consent_and_prompt_none_reuses_the_session() {
     let step = agent
         .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
         .await;
-    assert!(param(step.location(), "code").is_some(), "SSO with prompt=none");
+    assert!(
+        param(step.location(), "code").is_some(),
+        "SSO with prompt=none"
+    );
     // prompt=login and max_age=0 ask for the password again.
     for extra in [("prompt", "login"), ("max_age", "0")] {
-        let step = agent.get(&f.authorize_url(&app, "openid", &verifier, &[extra])).await;
+        let step = agent
+            .get(&f.authorize_url(&app, "openid", &verifier, &[extra]))
+            .await;
         assert!(step.page().1.contains("name=\"password\""), "{extra:?}");
     }
 }
@@ -358,7 +452,9 @@ async fn session_cookie_is_http_only_lax_and_a_session_never_crosses_tenants() {
     let b = sign_in_fixture(&app, "bravo", true).await;
     let agent = Agent::new();
     let verifier = "d".repeat(50);
-    let step = agent.get(&a.authorize_url(&app, "openid", &verifier, &[])).await;
+    let step = agent
+        .get(&a.authorize_url(&app, "openid", &verifier, &[]))
+        .await;
     let (_, page) = step.page();
     let form: Vec<(String, String)> = crate::agent::hidden_fields(page)
         .into_iter()
@@ -384,12 +480,26 @@ async fn session_cookie_is_http_only_lax_and_a_session_never_crosses_tenants() {
         .iter()
         .find(|c| c.starts_with("tessera-session-alpha="))
         .expect("session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
     // Signed in at alpha; bravo still asks for a login, and prompt=none there fails.
-    let step = agent.get(&b.authorize_url(&app, "openid", &verifier, &[("prompt", "none")])).await;
-    assert_eq!(param(step.location(), "error").as_deref(), Some("login_required"));
+    let step = agent
+        .get(&b.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        param(step.location(), "error").as_deref(),
+        Some("login_required")
+    );
     // Even alpha's cookie value presented under bravo's cookie name is unknown there.
-    let value = session.split(';').next().unwrap().split('=').nth(1).unwrap();
+    let value = session
+        .split(';')
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap();
     let resp = app
         .http
         .get(b.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
@@ -419,8 +529,13 @@ async fn response_modes_fragment_and_form_post_carry_code_state_and_iss() {
         .await;
     let (status, page) = step.page();
     assert_eq!(status, 200);
-    assert!(page.contains(&format!("action=\"{}\"", f.redirect_uri)), "{page}");
-    assert!(page.contains("name=\"code\"") && page.contains("name=\"iss\"") && page.contains("st-123"));
+    assert!(
+        page.contains(&format!("action=\"{}\"", f.redirect_uri)),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"code\"") && page.contains("name=\"iss\"") && page.contains("st-123")
+    );
     drop(agent);
 }
 
@@ -436,7 +551,10 @@ async fn logout_without_a_hint_asks_first_and_unregistered_return_uri_is_an_erro
     );
     let (status, _) = agent.get(&bad).await.page().clone_parts();
     assert_eq!(status, 400);
-    let tampered = format!("{}/logout?id_token_hint=eyJhbGciOiJub25lIn0.e30.", app.issuer("acme"));
+    let tampered = format!(
+        "{}/logout?id_token_hint=eyJhbGciOiJub25lIn0.e30.",
+        app.issuer("acme")
+    );
     let (status, _) = agent.get(&tampered).await.page().clone_parts();
     assert_eq!(status, 400);
     let url = format!(
@@ -451,11 +569,17 @@ async fn logout_without_a_hint_asks_first_and_unregistered_return_uri_is_an_erro
     assert!(page.contains("Sign out?"));
     let page = page.to_owned();
     let step = agent.submit(&page, &[("decision", "logout")]).await;
-    assert_eq!(step.location(), format!("{}?state=s1", f.post_logout_redirect_uri));
+    assert_eq!(
+        step.location(),
+        format!("{}?state=s1", f.post_logout_redirect_uri)
+    );
     let step = agent
         .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
         .await;
-    assert_eq!(param(step.location(), "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        param(step.location(), "error").as_deref(),
+        Some("login_required")
+    );
 }
 
 fn urlencode(s: &str) -> String {
@@ -471,7 +595,12 @@ async fn an_id_token_hint_for_another_user_forces_a_new_login() {
     let id_token = body["id_token"].as_str().unwrap().to_owned();
     // The genuine hint with prompt=none: code.
     let step = agent
-        .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none"), ("id_token_hint", &id_token)]))
+        .get(&f.authorize_url(
+            &app,
+            "openid",
+            &verifier,
+            &[("prompt", "none"), ("id_token_hint", &id_token)],
+        ))
         .await;
     assert!(param(step.location(), "code").is_some());
     // A tampered hint (signature of another payload) is refused.
@@ -485,9 +614,17 @@ async fn an_id_token_hint_for_another_user_forces_a_new_login() {
     parts[1] = &forged_payload;
     let forged = parts.join(".");
     let step = agent
-        .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none"), ("id_token_hint", &forged)]))
+        .get(&f.authorize_url(
+            &app,
+            "openid",
+            &verifier,
+            &[("prompt", "none"), ("id_token_hint", &forged)],
+        ))
         .await;
-    assert_eq!(param(step.location(), "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        param(step.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
 }
 
 #[actix_web::test]
@@ -495,7 +632,10 @@ async fn discovery_advertises_code_flow_userinfo_logout_and_rs256() {
     let (app, _f) = setup("acme").await;
     let doc: Value = app
         .http
-        .get(format!("{}/.well-known/openid-configuration", app.issuer("acme")))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            app.issuer("acme")
+        ))
         .send()
         .await
         .unwrap()
@@ -503,10 +643,71 @@ async fn discovery_advertises_code_flow_userinfo_logout_and_rs256() {
         .await
         .unwrap();
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert!(doc["userinfo_endpoint"].as_str().unwrap().ends_with("/userinfo"));
-    assert!(doc["end_session_endpoint"].as_str().unwrap().ends_with("/logout"));
-    let algs = doc["id_token_signing_alg_values_supported"].as_array().unwrap();
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(
+        doc["userinfo_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/userinfo")
+    );
+    assert!(
+        doc["end_session_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/logout")
+    );
+    let algs = doc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
     assert!(algs.iter().any(|a| a == "RS256") && algs.iter().any(|a| a == "ES256"));
     let _ = Step::Redirect(String::new());
+}
+
+#[actix_web::test]
+async fn the_janitor_removes_expired_sessions_and_refresh_tokens() {
+    let (app, f) = setup("acme").await;
+    let verifier = "h".repeat(50);
+    let (agent, code) = f.code(&app, "openid", &verifier).await;
+    let (_, body) = f.exchange(&app, &code, &verifier).await;
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let store = tessera_store::Store::connect(
+        &app.database_url,
+        &tessera_store::PoolSettings {
+            max_connections: 2,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .await
+    .unwrap();
+    let authn = tessera_authn::Authenticator::new(store.clone(), 1);
+    // Nothing has expired yet.
+    let now = tessera_core::Clock.now();
+    tessera::janitor::sweep(&store, &authn, now).await.unwrap();
+    let step = agent
+        .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
+        .await;
+    assert!(param(step.location(), "code").is_some(), "session survives");
+    // A year later, everything is gone.
+    let removed = tessera::janitor::sweep(&store, &authn, now + 365 * 86_400)
+        .await
+        .unwrap();
+    assert!(removed >= 3, "session, family, refresh token: {removed}");
+    let step = agent
+        .get(&f.authorize_url(&app, "openid", &verifier, &[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        param(step.location(), "error").as_deref(),
+        Some("login_required")
+    );
+    let resp = app
+        .post_token(
+            &f.tenant,
+            Some((&f.client_id, &f.client_secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(TestApp::oauth_error(resp).await, "invalid_grant");
 }

@@ -643,19 +643,28 @@ async fn token_request_without_grant_type_is_invalid_request() {
 }
 
 #[actix_web::test]
-async fn password_and_authorization_code_grants_are_unsupported_grant_type() {
+async fn password_and_unknown_grants_are_unsupported_and_code_needs_the_grant() {
     let app = spawn_app().await;
     let client = tenant_with_client(&app, "errs", "ES256").await;
-    let forms: [&[(&str, &str)]; 3] = [
+    // A client-credentials client may not redeem codes (RFC 6749 §5.2 unauthorized_client).
+    let resp = app
+        .post_token(
+            "errs",
+            Some((&client.id, &client.secret)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "abc"),
+                ("redirect_uri", "https://app.example.com/cb"),
+            ],
+        )
+        .await;
+    assert_oauth_error(resp, 400, "unauthorized_client").await;
+    // The resource owner password grant is not offered (RFC 9700 §2.4).
+    let forms: [&[(&str, &str)]; 2] = [
         &[
             ("grant_type", "password"),
             ("username", "alice"),
             ("password", "hunter2"),
-        ],
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", "abc"),
-            ("redirect_uri", "https://app.example.com/cb"),
         ],
         &[("grant_type", "urn:example:made-up")],
     ];

@@ -1,7 +1,7 @@
-//! Admin REST API under `/admin/v1`: tenants, clients, scopes, signing keys and tenant admins,
-//! for operators and tenant admins holding a bearer JWT of the system tenant. The route table
-//! below is the single list that both registers the handlers and is checked against the
-//! OpenAPI document served at `/admin/v1/openapi.json`.
+//! Admin REST API under `/admin/v1`: tenants, clients, scopes, signing keys, tenant admins, and
+//! each tenant's settings and page templates, for operators and tenant admins holding a bearer
+//! JWT of the system tenant. The route table below is the single list that both registers the
+//! handlers and is checked against the OpenAPI document served at `/admin/v1/openapi.json`.
 
 mod admins;
 mod auth;

@@ -393,7 +393,9 @@ impl TenantAdmin {
                 redirect_uris.push(uri.as_ref().to_owned());
             }
         }
-        let id_token_alg = new.id_token_alg.unwrap_or(tessera_keys::DEFAULT_ID_TOKEN_ALG);
+        let id_token_alg = new
+            .id_token_alg
+            .unwrap_or(tessera_keys::DEFAULT_ID_TOKEN_ALG);
         if !tessera_keys::ring_algs(tenant.signing_alg).contains(&id_token_alg) {
             return Err(TenantError::Invalid(format!(
                 "tenant `{slug}` signs with {} and RS256; it cannot sign ID tokens with {id_token_alg}",

@@ -108,7 +108,12 @@ impl Directory {
         let key_rows = keys::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("signing key", e))?;
-        let keys = KeySet::build(&self.inner.master, &key_rows, tenant.signing_alg, Clock.now())?;
+        let keys = KeySet::build(
+            &self.inner.master,
+            &key_rows,
+            tenant.signing_alg,
+            Clock.now(),
+        )?;
         let templates = templates::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("template", e))?

@@ -19,11 +19,10 @@ use crate::TenantSnapshot;
 /// Largest template source a tenant may store, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
 
-/// Deepest nesting of blocks (`{{#…}}`) in a tenant template: keeps the parser's recursion, and
-/// so its stack use, small.
+/// Deepest nesting of blocks (`{{#…}}`, `{{else if}}` links, `{{#> layout}}`) in a tenant
+/// template: rendering recurses once per level, and must stay far from a worker's stack limit.
+/// (The parser itself handles a hostile 64 KiB source within a 2 MiB stack; a test checks it.)
 const MAX_BLOCK_DEPTH: usize = 24;
-/// Deepest nesting of sub-expressions (`(…)`) inside one mustache.
-const MAX_PAREN_DEPTH: usize = 8;
 /// How often a page override may invoke the layout, or the layout the page body.
 const MAX_PARTIAL_CALLS: usize = 4;
 /// Largest page a template may produce from the sample data, in bytes.
@@ -654,52 +653,31 @@ pub fn validate_branding(branding: &Branding) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Checking a tenant's template
 
-/// Refuses nesting deep enough to strain the parser's recursion, before the parser runs.
-fn check_nesting(source: &str) -> Result<(), TemplateProblem> {
-    let bytes = source.as_bytes();
-    let (mut blocks, mut parens, mut in_mustache) = (0usize, 0usize, false);
-    let (mut line, mut column) = (1usize, 1usize);
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &bytes[i..];
-        if rest.starts_with(b"{{") {
-            in_mustache = true;
-            parens = 0;
-            let mut j = 2;
-            while matches!(rest.get(j), Some(b'{' | b'~')) {
-                j += 1;
+/// Refuses blocks nested deeper than [`MAX_BLOCK_DEPTH`], before anything else recurses over
+/// the template. The check's own recursion stops at the limit.
+fn check_depth(template: &Template, depth: usize) -> Result<(), TemplateProblem> {
+    for (index, element) in template.elements.iter().enumerate() {
+        let inner: [Option<&Template>; 2] = match element {
+            TemplateElement::HelperBlock(block) => {
+                [block.template.as_ref(), block.inverse.as_ref()]
             }
-            match rest.get(j) {
-                Some(b'#') => blocks += 1,
-                Some(b'/') => blocks = blocks.saturating_sub(1),
-                _ => {}
+            TemplateElement::PartialBlock(block) | TemplateElement::DecoratorBlock(block) => {
+                [block.template.as_ref(), None]
             }
-            if blocks > MAX_BLOCK_DEPTH {
+            _ => [None, None],
+        };
+        for nested in inner.into_iter().flatten() {
+            if depth >= MAX_BLOCK_DEPTH {
+                let at = template.mapping.get(index).map(|m| (m.0, m.1));
                 return Err(TemplateProblem::at(
-                    Some((line, column)),
-                    format!("blocks may nest at most {MAX_BLOCK_DEPTH} deep"),
+                    at,
+                    format!(
+                        "blocks may nest at most {MAX_BLOCK_DEPTH} deep (an {{{{else if}}}} counts as one more level)"
+                    ),
                 ));
             }
-        } else if rest.starts_with(b"}}") {
-            in_mustache = false;
-        } else if in_mustache && rest[0] == b'(' {
-            parens += 1;
-            if parens > MAX_PAREN_DEPTH {
-                return Err(TemplateProblem::at(
-                    Some((line, column)),
-                    format!("sub-expressions may nest at most {MAX_PAREN_DEPTH} deep"),
-                ));
-            }
-        } else if in_mustache && rest[0] == b')' {
-            parens = parens.saturating_sub(1);
+            check_depth(nested, depth + 1)?;
         }
-        if bytes[i] == b'\n' {
-            line += 1;
-            column = 1;
-        } else if bytes[i] & 0xC0 != 0x80 {
-            column += 1;
-        }
-        i += 1;
     }
     Ok(())
 }
@@ -896,9 +874,9 @@ fn compile_checked(template: TemplateName, source: &str) -> Result<Template, Tem
     if source.trim().is_empty() {
         return Err(TemplateProblem::general("the template is empty"));
     }
-    check_nesting(source)?;
     let compiled = Template::compile_with_name(source, template.as_str().to_owned())
         .map_err(|e| TemplateProblem::from_compile(&e))?;
+    check_depth(&compiled, 0)?;
     Policy::check(template, &compiled, source)?;
     Ok(compiled)
 }

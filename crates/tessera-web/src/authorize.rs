@@ -9,15 +9,12 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
-use tessera_authn::Authenticator;
 use tessera_core::{ClientType, Clock, GrantType, OAuthErrorCode, ScopeSet};
-use tessera_keys::MasterKey;
-use tessera_store::Store;
 
+use crate::ActiveTenant;
 use crate::body::{is_form, read_limited};
-use crate::flow::Flow;
+use crate::flow::{Flow, FlowDeps};
 use crate::interaction::{INTERACTION_TTL, PendingAuthorization, ResponseMode, ReturnTo};
-use crate::{ActiveTenant, Templates};
 
 /// Largest accepted authorization request body.
 const MAX_AUTHORIZE_BODY: usize = 16 * 1024;
@@ -78,43 +75,10 @@ impl Params {
     }
 }
 
-/// Shared state of the authorization endpoints.
-pub struct Deps {
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
-}
-
-impl Deps {
-    fn flow<'a>(&'a self, tenant: &'a ActiveTenant) -> Flow<'a> {
-        Flow {
-            snapshot: &tenant.0,
-            templates: &self.templates,
-            master: &self.master,
-            authn: &self.authn,
-            store: &self.store,
-        }
-    }
-}
-
 /// `GET /t/{tenant}/authorize`.
-pub async fn authorize_get(
-    tenant: ActiveTenant,
-    req: HttpRequest,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
-) -> HttpResponse {
-    let deps = Deps {
-        templates,
-        master,
-        authn,
-        store,
-    };
+pub async fn authorize_get(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> HttpResponse {
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).ok();
-    handle(&deps.flow(&tenant), &req, pairs).await
+    handle(&deps.flow(&tenant.0), &req, pairs).await
 }
 
 /// `POST /t/{tenant}/authorize` (OIDC Core §3.1.2.1 allows form-encoded POST).
@@ -122,17 +86,8 @@ pub async fn authorize_post(
     tenant: ActiveTenant,
     req: HttpRequest,
     payload: web::Payload,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
+    deps: FlowDeps,
 ) -> HttpResponse {
-    let deps = Deps {
-        templates,
-        master,
-        authn,
-        store,
-    };
     let pairs = if is_form(&req) {
         match read_limited(payload, MAX_AUTHORIZE_BODY).await {
             Ok(body) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok(),
@@ -141,7 +96,7 @@ pub async fn authorize_post(
     } else {
         None
     };
-    handle(&deps.flow(&tenant), &req, pairs).await
+    handle(&deps.flow(&tenant.0), &req, pairs).await
 }
 
 async fn handle(
@@ -167,7 +122,10 @@ async fn handle(
     ) {
         return bad("A parameter is repeated.");
     }
-    let Some(client) = params.get("client_id").and_then(|id| flow.snapshot.client(id)) else {
+    let Some(client) = params
+        .get("client_id")
+        .and_then(|id| flow.snapshot.client(id))
+    else {
         return bad("The application that sent you here is not registered with this provider.");
     };
     let redirect_uri = match params.get("redirect_uri") {
@@ -176,7 +134,9 @@ async fn handle(
         Some(_) => return bad("The redirect URI is not registered for this application."),
         // OIDC Core requires redirect_uri; plain OAuth may omit it with one registered URI.
         None if client.redirect_uris.len() == 1
-            && !params.get("scope").is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
+            && !params
+                .get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
         {
             client.redirect_uris[0].clone()
         }
@@ -229,24 +189,39 @@ fn validate(
     if let Some(name) = &params.repeated {
         return Err((E::InvalidRequest, format!("{name} is repeated")));
     }
-    if params.get("response_mode").is_some_and(|m| ResponseMode::parse(m).is_none()) {
+    if params
+        .get("response_mode")
+        .is_some_and(|m| ResponseMode::parse(m).is_none())
+    {
         return Err(refuse(E::InvalidRequest, "unsupported response_mode"));
     }
     // OIDC Core §6: request objects are not supported by this version.
     if params.get("request").is_some() {
-        return Err(refuse(E::RequestNotSupported, "the request parameter is not supported"));
+        return Err(refuse(
+            E::RequestNotSupported,
+            "the request parameter is not supported",
+        ));
     }
     if params.get("request_uri").is_some() {
-        return Err(refuse(E::RequestUriNotSupported, "the request_uri parameter is not supported"));
+        return Err(refuse(
+            E::RequestUriNotSupported,
+            "the request_uri parameter is not supported",
+        ));
     }
     if params.get("registration").is_some() {
-        return Err(refuse(E::RegistrationNotSupported, "the registration parameter is not supported"));
+        return Err(refuse(
+            E::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
     }
     match params.get("response_type") {
         None => return Err(refuse(E::InvalidRequest, "response_type is required")),
         Some("code") => {}
         Some(_) => {
-            return Err(refuse(E::UnsupportedResponseType, "only response_type=code is supported"));
+            return Err(refuse(
+                E::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
         }
     }
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
@@ -259,24 +234,40 @@ fn validate(
     let Some(raw_scope) = params.get("scope") else {
         return Err(refuse(E::InvalidScope, "scope is required"));
     };
-    let mut requested =
-        ScopeSet::parse(raw_scope).map_err(|e| (E::InvalidScope, e.to_string()))?;
+    let mut requested = ScopeSet::parse(raw_scope).map_err(|e| (E::InvalidScope, e.to_string()))?;
     if let Some(scope) = requested.first_missing_from(&client.scopes) {
-        return Err((E::InvalidScope, format!("the client may not request scope `{scope}`")));
+        return Err((
+            E::InvalidScope,
+            format!("the client may not request scope `{scope}`"),
+        ));
     }
 
     let prompt: Vec<String> = params
         .get("prompt")
-        .map(|p| p.split(' ').filter(|v| !v.is_empty()).map(str::to_owned).collect())
+        .map(|p| {
+            p.split(' ')
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     for value in &prompt {
-        if !matches!(value.as_str(), "none" | "login" | "consent" | "select_account") {
-            return Err((E::InvalidRequest, format!("unsupported prompt value `{value}`")));
+        if !matches!(
+            value.as_str(),
+            "none" | "login" | "consent" | "select_account"
+        ) {
+            return Err((
+                E::InvalidRequest,
+                format!("unsupported prompt value `{value}`"),
+            ));
         }
     }
     // OIDC Core §3.1.2.1: `none` must stand alone.
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(refuse(E::InvalidRequest, "prompt=none cannot be combined with other values"));
+        return Err(refuse(
+            E::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
     }
     // OIDC Core §11: offline_access is ignored unless the user is asked for consent.
     if requested.contains("offline_access") && !prompt.iter().any(|p| p == "consent") {
@@ -291,16 +282,32 @@ fn validate(
         None => None,
         Some(raw) => match raw.parse::<i64>() {
             Ok(v) if v >= 0 => Some(v),
-            _ => return Err(refuse(E::InvalidRequest, "max_age must be a non-negative integer")),
+            _ => {
+                return Err(refuse(
+                    E::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                ));
+            }
         },
     };
 
     // RFC 7636 §4.3; `plain` is refused (RFC 9700 §2.1.1), so the method is required.
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (None, None) => None,
-        (None, Some(_)) => return Err(refuse(E::InvalidRequest, "code_challenge_method without code_challenge")),
+        (None, Some(_)) => {
+            return Err(refuse(
+                E::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
         (Some(_), m) if m != Some("S256") => {
-            return Err(refuse(E::InvalidRequest, "code_challenge_method must be S256"));
+            return Err(refuse(
+                E::InvalidRequest,
+                "code_challenge_method must be S256",
+            ));
         }
         (Some(challenge), _) => {
             let ok = challenge.len() == 43
@@ -308,13 +315,20 @@ fn validate(
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(refuse(E::InvalidRequest, "code_challenge is not a base64url SHA-256"));
+                return Err(refuse(
+                    E::InvalidRequest,
+                    "code_challenge is not a base64url SHA-256",
+                ));
             }
             Some(challenge.to_owned())
         }
     };
-    if code_challenge.is_none() && (client.require_pkce || client.client_type == ClientType::Public) {
-        return Err(refuse(E::InvalidRequest, "PKCE is required: send code_challenge with S256"));
+    if code_challenge.is_none() && (client.require_pkce || client.client_type == ClientType::Public)
+    {
+        return Err(refuse(
+            E::InvalidRequest,
+            "PKCE is required: send code_challenge with S256",
+        ));
     }
 
     let claims = match params.get("claims") {
@@ -327,8 +341,14 @@ fn validate(
 
     let hint_sub = match params.get("id_token_hint") {
         None => None,
-        Some(hint) => Some(verify_id_token_hint(flow, hint, client.client_id.as_ref())
-            .ok_or_else(|| refuse(E::InvalidRequest, "id_token_hint is not a valid ID token of this provider"))?),
+        Some(hint) => Some(
+            verify_id_token_hint(flow, hint, client.client_id.as_ref()).ok_or_else(|| {
+                refuse(
+                    E::InvalidRequest,
+                    "id_token_hint is not a valid ID token of this provider",
+                )
+            })?,
+        ),
     };
 
     Ok(PendingAuthorization {
@@ -342,7 +362,9 @@ fn validate(
         code_challenge,
         prompt,
         max_age,
-        login_hint: params.get("login_hint").map(|h| h.chars().take(255).collect()),
+        login_hint: params
+            .get("login_hint")
+            .map(|h| h.chars().take(255).collect()),
         hint_sub,
         acr_values: params.get("acr_values").map(str::to_owned),
         claims,

@@ -4,32 +4,20 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tessera_authn::Authenticator;
 use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
-use tessera_keys::MasterKey;
-use tessera_store::Store;
 
-use crate::flow::{Flow, is_optional};
+use crate::ActiveTenant;
+use crate::flow::{FlowDeps, is_optional};
 use crate::login::{field, open_form, read_form};
-use crate::{ActiveTenant, Templates};
 
 /// `POST /t/{tenant}/consent`.
 pub async fn consent(
     tenant: ActiveTenant,
     req: HttpRequest,
     payload: web::Payload,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
+    deps: FlowDeps,
 ) -> HttpResponse {
-    let flow = Flow {
-        snapshot: &tenant.0,
-        templates: &templates,
-        master: &master,
-        authn: &authn,
-        store: &store,
-    };
+    let flow = deps.flow(&tenant.0);
     let Some(form) = read_form(&req, payload).await else {
         return flow.error(
             StatusCode::BAD_REQUEST,
@@ -57,7 +45,11 @@ pub async fn consent(
     match field(&form, "decision") {
         Some("allow") => {}
         Some("deny") => {
-            return flow.refuse(&pending, OAuthErrorCode::AccessDenied, "the user denied the request");
+            return flow.refuse(
+                &pending,
+                OAuthErrorCode::AccessDenied,
+                "the user denied the request",
+            );
         }
         _ => {
             return flow.error(
@@ -86,7 +78,7 @@ pub async fn consent(
         );
     };
     if let Err(e) = tessera_consent::record(
-        store.conn(),
+        flow.store.conn(),
         tenant.tenant.id,
         active.user.id,
         &client.client_id,

@@ -56,7 +56,18 @@ fn metadata(s: &TenantSnapshot, openid: bool) -> Metadata<'_> {
         .flat_map(|sc| sc.claims.iter().map(String::as_str))
         .collect();
     // OIDC Core §2: claims every ID token carries.
-    claims.extend(["iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"]);
+    claims.extend([
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "sid",
+    ]);
     // OIDC Core §15.1: RS256 is always offered; the key set has a key for every listed alg.
     let algs: Vec<&str> = s.keys.signing_algs().iter().map(|a| a.as_str()).collect();
     Metadata {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tessera_authn::{ActiveSession, Authenticator};
 use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
@@ -31,6 +31,56 @@ pub struct Flow<'a> {
     pub authn: &'a Authenticator,
     /// The database.
     pub store: &'a Store,
+}
+
+/// The app data every browser-flow handler needs, extracted as one value.
+pub struct FlowDeps {
+    templates: web::Data<Templates>,
+    master: web::Data<MasterKey>,
+    authn: web::Data<Authenticator>,
+    store: web::Data<Store>,
+    proxies: Option<web::Data<crate::TrustedProxies>>,
+}
+
+impl FromRequest for FlowDeps {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let deps = (|| {
+            Some(Self {
+                templates: req.app_data::<web::Data<Templates>>()?.clone(),
+                master: req.app_data::<web::Data<MasterKey>>()?.clone(),
+                authn: req.app_data::<web::Data<Authenticator>>()?.clone(),
+                store: req.app_data::<web::Data<Store>>()?.clone(),
+                proxies: req.app_data::<web::Data<crate::TrustedProxies>>().cloned(),
+            })
+        })();
+        std::future::ready(deps.ok_or_else(|| {
+            actix_web::error::ErrorInternalServerError("sign-in services are not configured")
+        }))
+    }
+}
+
+impl FlowDeps {
+    /// The flow for `tenant`.
+    pub fn flow<'a>(&'a self, snapshot: &'a Arc<TenantSnapshot>) -> Flow<'a> {
+        Flow {
+            snapshot,
+            templates: &self.templates,
+            master: &self.master,
+            authn: &self.authn,
+            store: &self.store,
+        }
+    }
+
+    /// The client's address (through trusted proxies).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
+        match &self.proxies {
+            Some(p) => p.client_ip(req),
+            None => req.peer_addr().map(|a| a.ip()),
+        }
+    }
 }
 
 /// The scope that can never be unticked on the consent page: without it there is no sign-in.
@@ -65,7 +115,11 @@ impl Flow<'_> {
         let prompt_none = pending.prompts("none");
         let Some(active) = session else {
             if prompt_none {
-                return self.refuse(&pending, OAuthErrorCode::LoginRequired, "the user is not signed in");
+                return self.refuse(
+                    &pending,
+                    OAuthErrorCode::LoginRequired,
+                    "the user is not signed in",
+                );
             }
             return self.login_page(req, &pending, None, StatusCode::OK, None, cookies);
         };
@@ -89,7 +143,11 @@ impl Flow<'_> {
                     },
                 );
             }
-            if too_old || other_user || pending.prompts("login") || pending.prompts("select_account") {
+            if too_old
+                || other_user
+                || pending.prompts("login")
+                || pending.prompts("select_account")
+            {
                 let hint = Some(active.user.username.clone());
                 return self.login_page(req, &pending, None, StatusCode::OK, hint, cookies);
             }
@@ -125,7 +183,11 @@ impl Flow<'_> {
             pending.prompts("consent"),
         ) {
             if prompt_none {
-                return self.refuse(&pending, OAuthErrorCode::ConsentRequired, "the user has not consented");
+                return self.refuse(
+                    &pending,
+                    OAuthErrorCode::ConsentRequired,
+                    "the user has not consented",
+                );
             }
             pending.sid = Some(active.session.sid.clone());
             return self.consent_page(req, &pending, &active, &requested, cookies);
@@ -194,7 +256,13 @@ impl Flow<'_> {
         code: OAuthErrorCode,
         description: &str,
     ) -> HttpResponse {
-        page::respond_error(self.templates, self.snapshot, &pending.return_to, code, description)
+        page::respond_error(
+            self.templates,
+            self.snapshot,
+            &pending.return_to,
+            code,
+            description,
+        )
     }
 
     fn client_name(&self, pending: &PendingAuthorization) -> String {

@@ -5,6 +5,7 @@
 
 mod authorize;
 mod body;
+mod client_ip;
 mod consent;
 mod cookies;
 mod discovery;
@@ -24,6 +25,7 @@ mod userinfo;
 
 use actix_web::web;
 
+pub use client_ip::TrustedProxies;
 pub use error::{OAuthError, json_error};
 pub use metrics::{Metrics, observe};
 pub use templates::Templates;
@@ -58,8 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/userinfo", web::post().to(userinfo::userinfo_post))
                 .route(
                     "/userinfo",
-                    web::method(actix_web::http::Method::OPTIONS)
-                        .to(userinfo::userinfo_preflight),
+                    web::method(actix_web::http::Method::OPTIONS).to(userinfo::userinfo_preflight),
                 ),
         );
 }

@@ -6,15 +6,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
-use tessera_authn::{ActiveSession, Authenticator, LoginError};
+use tessera_authn::{ActiveSession, LoginError};
 use tessera_core::{Clock, OAuthErrorCode};
-use tessera_keys::MasterKey;
-use tessera_store::Store;
 
 use crate::body::{is_form, read_limited};
-use crate::flow::Flow;
+use crate::flow::{Flow, FlowDeps};
 use crate::interaction::PendingAuthorization;
-use crate::{ActiveTenant, Templates, cookies};
+use crate::{ActiveTenant, cookies};
 
 /// Largest accepted login form.
 const MAX_FORM: usize = 16 * 1024;
@@ -66,18 +64,10 @@ pub async fn login(
     tenant: ActiveTenant,
     req: HttpRequest,
     payload: web::Payload,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
+    deps: FlowDeps,
 ) -> HttpResponse {
-    let flow = Flow {
-        snapshot: &tenant.0,
-        templates: &templates,
-        master: &master,
-        authn: &authn,
-        store: &store,
-    };
+    let flow = deps.flow(&tenant.0);
+    let authn = flow.authn;
     let Some(form) = read_form(&req, payload).await else {
         return flow.error(
             StatusCode::BAD_REQUEST,
@@ -102,7 +92,7 @@ pub async fn login(
         );
     }
     let now = Clock.now();
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = deps.client_ip(&req);
     let user = match authn
         .login(&tenant.tenant, &username, &password, ip, now)
         .await

@@ -12,16 +12,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tessera_authn::Authenticator;
 use tessera_core::{Clock, OAuthErrorCode, TenantId};
-use tessera_keys::MasterKey;
-use tessera_store::Store;
 
 use crate::body::is_form;
-use crate::flow::Flow;
+use crate::flow::{Flow, FlowDeps};
 use crate::login::{field, read_form};
 use crate::page::{self, Page};
-use crate::{ActiveTenant, Templates, cookies};
+use crate::{ActiveTenant, cookies};
 
 /// How long the confirmation form stays valid, seconds.
 const CONFIRM_TTL: i64 = 10 * 60;
@@ -41,22 +38,8 @@ fn aad(tenant: TenantId) -> Vec<u8> {
 }
 
 /// `GET /t/{tenant}/logout`.
-#[allow(clippy::too_many_arguments)]
-pub async fn logout_get(
-    tenant: ActiveTenant,
-    req: HttpRequest,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
-) -> HttpResponse {
-    let flow = Flow {
-        snapshot: &tenant.0,
-        templates: &templates,
-        master: &master,
-        authn: &authn,
-        store: &store,
-    };
+pub async fn logout_get(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> HttpResponse {
+    let flow = deps.flow(&tenant.0);
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).ok();
     handle(&flow, &req, pairs).await
 }
@@ -66,18 +49,9 @@ pub async fn logout_post(
     tenant: ActiveTenant,
     req: HttpRequest,
     payload: web::Payload,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
+    deps: FlowDeps,
 ) -> HttpResponse {
-    let flow = Flow {
-        snapshot: &tenant.0,
-        templates: &templates,
-        master: &master,
-        authn: &authn,
-        store: &store,
-    };
+    let flow = deps.flow(&tenant.0);
     let pairs = if is_form(&req) {
         read_form(&req, payload).await
     } else {
@@ -92,7 +66,11 @@ async fn handle(
     pairs: Option<Vec<(String, String)>>,
 ) -> HttpResponse {
     let bad = |message: &str| {
-        flow.error(StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, message)
+        flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            message,
+        )
     };
     let Some(pairs) = pairs else {
         return bad("The sign-out request is malformed.");
@@ -101,15 +79,24 @@ async fn handle(
     let hint = match get("id_token_hint") {
         None => None,
         Some(raw) => match flow.snapshot.keys.verify(raw) {
-            Ok(claims) if claims.get("iss").and_then(Value::as_str) == Some(&flow.snapshot.issuer) => {
+            Ok(claims)
+                if claims.get("iss").and_then(Value::as_str) == Some(&flow.snapshot.issuer) =>
+            {
                 Some(claims)
             }
-            _ => return bad("The sign-out request carries an ID token this provider did not issue."),
+            _ => {
+                return bad(
+                    "The sign-out request carries an ID token this provider did not issue.",
+                );
+            }
         },
     };
     let hint_aud: Vec<String> = match hint.as_ref().and_then(|c| c.get("aud")) {
         Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => vec![],
     };
     let client_id = match (get("client_id"), hint_aud.first()) {
@@ -150,7 +137,8 @@ async fn handle(
         return finish(flow, redirect_uri, state, vec![]);
     };
     let trusted = hint.as_ref().is_some_and(|claims| {
-        let sid_matches = claims.get("sid").and_then(Value::as_str) == Some(active.session.sid.as_str());
+        let sid_matches =
+            claims.get("sid").and_then(Value::as_str) == Some(active.session.sid.as_str());
         let sub_matches =
             claims.get("sub").and_then(Value::as_str) == Some(active.user.id.to_string().as_str());
         sid_matches || sub_matches
@@ -198,20 +186,15 @@ pub async fn confirm(
     tenant: ActiveTenant,
     req: HttpRequest,
     payload: web::Payload,
-    templates: web::Data<Templates>,
-    master: web::Data<MasterKey>,
-    authn: web::Data<Authenticator>,
-    store: web::Data<Store>,
+    deps: FlowDeps,
 ) -> HttpResponse {
-    let flow = Flow {
-        snapshot: &tenant.0,
-        templates: &templates,
-        master: &master,
-        authn: &authn,
-        store: &store,
-    };
+    let flow = deps.flow(&tenant.0);
     let Some(form) = read_form(&req, payload).await else {
-        return flow.error(StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, "The form is malformed.");
+        return flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "The form is malformed.",
+        );
     };
     if !cookies::csrf_ok(&req, &tenant, field(&form, "csrf_token")) {
         return flow.error(
@@ -222,7 +205,7 @@ pub async fn confirm(
     }
     let pending = field(&form, "request")
         .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-        .and_then(|bytes| master.open(&bytes, &aad(tenant.tenant.id)).ok())
+        .and_then(|bytes| flow.master.open(&bytes, &aad(tenant.tenant.id)).ok())
         .and_then(|json| serde_json::from_slice::<PendingLogout>(&json).ok())
         .filter(|p| p.tenant_id == tenant.tenant.id && p.expires_at > Clock.now());
     let Some(pending) = pending else {
@@ -257,7 +240,11 @@ async fn end_and_finish(
     state: Option<String>,
 ) -> HttpResponse {
     if let Some(value) = cookies::session_value(req, flow.snapshot) {
-        match flow.authn.end_session(flow.snapshot.tenant.id, &value).await {
+        match flow
+            .authn
+            .end_session(flow.snapshot.tenant.id, &value)
+            .await
+        {
             Ok(Some(ended)) => {
                 if let Err(e) = tessera_tokens::revoke_families_of_session(
                     flow.store,
@@ -278,7 +265,12 @@ async fn end_and_finish(
             }
         }
     }
-    finish(flow, redirect_uri, state, vec![cookies::clear_session(flow.snapshot)])
+    finish(
+        flow,
+        redirect_uri,
+        state,
+        vec![cookies::clear_session(flow.snapshot)],
+    )
 }
 
 fn finish(

@@ -186,12 +186,44 @@ fn nested_each_and_deep_nesting_are_refused() {
     );
     let p = problem("error", &deep);
     assert!(p.message.contains("nest at most"), "{p:?}");
+    let chain = format!(
+        "{{{{#> layout}}}}{{{{#if code}}}}a{}{{{{/if}}}}{{{{/layout}}}}",
+        "{{else if code}}b".repeat(40)
+    );
+    assert!(problem("error", &chain).message.contains("nest at most"));
     let parens = format!(
-        "{{{{#> layout}}}}{{{{{}{}}}}}{{{{/layout}}}}",
+        "{{{{#> layout}}}}{{{{lookup {}code{}}}}}{{{{/layout}}}}",
         "(lookup ".repeat(12),
         ")".repeat(12)
     );
-    assert!(problem("error", &parens).message.contains("nest at most"));
+    problem("error", &parens);
+}
+
+/// Hostile sources of the largest accepted size: every one is refused, none overflows the stack
+/// of a worker thread.
+#[test]
+fn hostile_nesting_is_refused_within_a_small_stack() {
+    let n = MAX_SOURCE_BYTES;
+    let sources = [
+        "{{#a}}".repeat(n / 6),
+        format!("{}{}", "{{#if a}}".repeat(n / 16), "{{/if}}".repeat(n / 16)),
+        format!("{{{{#if a}}}}{}{{{{/if}}}}", "{{else if a}}".repeat(n / 14)),
+        format!("{{{{a {}", "(a ".repeat(n / 3 - 2)),
+        "{{#>layout}}".repeat(n / 12),
+        "{{#*inline \"a\"}}".repeat(n / 18),
+        "{{{{raw}}}}".repeat(n / 11),
+        format!("{{{{{}}}}}", "[".repeat(n - 4)),
+    ];
+    for source in sources {
+        assert!(source.len() <= MAX_SOURCE_BYTES);
+        let refused = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || validate("error", &source).is_err())
+            .unwrap()
+            .join()
+            .expect("validation must not overflow the stack");
+        assert!(refused);
+    }
 }
 
 #[test]
@@ -419,37 +451,4 @@ fn samples_carry_two_scopes_and_the_layout_previews_the_login_page() {
     assert_eq!(consent["tenant"]["name"], "Acme Corporation");
     let layout = sample_data(TemplateName::Layout);
     assert!(layout.get("csrf_token").is_some());
-}
-
-#[test]
-#[ignore]
-fn zz_measure_parser_stack() {
-    let n = 64 * 1024;
-    let cases: Vec<(&str, String)> = vec![
-        ("blocks", "{{#a}}".repeat(n / 6)),
-        ("closed", format!("{}{}", "{{#a}}".repeat(n / 12), "{{/a}}".repeat(n / 12))),
-        ("parens", format!("{{{{a {}", "(a ".repeat(n / 3))),
-        ("parens closed", format!("{{{{a {}b{}}}}}", "(a ".repeat(n / 4), ")".repeat(n / 4))),
-        ("partial blocks", "{{#>a}}".repeat(n / 7)),
-        ("decorator blocks", "{{#*a}}".repeat(n / 7)),
-        ("raw", "{{{{a}}}}".repeat(n / 9)),
-        ("else chain", format!("{{{{#if a}}}}{}{{{{/if}}}}", "{{else if a}}".repeat(n / 13))),
-        ("brackets", format!("{{{{{}}}}}", "[".repeat(n))),
-        ("hash", format!("{{{{a {}}}}}", "b=(a ".repeat(n / 6))),
-    ];
-    for (name, src) in cases {
-        eprintln!("{name} len {}", src.len());
-        let r = std::thread::Builder::new()
-            .stack_size(2 << 20)
-            .spawn(move || {
-                let t = Template::compile(&src);
-                let ok = t.is_ok();
-                drop(t);
-                ok
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-        eprintln!("  ok={r}");
-    }
 }

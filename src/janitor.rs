@@ -1,0 +1,63 @@
+//! The janitor: every minute, deletes what has expired — SSO sessions, login-throttle rows,
+//! authorization codes (kept an hour past expiry so a late replay still revokes what the code
+//! issued, RFC 6749 §4.1.2), refresh tokens and token families. Every delete is idempotent and
+//! indexed by expiry, so each node may run it; no lock is needed.
+
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context, WrapFuture};
+use tessera_authn::Authenticator;
+use tessera_core::Clock;
+use tessera_store::Store;
+
+/// How long a code is kept past its expiry for replay detection, seconds.
+const CODE_RETENTION_SECS: i64 = 3600;
+
+/// The periodic cleanup actor.
+pub struct Janitor {
+    store: Store,
+    authn: Authenticator,
+    every: Duration,
+}
+
+impl Janitor {
+    /// A janitor that runs every `every`.
+    pub fn new(store: Store, authn: Authenticator, every: Duration) -> Self {
+        Self {
+            store,
+            authn,
+            every,
+        }
+    }
+}
+
+/// One sweep; returns the rows removed.
+pub async fn sweep(store: &Store, authn: &Authenticator, now: i64) -> anyhow::Result<u64> {
+    let db = store.conn();
+    let mut removed = authn.prune(now).await?;
+    removed += tessera_store::codes::delete_expired(db, now - CODE_RETENTION_SECS).await?;
+    removed += tessera_store::refresh::delete_expired(db, now).await?;
+    removed += tessera_store::families::delete_expired(db, now).await?;
+    Ok(removed)
+}
+
+impl Actor for Janitor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.every, |this, ctx| {
+            let store = this.store.clone();
+            let authn = this.authn.clone();
+            ctx.spawn(
+                async move {
+                    match sweep(&store, &authn, Clock.now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(removed = n, "janitor swept expired rows"),
+                        Err(e) => tracing::warn!(error = %e, "janitor sweep failed"),
+                    }
+                }
+                .into_actor(this),
+            );
+        });
+    }
+}
