@@ -228,34 +228,26 @@ detect_pg_user() {
 # --- one backend ---------------------------------------------------------------------------------
 REDIRECT_URI="http://127.0.0.1:9/callback"
 
-# setup_tenant SLUG: a tenant, a first-party client, a user. Sets CLIENT_ID_x, SECRET_x, PASSWORD_x
-# (associative arrays keyed by slug); the secrets stay in memory and in the temporary data dir.
-declare -A CLIENT_ID=() CLIENT_SECRET=() PASSWORD=()
-setup_tenant() {
-    local slug=$1 extra_client=${2:-}
-    cli tenant create "$slug" --name "Benchmark $slug" --alg "$TENANT_ALG" >"$RESULTS/$BACKEND-tenant-$slug.json"
-    cli client create "$slug" --name "bench" --first-party \
-        --grant authorization_code --grant refresh_token \
-        --redirect-uri "$REDIRECT_URI" --scope openid --scope profile >"$DATA/client-$slug.json"
-    CLIENT_ID[$slug]=$(json_field client_id <"$DATA/client-$slug.json")
-    CLIENT_SECRET[$slug]=$(json_field client_secret <"$DATA/client-$slug.json")
-    PASSWORD[$slug]=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-    printf '%s' "${PASSWORD[$slug]}" | cli user create "$slug" bench-user --password-stdin \
-        >"$RESULTS/$BACKEND-user-$slug.json"
-    if [[ -n "$extra_client" ]]; then
-        # A second client whose ID tokens are signed with ES256, when the CLI can register one.
-        cli client create "$slug" --name "bench-es256-id" --first-party \
-            --grant authorization_code --grant refresh_token --id-token-alg ES256 \
-            --redirect-uri "$REDIRECT_URI" --scope openid --scope profile >"$DATA/client-$slug-es.json"
-        CLIENT_ID[$slug-es]=$(json_field client_id <"$DATA/client-$slug-es.json")
-        CLIENT_SECRET[$slug-es]=$(json_field client_secret <"$DATA/client-$slug-es.json")
-        PASSWORD[$slug-es]=${PASSWORD[$slug]}
+# admin METHOD PATH: calls the admin API with the JSON body on stdin; the answer goes to stdout.
+# The bearer token reaches curl through a config file in the temporary data dir, never argv.
+admin() {
+    local method=$1 path=$2 out code
+    out=$(mktemp -p "$DATA")
+    code=$(curl -sS --max-time 30 -K "$DATA/admin.curl" -o "$out" -w '%{http_code}' -X "$method" \
+        -H 'Content-Type: application/json' --data-binary @- "$BASE/admin/v1$path")
+    if [[ "$code" != 2?? ]]; then
+        echo "admin API: $method $path answered $code: $(head -c 500 "$out")" >&2
+        rm -f "$out"
+        return 1
     fi
+    cat "$out"
+    rm -f "$out"
 }
 
-# admin_token: a bearer token of the operator client printed on the server's first start.
-admin_token() {
-    local out=$DATA/server.out id="" secret="" i
+# admin_login: a bearer token of the operator client printed on the server's first start, written
+# into the curl config $DATA/admin.curl.
+admin_login() {
+    local out=$DATA/server.out id="" secret="" i token
     for ((i = 0; i < 100; i++)); do
         id=$(sed -n 's/^[[:space:]]*client_id:[[:space:]]*//p' "$out" | head -n 1)
         secret=$(sed -n 's/^[[:space:]]*client_secret:[[:space:]]*//p' "$out" | head -n 1)
@@ -264,19 +256,43 @@ admin_token() {
     done
     [[ -n "$id" && -n "$secret" ]] || die "the server printed no operator credentials"
     # The credentials go to curl on stdin (-K -), never on a command line.
-    printf 'user = "%s:%s"\n' "$id" "$secret" |
+    token=$(printf 'user = "%s:%s"\n' "$id" "$secret" |
         curl -sS --fail-with-body --max-time 10 -K - -d grant_type=client_credentials -d scope=admin \
-            "$BASE/t/system/token" | json_field access_token
+            "$BASE/t/system/token" | json_field access_token) || die "no operator token"
+    (
+        umask 077
+        printf 'header = "Authorization: Bearer %s"\n' "$token" >"$DATA/admin.curl"
+    )
 }
 
-# set_settings SLUG JSON: PUT the tenant's settings through the admin API.
-set_settings() {
-    local slug=$1 body=$2 code
-    code=$(printf 'header = "Authorization: Bearer %s"\n' "$ADMIN_TOKEN" |
-        curl -sS --max-time 10 -K - -o "$RESULTS/$BACKEND-settings-$slug.json" -w '%{http_code}' \
-            -X PUT -H 'Content-Type: application/json' --data "$body" \
-            "$BASE/admin/v1/tenants/$slug/settings")
-    [[ "$code" == 2?? ]] || die "PUT settings of $slug answered $code: $(cat "$RESULTS/$BACKEND-settings-$slug.json")"
+# setup_tenant SLUG USERS SETTINGS_JSON [es]: a tenant with the given settings (PUT before any
+# user exists, so every password hash is made with them), a first-party client, and the users
+# bench-user1..USERS sharing one random password. With `es`, a second client whose ID tokens are
+# ES256, when the CLI can register one. Fills CLIENT_ID, CLIENT_SECRET, PASSWORD (keyed by SLUG or
+# SLUG-es); the secrets stay in memory and in the temporary data dir.
+declare -A CLIENT_ID=() CLIENT_SECRET=() PASSWORD=()
+setup_tenant() {
+    local slug=$1 users=$2 settings=$3 extra_client=${4:-} i
+    cli tenant create "$slug" --name "Benchmark $slug" --alg "$TENANT_ALG" >"$RESULTS/$BACKEND-tenant-$slug.json"
+    admin PUT "/tenants/$slug/settings" <<<"$settings" >"$RESULTS/$BACKEND-settings-$slug.json"
+    cli client create "$slug" --name "bench" --first-party \
+        --grant authorization_code --grant refresh_token \
+        --redirect-uri "$REDIRECT_URI" --scope openid --scope profile >"$DATA/client-$slug.json"
+    CLIENT_ID[$slug]=$(json_field client_id <"$DATA/client-$slug.json")
+    CLIENT_SECRET[$slug]=$(json_field client_secret <"$DATA/client-$slug.json")
+    PASSWORD[$slug]=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+    for ((i = 1; i <= users; i++)); do
+        python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' \
+            "bench-user$i" "${PASSWORD[$slug]}" | admin POST "/tenants/$slug/users" >/dev/null
+    done
+    if [[ -n "$extra_client" ]]; then
+        cli client create "$slug" --name "bench-es256-id" --first-party \
+            --grant authorization_code --grant refresh_token --id-token-alg ES256 \
+            --redirect-uri "$REDIRECT_URI" --scope openid --scope profile >"$DATA/client-$slug-es.json"
+        CLIENT_ID[$slug-es]=$(json_field client_id <"$DATA/client-$slug-es.json")
+        CLIENT_SECRET[$slug-es]=$(json_field client_secret <"$DATA/client-$slug-es.json")
+        PASSWORD[$slug-es]=${PASSWORD[$slug]}
+    fi
 }
 
 TABLE=""
@@ -290,7 +306,8 @@ scenario() {
     echo "== $BACKEND $name: $kind at $slug, $users users"
     local -a args=(
         --issuer "$BASE/t/$slug" --client-id "${CLIENT_ID[$key]}" --redirect-uri "$REDIRECT_URI"
-        --username bench-user --scenario "$kind" --concurrency "$users"
+        --username bench-user --users "$users" --source-ips "$users"
+        --scenario "$kind" --concurrency "$users"
         --duration "$DURATION" --warmup "$WARMUP" --timeout-ms 10000
         --server-pid "$SERVER_PID" --clk-tck "$CLK_TCK"
     )
@@ -309,15 +326,15 @@ def num(x, fmt):
     return "n/a" if x is None else format(x, fmt)
 errors = r["errors_total"]
 err = str(errors) if errors == 0 else "%d (%s)" % (errors, ", ".join("%s×%d" % kv for kv in r["errors"].items()))
-gen = r.get("generator_cpu_s")
-gen_share = "n/a" if gen is None or not r["measured_s"] else "%.2f" % (gen / r["measured_s"])
+c = r.get("cpu") or {}
+cores = " / ".join(num(c.get(k), ".2f") for k in ("server_cores", "generator_cores", "other_processes_cores"))
 algs = ", ".join(sorted(set(k.split("/", 1)[1] for k in r.get("id_token_algs", {}))))
 if algs:
     note = note + ("; " if note else "") + "ID token " + algs
-print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
     name, note, num(r["per_second"], ",.1f"), num(r["p50_ms"], ".2f"), num(r["p99_ms"], ".2f"),
     num(s.get("cpu_us_per_unit"), ",.0f"), num(s.get("cpu_us_per_http_request"), ",.0f"),
-    num(s.get("cpu_share_of_cores"), ".2f"), gen_share, num(s.get("rss_mib_mid"), ".1f"), err))
+    cores, num(s.get("rss_mib_mid"), ".1f"), err))
 EOF
     tail -n 1 "$TABLE"
 }
@@ -347,16 +364,21 @@ run_backend() {
         >"$DATA/server.out" 2>"$SERVER_LOG" </dev/null &
     SERVER_PID=$!
     wait_for_200 "$BASE/readyz" 120
-    ADMIN_TOKEN=$(admin_token)
+    admin_login
 
     local es_client=""
     if "$BIN" client create --help 2>/dev/null | grep -q -- '--id-token-alg'; then
         es_client=yes
     fi
-    setup_tenant bench-default
-    setup_tenant bench-fast "$es_client"
-    # Argon2's minimum cost: a benchmark tenant only; the default tenant keeps m=19 MiB, t=2, p=1.
-    set_settings bench-fast '{"password":{"argon2_memory_kib":8,"argon2_iterations":1,"argon2_parallelism":1}}'
+    # One user (and one source address) per virtual user: the per-account and per-address
+    # sign-in throttles then see what they would see from distinct people.
+    local fast_users=$((CONCURRENCY > LOGIN_CONCURRENCY ? CONCURRENCY : LOGIN_CONCURRENCY))
+    # The default cost, written out so the figure's parameters are the ones stated.
+    setup_tenant bench-default "$LOGIN_CONCURRENCY" \
+        '{"password":{"argon2_memory_kib":19456,"argon2_iterations":2,"argon2_parallelism":1}}'
+    # Argon2's minimum cost: a benchmark tenant only.
+    setup_tenant bench-fast "$fast_users" \
+        '{"password":{"argon2_memory_kib":8,"argon2_iterations":1,"argon2_parallelism":1}}' "$es_client"
     wait_for_200 "$BASE/t/bench-default/.well-known/openid-configuration" 10
     wait_for_200 "$BASE/t/bench-fast/.well-known/openid-configuration" 10
     sleep 2 # the change feed polls every 250 ms; let every worker see the new settings
@@ -365,8 +387,8 @@ run_backend() {
 
     TABLE="$RESULTS/$BACKEND-table.md"
     {
-        echo "| scenario | tenant, parameters | per second | p50 ms | p99 ms | server CPU µs/unit | server CPU µs/HTTP request | server CPU (cores) | generator CPU (cores) | server RSS MiB | errors |"
-        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        echo "| scenario | tenant, parameters | per second | p50 ms | p99 ms | server CPU µs/unit | server CPU µs/HTTP request | cores used: server / generator / others | server RSS MiB | errors |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     } >"$TABLE"
     local default_argon="bench-default, argon2id m=19 MiB t=2 p=1"
     local fast_argon="bench-fast, argon2id m=8 KiB t=1 p=1"

@@ -25,6 +25,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,9 +90,18 @@ struct Cli {
     /// A redirect URI registered for the client.
     #[arg(long)]
     redirect_uri: String,
-    /// The user who signs in.
+    /// The user who signs in; with `--users N` (N > 1) the users `{username}1` … `{username}N`,
+    /// virtual user i signing in as number `i mod N + 1`.
     #[arg(long)]
     username: String,
+    /// How many users the virtual users spread over (see `--username`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    users: u64,
+    /// Give the virtual users this many distinct loopback source addresses (127.1.x.y), so the
+    /// server's per-address sign-in throttle sees distinct clients, as it would in production.
+    /// Only for a server on loopback; 0 lets the OS pick (everything from 127.0.0.1).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    source_ips: u64,
     /// The user's password. Prefer the environment variable.
     #[arg(long, env = "SIGNIN_LOAD_PASSWORD", hide_env_values = true)]
     password: String,
@@ -291,7 +301,6 @@ struct Answer {
 
 /// Everything the virtual users share.
 struct Shared {
-    http: reqwest::Client,
     scenario: Scenario,
     issuer: String,
     authorize: Url,
@@ -300,12 +309,36 @@ struct Shared {
     basic: String,
     client_id: String,
     redirect_uri: String,
-    username: String,
     password: String,
     scope: String,
+    timeout: Duration,
 }
 
-impl Shared {
+/// One virtual user: its HTTP client (its own keep-alive connection, optionally from its own
+/// source address) and the user it signs in as.
+struct Agent {
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    username: String,
+}
+
+impl Agent {
+    fn new(shared: Arc<Shared>, username: String, source: Option<IpAddr>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(shared.timeout)
+            .connect_timeout(shared.timeout)
+            .pool_max_idle_per_host(1)
+            .tcp_nodelay(true)
+            .local_address(source)
+            .build()?;
+        Ok(Agent {
+            shared,
+            http,
+            username,
+        })
+    }
+
     /// Sends a request, reads the whole body, and times both.
     async fn send(
         &self,
@@ -344,12 +377,12 @@ impl Shared {
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let state = random_b64(16);
         let nonce = random_b64(16);
-        let mut url = self.authorize.clone();
+        let mut url = self.shared.authorize.clone();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", &self.redirect_uri)
-            .append_pair("scope", &self.scope)
+            .append_pair("client_id", &self.shared.client_id)
+            .append_pair("redirect_uri", &self.shared.redirect_uri)
+            .append_pair("scope", &self.shared.scope)
             .append_pair("state", &state)
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
@@ -372,7 +405,7 @@ impl Shared {
             ("csrf_token", form.csrf_token.as_str()),
             ("request", form.request.as_str()),
             ("username", self.username.as_str()),
-            ("password", self.password.as_str()),
+            ("password", self.shared.password.as_str()),
         ];
         let mut post = self.http.post(form.action.clone()).form(&fields);
         if let Some(cookies) = jar.header() {
@@ -398,8 +431,9 @@ impl Shared {
         let mut target = location.clone();
         target.set_query(None);
         target.set_fragment(None);
-        if target.as_str() != self.redirect_uri
-            && target.as_str().trim_end_matches('/') != self.redirect_uri.trim_end_matches('/')
+        if target.as_str() != self.shared.redirect_uri
+            && target.as_str().trim_end_matches('/')
+                != self.shared.redirect_uri.trim_end_matches('/')
         {
             return Err(Failure::protocol(Stage::Login, "redirect_elsewhere"));
         }
@@ -424,7 +458,7 @@ impl Shared {
         if got_state.as_deref() != Some(state) {
             return Err(Failure::protocol(Stage::Login, "state_mismatch"));
         }
-        if iss.as_deref() != Some(self.issuer.as_str()) {
+        if iss.as_deref() != Some(self.shared.issuer.as_str()) {
             return Err(Failure::protocol(Stage::Login, "iss_mismatch"));
         }
         code.filter(|c| !c.is_empty())
@@ -441,7 +475,7 @@ impl Shared {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", self.redirect_uri.as_str()),
+            ("redirect_uri", self.shared.redirect_uri.as_str()),
             ("code_verifier", verifier),
         ];
         self.token_request(rec, Stage::Token, &form).await
@@ -464,8 +498,8 @@ impl Shared {
     ) -> Result<Tokens, Failure> {
         let request = self
             .http
-            .post(self.token.clone())
-            .header(AUTHORIZATION, &self.basic)
+            .post(self.shared.token.clone())
+            .header(AUTHORIZATION, &self.shared.basic)
             .form(form);
         let answer = self.send(rec, stage, request).await?;
         if answer.status != StatusCode::OK {
@@ -481,7 +515,7 @@ impl Shared {
     async fn userinfo(&self, rec: &mut Recorder, access_token: &str) -> Result<(), Failure> {
         let request = self
             .http
-            .get(self.userinfo.clone())
+            .get(self.shared.userinfo.clone())
             .header(AUTHORIZATION, format!("Bearer {access_token}"));
         let answer = self.send(rec, Stage::Userinfo, request).await?;
         if answer.status != StatusCode::OK {
@@ -712,9 +746,9 @@ struct Held {
 }
 
 /// Gets the tokens a `refresh` or `userinfo` user needs before its loop.
-async fn bootstrap(shared: &Shared, rec: &mut Recorder) -> Result<Held, Failure> {
-    let tokens = shared.full_flow(rec).await?;
-    if shared.scenario == Scenario::Refresh && tokens.refresh_token.is_none() {
+async fn bootstrap(agent: &Agent, rec: &mut Recorder) -> Result<Held, Failure> {
+    let tokens = agent.full_flow(rec).await?;
+    if agent.shared.scenario == Scenario::Refresh && tokens.refresh_token.is_none() {
         return Err(Failure::protocol(Stage::Token, "no_refresh_token"));
     }
     Ok(Held {
@@ -726,7 +760,7 @@ async fn bootstrap(shared: &Shared, rec: &mut Recorder) -> Result<Held, Failure>
 /// One virtual user: units until the window ends. A failed `refresh` or `userinfo` unit drops
 /// the held tokens (a rotated refresh token may be spent); the next iteration signs in again
 /// (counted as a re-bootstrap, not as a unit).
-async fn virtual_user(shared: Arc<Shared>, window: Window, mut held: Held) -> Stats {
+async fn virtual_user(agent: Agent, window: Window, mut held: Held) -> Stats {
     let mut rec = Recorder {
         window: Some(window),
         stats: Stats::default(),
@@ -736,11 +770,11 @@ async fn virtual_user(shared: Arc<Shared>, window: Window, mut held: Held) -> St
         if started >= window.end {
             break;
         }
-        let result = match shared.scenario {
-            Scenario::Login => shared.sign_in(&mut rec).await.map(|_| ()),
-            Scenario::Flow => shared.full_flow(&mut rec).await.map(|_| ()),
+        let result = match agent.shared.scenario {
+            Scenario::Login => agent.sign_in(&mut rec).await.map(|_| ()),
+            Scenario::Flow => agent.full_flow(&mut rec).await.map(|_| ()),
             Scenario::Refresh | Scenario::Userinfo if held.access_token.is_none() => {
-                let outcome = bootstrap(&shared, &mut rec).await;
+                let outcome = bootstrap(&agent, &mut rec).await;
                 let done = Instant::now();
                 if rec.in_window(done) {
                     rec.stats.rebootstraps += 1;
@@ -753,7 +787,7 @@ async fn virtual_user(shared: Arc<Shared>, window: Window, mut held: Held) -> St
             }
             Scenario::Refresh => {
                 let rt = held.refresh_token.take().unwrap_or_default();
-                match shared.refresh(&mut rec, &rt).await {
+                match agent.refresh(&mut rec, &rt).await {
                     Ok(tokens) => match tokens.refresh_token {
                         Some(next) => {
                             held.refresh_token = Some(next);
@@ -773,7 +807,7 @@ async fn virtual_user(shared: Arc<Shared>, window: Window, mut held: Held) -> St
             }
             Scenario::Userinfo => {
                 let at = held.access_token.clone().unwrap_or_default();
-                let outcome = shared.userinfo(&mut rec, &at).await;
+                let outcome = agent.userinfo(&mut rec, &at).await;
                 if outcome.is_err() {
                     held.access_token = None;
                 }
@@ -804,6 +838,21 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy ticks of the whole machine, all cores: the `cpu` line of `/proc/stat` minus idle and
+/// iowait (proc(5)), so the report can say how much CPU other processes took.
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8) // user nice system idle iowait irq softirq steal (guest is inside user)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().sum();
+    Some(total - ticks.get(3)? - ticks.get(4)?)
+}
+
 /// A `Vm…:` line of `/proc/PID/status`, in KiB.
 fn status_kib(pid: &str, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -821,6 +870,7 @@ struct Samples {
     server_rss_kib: Option<u64>,
     server_hwm_kib: Option<u64>,
     own_ticks: Option<(u64, u64)>,
+    machine_ticks: Option<(u64, u64)>,
     actual_secs: f64,
 }
 
@@ -835,17 +885,20 @@ fn sample(window: Window, server: Option<String>) -> Samples {
     let t0 = Instant::now();
     let server_before = server.as_deref().and_then(cpu_ticks);
     let own_before = cpu_ticks("self");
+    let machine_before = machine_busy_ticks();
     sleep_until(window.start + (window.end - window.start) / 2);
     let rss = server.as_deref().and_then(|p| status_kib(p, "VmRSS:"));
     sleep_until(window.end);
     let server_after = server.as_deref().and_then(cpu_ticks);
     let own_after = cpu_ticks("self");
+    let machine_after = machine_busy_ticks();
     let t1 = Instant::now();
     Samples {
         server_ticks: server_before.zip(server_after),
         server_rss_kib: rss,
         server_hwm_kib: server.as_deref().and_then(|p| status_kib(p, "VmHWM:")),
         own_ticks: own_before.zip(own_after),
+        machine_ticks: machine_before.zip(machine_after),
         actual_secs: (t1 - t0).as_secs_f64(),
     }
 }
@@ -889,17 +942,8 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         url::form_urlencoded::byte_serialize(cli.client_id.as_bytes()).collect::<String>(),
         url::form_urlencoded::byte_serialize(cli.client_secret.as_bytes()).collect::<String>()
     );
-    let timeout = Duration::from_millis(cli.timeout_ms);
     let concurrency = usize::try_from(cli.concurrency)?;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(concurrency)
-        .tcp_nodelay(true)
-        .build()?;
     let shared = Arc::new(Shared {
-        http,
         scenario: cli.scenario,
         authorize: endpoint(&issuer, "authorize")?,
         token: endpoint(&issuer, "token")?,
@@ -908,42 +952,54 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         basic: format!("Basic {}", STANDARD.encode(pair)),
         client_id: cli.client_id,
         redirect_uri: cli.redirect_uri,
-        username: cli.username,
         password: cli.password,
         scope: cli.scope,
+        timeout: Duration::from_millis(cli.timeout_ms),
     });
+    let mut agents = Vec::with_capacity(concurrency);
+    for i in 0..cli.concurrency {
+        let username = if cli.users > 1 {
+            format!("{}{}", cli.username, i % cli.users + 1)
+        } else {
+            cli.username.clone()
+        };
+        let source = (cli.source_ips > 0).then(|| {
+            let k = i % cli.source_ips + 1;
+            IpAddr::V4(Ipv4Addr::new(127, 1, (k >> 8) as u8, (k & 0xff) as u8))
+        });
+        agents.push(Agent::new(Arc::clone(&shared), username, source)?);
+    }
 
     // Bootstrap (refresh, userinfo): every user signs in once, concurrently, before the clock.
     let bootstrap_started = Instant::now();
-    let mut held = Vec::with_capacity(concurrency);
+    let mut ready = Vec::with_capacity(concurrency);
     let mut bootstrap_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut bootstrap_stats = Stats::default();
     if matches!(cli.scenario, Scenario::Refresh | Scenario::Userinfo) {
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..concurrency {
-            let shared = Arc::clone(&shared);
+        for agent in agents {
             tasks.spawn(async move {
                 let mut rec = Recorder {
                     window: None,
                     stats: Stats::default(),
                 };
-                let outcome = bootstrap(&shared, &mut rec).await;
-                (outcome, rec.stats)
+                let outcome = bootstrap(&agent, &mut rec).await;
+                (agent, outcome, rec.stats)
             });
         }
         while let Some(joined) = tasks.join_next().await {
-            let (outcome, stats) = joined?;
+            let (agent, outcome, stats) = joined?;
             bootstrap_stats.merge(stats);
             match outcome {
-                Ok(h) => held.push(h),
+                Ok(held) => ready.push((agent, held)),
                 Err(f) => *bootstrap_errors.entry(f.0).or_default() += 1,
             }
         }
-        if held.is_empty() {
+        if ready.is_empty() {
             anyhow::bail!("no virtual user could sign in before the loop: {bootstrap_errors:?}");
         }
     } else {
-        held.resize_with(concurrency, Held::default);
+        ready.extend(agents.into_iter().map(|a| (a, Held::default())));
     }
     let bootstrap_secs = bootstrap_started.elapsed().as_secs_f64();
 
@@ -956,10 +1012,11 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
     let server = cli.server_pid.map(|p| p.to_string());
     let sampler = std::thread::spawn(move || sample(window, server));
 
-    let users = held.len();
+    let users = ready.len();
+    let issuer = shared.issuer.clone();
     let mut tasks = tokio::task::JoinSet::new();
-    for h in held {
-        tasks.spawn(virtual_user(Arc::clone(&shared), window, h));
+    for (agent, held) in ready {
+        tasks.spawn(virtual_user(agent, window, held));
     }
     let mut stats = Stats::default();
     while let Some(joined) = tasks.join_next().await {
@@ -987,9 +1044,22 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
             "hwm_mib": samples.server_hwm_kib.map(|k| round3(k as f64 / 1024.0)),
         })
     });
-    let generator_cpu_s = samples
-        .own_ticks
-        .map(|(before, after)| round3(after.saturating_sub(before) as f64 * tick));
+    let busy_s = |ticks: Option<(u64, u64)>| {
+        ticks.map(|(before, after)| after.saturating_sub(before) as f64 * tick)
+    };
+    let cores = |cpu_s: Option<f64>| cpu_s.map(|c| round3(c / samples.actual_secs.max(1e-9)));
+    let generator_cpu_s = busy_s(samples.own_ticks);
+    let machine_cpu_s = busy_s(samples.machine_ticks);
+    let server_cpu_s = busy_s(samples.server_ticks);
+    let others_cpu_s = machine_cpu_s
+        .map(|m| (m - generator_cpu_s.unwrap_or(0.0) - server_cpu_s.unwrap_or(0.0)).max(0.0));
+    let cpu_json = json!({
+        "cores_available": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "machine_busy_cores": cores(machine_cpu_s),
+        "server_cores": cores(server_cpu_s),
+        "generator_cores": cores(generator_cpu_s),
+        "other_processes_cores": cores(others_cpu_s),
+    });
     let mut stages = serde_json::Map::new();
     for stage in Stage::ALL {
         let samples = &mut stats.stages[stage.index()];
@@ -1001,9 +1071,11 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
     let report = json!({
         "scenario": cli.scenario.name(),
         "unit": cli.scenario.unit(),
-        "issuer": shared.issuer,
+        "issuer": issuer,
         "concurrency": cli.concurrency,
         "virtual_users": users,
+        "users": cli.users,
+        "source_ips": cli.source_ips,
         "threads": cli.threads,
         "warmup_s": cli.warmup,
         "duration_s": cli.duration,
@@ -1029,7 +1101,8 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         "id_token_algs": stats.id_token_algs,
         "access_token_algs": stats.access_token_algs,
         "server": server_json,
-        "generator_cpu_s": generator_cpu_s,
+        "generator_cpu_s": generator_cpu_s.map(round3),
+        "cpu": cpu_json,
     });
     Ok((report, completed > 0))
 }

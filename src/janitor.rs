@@ -48,13 +48,17 @@ impl Actor for Janitor {
         ctx.run_interval(self.every, |this, ctx| {
             let store = this.store.clone();
             let authn = this.authn.clone();
+            // On the runtime, not in the actor: see `TenantDirectory`'s `detached` for why.
+            let task = tokio::spawn(async move {
+                match sweep(&store, &authn, Clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(removed = n, "janitor swept expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "janitor sweep failed"),
+                }
+            });
             ctx.spawn(
                 async move {
-                    match sweep(&store, &authn, Clock.now()).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(removed = n, "janitor swept expired rows"),
-                        Err(e) => tracing::warn!(error = %e, "janitor sweep failed"),
-                    }
+                    let _ = task.await;
                 }
                 .into_actor(this),
             );

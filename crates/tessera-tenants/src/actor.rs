@@ -79,8 +79,11 @@ impl TenantDirectory {
                     .map(|batch| (None, batch)),
             }
         };
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
+        ctx.spawn(detached(fut).into_actor(self).map(|result, act, ctx| {
             act.polling = false;
+            let Some(result) = result else {
+                return;
+            };
             match result {
                 Ok((Some(head), _)) => {
                     // Whatever changed before we started is already reflected: the cache starts empty.
@@ -139,8 +142,26 @@ impl TenantDirectory {
                 tracing::warn!(error = %e, "change feed prune failed");
             }
         };
-        ctx.spawn(fut.into_actor(self).map(|(), act, _| act.rotating = false));
+        ctx.spawn(
+            detached(fut)
+                .into_actor(self)
+                .map(|_, act, _| act.rotating = false),
+        );
     }
+}
+
+/// Runs `fut` as a task of the Tokio runtime rather than inside the actor. When the system stops
+/// with a query in flight, the actor's future (only a join handle) is dropped wherever actix
+/// drops it, while the query itself, holding a pooled connection, is dropped by the runtime
+/// inside its own context, where the pool can take the connection back. (Dropping a checked-out
+/// connection outside a Tokio context panics, and during teardown that aborts the process.)
+/// `None` when the task did not finish (the runtime is shutting down).
+pub(crate) async fn detached<F>(fut: F) -> Option<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(fut).await.ok()
 }
 
 /// Poll the change feed now (sent by the PostgreSQL listener).
