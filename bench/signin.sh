@@ -32,6 +32,9 @@
 #   CARGO_TARGET_DIR       where to build (default: ./target)
 #   PG_HOST=127.0.0.1 PG_PORT=5432   the PostgreSQL server; the role is `postgres` or `root`
 #   KEEP_DATA=1            keep the temporary data dirs (the PostgreSQL database is always dropped)
+#   PROFILE=1              also `perf record -g` the server during each measured window (perf adds
+#                          CPU: use profiled runs to find where time goes, not for the figures);
+#                          a flat profile per scenario is written to <backend>-<scenario>.perf.txt
 #
 # Bounded: every wait has a limit, every request of the generator has a timeout, the generator runs
 # under `timeout`, only 127.0.0.1 is targeted, and the server is stopped on exit (trap).
@@ -314,9 +317,25 @@ scenario() {
     if [[ -n "${GEN_THREADS:-}" ]]; then
         args+=(--threads "$GEN_THREADS")
     fi
+    local perf_pid="" perf_data="$RESULTS/$BACKEND-$name.perf.data"
+    if [[ "${PROFILE:-}" == 1 ]]; then
+        # Starts a second after the warm-up would (the sign-ins before the loop take about that).
+        (
+            sleep $((WARMUP + 1))
+            exec timeout $((DURATION + 30)) perf record -q -F 499 -g -p "$SERVER_PID" -o "$perf_data" -- sleep "$((DURATION - 1 > 0 ? DURATION - 1 : 1))"
+        ) >"$RESULTS/$BACKEND-$name.perf.log" 2>&1 &
+        perf_pid=$!
+    fi
     SIGNIN_LOAD_CLIENT_SECRET=${CLIENT_SECRET[$key]} SIGNIN_LOAD_PASSWORD=${PASSWORD[$key]} \
         timeout $((DURATION + WARMUP + 120)) "$LOAD" "${args[@]}" >"$out" ||
         die "the generator failed on $name: $(cat "$out")"
+    if [[ -n "$perf_pid" ]]; then
+        wait "$perf_pid" || echo "perf record failed on $name (see $RESULTS/$BACKEND-$name.perf.log)" >&2
+        if [[ -s "$perf_data" ]]; then
+            timeout 300 perf report -i "$perf_data" --stdio --no-children --sort dso,symbol \
+                --percent-limit 0.5 -g none >"$RESULTS/$BACKEND-$name.perf.txt" 2>/dev/null || true
+        fi
+    fi
     python3 - "$out" "$name" "$note" >>"$TABLE" <<'EOF'
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])

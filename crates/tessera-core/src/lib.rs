@@ -18,7 +18,7 @@ pub use protocol::{
     UnknownValue, UserStatus,
 };
 pub use redirect::{InvalidRedirectUri, RedirectUri};
-pub use scope::{InvalidScope, Scope, ScopeSet};
+pub use scope::{InvalidScope, STANDARD_SCOPE_CLAIMS, Scope, ScopeSet};
 pub use settings::{
     Branding, LockoutPolicy, PasswordPolicy, RefreshPolicy, SessionPolicy, TenantSettings,
 };

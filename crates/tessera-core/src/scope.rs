@@ -117,6 +117,35 @@ impl FromIterator<Scope> for ScopeSet {
     }
 }
 
+/// The OpenID Connect standard scopes and the claims each releases (OIDC Core §5.4): `openid`
+/// only `sub`, `offline_access` none.
+pub const STANDARD_SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    ("openid", &["sub"]),
+    (
+        "profile",
+        &[
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        ],
+    ),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+    ("offline_access", &[]),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

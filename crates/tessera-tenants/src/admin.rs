@@ -14,7 +14,7 @@ use tessera_store::{
     keys, scopes, tenants,
 };
 
-use crate::{Directory, STANDARD_SCOPES, TenantError};
+use crate::{Directory, TenantError, standard_scopes};
 
 /// A tenant to create.
 #[derive(Clone, Debug)]
@@ -234,7 +234,7 @@ impl TenantAdmin {
         tenants::insert(&txn, &record)
             .await
             .map_err(Self::store_err("tenant"))?;
-        for (name, description, claims) in STANDARD_SCOPES {
+        for (name, description, claims) in standard_scopes() {
             let scope = ScopeRecord {
                 tenant_id: record.id,
                 name: Scope::parse(name).map_err(|e| TenantError::Invalid(e.to_string()))?,

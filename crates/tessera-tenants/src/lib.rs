@@ -24,4 +24,4 @@ pub use error::TenantError;
 pub use feed::FeedCursor;
 pub use pages::{PageContext, TemplateName, TemplateProblem, TenantLook, TenantPages};
 pub use snapshot::{RenderCache, TenantSnapshot};
-pub use standard::STANDARD_SCOPES;
+pub use standard::standard_scopes;

@@ -8,34 +8,8 @@
 //! (OIDC Core §5.3.2), never sent as `null`.
 
 use serde_json::{Map, Value};
-use tessera_core::ScopeSet;
+use tessera_core::{STANDARD_SCOPE_CLAIMS, ScopeSet};
 use tessera_store::UserRecord;
-
-/// The standard claims each standard scope releases (OIDC Core §5.4).
-pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
-    (
-        "profile",
-        &[
-            "name",
-            "family_name",
-            "given_name",
-            "middle_name",
-            "nickname",
-            "preferred_username",
-            "profile",
-            "picture",
-            "website",
-            "gender",
-            "birthdate",
-            "zoneinfo",
-            "locale",
-            "updated_at",
-        ],
-    ),
-    ("email", &["email", "email_verified"]),
-    ("address", &["address"]),
-    ("phone", &["phone_number", "phone_number_verified"]),
-];
 
 /// The claims released at the userinfo endpoint: `sub`, the claims of every granted standard
 /// scope, and the claims named in `requested` — the `userinfo` member of the `claims` request
@@ -47,7 +21,7 @@ pub fn claims_for(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("sub".to_owned(), Value::String(user.id.to_string()));
-    for (scope, names) in SCOPE_CLAIMS {
+    for (scope, names) in STANDARD_SCOPE_CLAIMS {
         if scopes.contains(scope) {
             for name in *names {
                 release(user, name, &mut out);

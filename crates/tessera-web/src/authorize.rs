@@ -12,12 +12,9 @@ use serde_json::Value;
 use tessera_core::{ClientType, Clock, GrantType, OAuthErrorCode, ScopeSet};
 
 use crate::ActiveTenant;
-use crate::body::{is_form, read_limited};
 use crate::flow::{Flow, FlowDeps};
+use crate::form::read_form;
 use crate::interaction::{INTERACTION_TTL, PendingAuthorization, ResponseMode, ReturnTo};
-
-/// Largest accepted authorization request body.
-const MAX_AUTHORIZE_BODY: usize = 16 * 1024;
 
 /// Parameters that must not repeat (RFC 6749 §3.1); the first value of each is kept.
 const SINGLE: &[&str] = &[
@@ -88,14 +85,7 @@ pub async fn authorize_post(
     payload: web::Payload,
     deps: FlowDeps,
 ) -> HttpResponse {
-    let pairs = if is_form(&req) {
-        match read_limited(payload, MAX_AUTHORIZE_BODY).await {
-            Ok(body) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok(),
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
+    let pairs = read_form(&req, payload).await;
     handle(&deps.flow(&tenant.0), &req, pairs).await
 }
 

@@ -8,7 +8,8 @@ use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
 
 use crate::ActiveTenant;
 use crate::flow::{FlowDeps, is_optional};
-use crate::login::{field, open_form, read_form};
+use crate::form::{field, read_form};
+use crate::login::open_form;
 
 /// `POST /t/{tenant}/consent`.
 pub async fn consent(

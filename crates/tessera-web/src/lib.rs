@@ -11,6 +11,7 @@ mod cookies;
 mod discovery;
 mod error;
 mod flow;
+mod form;
 mod interaction;
 mod jwks;
 mod login;

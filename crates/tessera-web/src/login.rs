@@ -9,29 +9,10 @@ use secrecy::SecretString;
 use tessera_authn::{ActiveSession, LoginError};
 use tessera_core::{Clock, OAuthErrorCode};
 
-use crate::body::{is_form, read_limited};
 use crate::flow::{Flow, FlowDeps};
+use crate::form::{field, read_form};
 use crate::interaction::PendingAuthorization;
 use crate::{ActiveTenant, cookies};
-
-/// Largest accepted login form.
-const MAX_FORM: usize = 16 * 1024;
-
-/// Reads a form body into its pairs, or `None` when it is not a form or is too large.
-pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Option<Vec<(String, String)>> {
-    if !is_form(req) {
-        return None;
-    }
-    let body = read_limited(payload, MAX_FORM).await.ok()?;
-    serde_urlencoded::from_bytes(&body).ok()
-}
-
-/// The first value of `name` in a form.
-pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
 
 /// Checks the form's CSRF token and opens its sealed request, or answers with an error page.
 pub fn open_form(

@@ -14,9 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_core::{Clock, OAuthErrorCode, TenantId};
 
-use crate::body::is_form;
 use crate::flow::{Flow, FlowDeps};
-use crate::login::{field, read_form};
+use crate::form::{field, read_form};
 use crate::page::{self, Page};
 use crate::{ActiveTenant, cookies};
 
@@ -52,11 +51,7 @@ pub async fn logout_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let pairs = if is_form(&req) {
-        read_form(&req, payload).await
-    } else {
-        None
-    };
+    let pairs = read_form(&req, payload).await;
     handle(&flow, &req, pairs).await
 }
 
