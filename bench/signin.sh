@@ -26,11 +26,14 @@
 #   LOGIN_CONCURRENCY=16   virtual users for login
 #   GEN_THREADS            generator runtime threads (default: one per core)
 #   BACKENDS="sqlite postgres"   which backends, in order
+#   SCENARIOS="login-default login-fast flow refresh refresh-es256-id userinfo"   which rows
 #   TENANT_ALG=ES256       the tenants' signing algorithm (access tokens); ID tokens use the
 #                          client's id_token_alg, RS256 by default
 #   TESSERA_BIN, SIGNIN_LOAD_BIN   use these binaries instead of building them
 #   CARGO_TARGET_DIR       where to build (default: ./target)
 #   PG_HOST=127.0.0.1 PG_PORT=5432   the PostgreSQL server; the role is `postgres` or `root`
+#   TESSERA__…             configuration overrides reach the server and the CLI unchanged, e.g.
+#                          TESSERA__DATABASE__MAX_CONNECTIONS=4 (recorded in machine.txt)
 #   KEEP_DATA=1            keep the temporary data dirs (the PostgreSQL database is always dropped)
 #   PROFILE=1              also `perf record -g` the server during each measured window (perf adds
 #                          CPU: use profiled runs to find where time goes, not for the figures);
@@ -226,6 +229,7 @@ detect_pg_user() {
     echo "generator:   $LOAD (threads: ${GEN_THREADS:-one per core}), on the same cores as the server"
     echo "tenant alg:  $TENANT_ALG (access tokens)"
     echo "loadavg:     $(cut -d' ' -f1-3 /proc/loadavg) (before the run)"
+    echo "server env:  $(env | grep '^TESSERA__' | sort | tr '\n' ' ')(TESSERA__* variables reach the server; none means defaults)"
 } | tee "$RESULTS/machine.txt"
 
 # --- one backend ---------------------------------------------------------------------------------
@@ -303,6 +307,9 @@ TABLE=""
 scenario() {
     local name=$1 key=$2 kind=$3 users=$4 note=$5
     local slug=${key%-es}
+    if [[ -n "${SCENARIOS:-}" && " $SCENARIOS " != *" $name "* ]]; then
+        return 0
+    fi
     local out="$RESULTS/$BACKEND-$name.json"
     server_alive || die "the server exited before $name (see $SERVER_LOG)"
     echo
@@ -316,6 +323,10 @@ scenario() {
     )
     if [[ -n "${GEN_THREADS:-}" ]]; then
         args+=(--threads "$GEN_THREADS")
+    fi
+    if [[ $BACKEND == postgres ]]; then
+        # The PostgreSQL backends serving this database: `postgres: ROLE DB 127.0.0.1(port) …`.
+        args+=(--db-match " $PG_DB ")
     fi
     local perf_pid="" perf_data="$RESULTS/$BACKEND-$name.perf.data"
     if [[ "${PROFILE:-}" == 1 ]]; then
@@ -346,13 +357,16 @@ def num(x, fmt):
 errors = r["errors_total"]
 err = str(errors) if errors == 0 else "%d (%s)" % (errors, ", ".join("%s×%d" % kv for kv in r["errors"].items()))
 c = r.get("cpu") or {}
-cores = " / ".join(num(c.get(k), ".2f") for k in ("server_cores", "generator_cores", "other_processes_cores"))
+db = r.get("database") or {}
+db_us = num(db.get("cpu_us_per_unit"), ",.0f") if db else "in server"
+cores = " / ".join(num(c.get(k), ".2f") if c.get(k) is not None else "–"
+                   for k in ("server_cores", "database_cores", "generator_cores", "other_processes_cores"))
 algs = ", ".join(sorted(set(k.split("/", 1)[1] for k in r.get("id_token_algs", {}))))
 if algs:
     note = note + ("; " if note else "") + "ID token " + algs
-print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
     name, note, num(r["per_second"], ",.1f"), num(r["p50_ms"], ".2f"), num(r["p99_ms"], ".2f"),
-    num(s.get("cpu_us_per_unit"), ",.0f"), num(s.get("cpu_us_per_http_request"), ",.0f"),
+    num(s.get("cpu_us_per_unit"), ",.0f"), num(s.get("cpu_us_per_http_request"), ",.0f"), db_us,
     cores, num(s.get("rss_mib_mid"), ".1f"), err))
 EOF
     tail -n 1 "$TABLE"
@@ -406,8 +420,8 @@ run_backend() {
 
     TABLE="$RESULTS/$BACKEND-table.md"
     {
-        echo "| scenario | tenant, parameters | per second | p50 ms | p99 ms | server CPU µs/unit | server CPU µs/HTTP request | cores used: server / generator / others | server RSS MiB | errors |"
-        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        echo "| scenario | tenant, parameters | per second | p50 ms | p99 ms | server CPU µs/unit | server CPU µs/HTTP request | database CPU µs/unit | cores used: server / database / generator / others | server RSS MiB | errors |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     } >"$TABLE"
     local default_argon="bench-default, argon2id m=19 MiB t=2 p=1"
     local fast_argon="bench-fast, argon2id m=8 KiB t=1 p=1"

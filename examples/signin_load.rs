@@ -129,6 +129,10 @@ struct Cli {
     /// PID of the server: its CPU time and RSS over the measured window are reported.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Also report the CPU time of the processes whose command line contains this text, e.g. the
+    /// PostgreSQL backends of the server's database (`postgres: user DBNAME …`).
+    #[arg(long)]
+    db_match: Option<String>,
     /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     clk_tck: u64,
@@ -853,6 +857,42 @@ fn machine_busy_ticks() -> Option<u64> {
     Some(total - ticks.get(3)? - ticks.get(4)?)
 }
 
+/// CPU ticks of every process whose command line contains `needle`, by PID.
+fn ticks_matching(needle: &str) -> BTreeMap<u32, u64> {
+    let mut found = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle)
+            && let Some(ticks) = cpu_ticks(&pid.to_string())
+        {
+            found.insert(pid, ticks);
+        }
+    }
+    found
+}
+
+/// Ticks the matched processes spent between two scans: the difference for a process seen at
+/// both, everything for one that started in between (one that ended in between is lost).
+fn matched_delta(before: &BTreeMap<u32, u64>, after: &BTreeMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+        .sum()
+}
+
 /// A `Vm…:` line of `/proc/PID/status`, in KiB.
 fn status_kib(pid: &str, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -871,10 +911,12 @@ struct Samples {
     server_hwm_kib: Option<u64>,
     own_ticks: Option<(u64, u64)>,
     machine_ticks: Option<(u64, u64)>,
+    /// Ticks of the `--db-match` processes over the window, and how many there were at its end.
+    db_ticks: Option<(u64, usize)>,
     actual_secs: f64,
 }
 
-fn sample(window: Window, server: Option<String>) -> Samples {
+fn sample(window: Window, server: Option<String>, db_match: Option<String>) -> Samples {
     let sleep_until = |t: Instant| {
         let now = Instant::now();
         if t > now {
@@ -886,12 +928,14 @@ fn sample(window: Window, server: Option<String>) -> Samples {
     let server_before = server.as_deref().and_then(cpu_ticks);
     let own_before = cpu_ticks("self");
     let machine_before = machine_busy_ticks();
+    let db_before = db_match.as_deref().map(ticks_matching);
     sleep_until(window.start + (window.end - window.start) / 2);
     let rss = server.as_deref().and_then(|p| status_kib(p, "VmRSS:"));
     sleep_until(window.end);
     let server_after = server.as_deref().and_then(cpu_ticks);
     let own_after = cpu_ticks("self");
     let machine_after = machine_busy_ticks();
+    let db_after = db_match.as_deref().map(ticks_matching);
     let t1 = Instant::now();
     Samples {
         server_ticks: server_before.zip(server_after),
@@ -899,6 +943,9 @@ fn sample(window: Window, server: Option<String>) -> Samples {
         server_hwm_kib: server.as_deref().and_then(|p| status_kib(p, "VmHWM:")),
         own_ticks: own_before.zip(own_after),
         machine_ticks: machine_before.zip(machine_after),
+        db_ticks: db_before
+            .zip(db_after)
+            .map(|(b, a)| (matched_delta(&b, &a), a.len())),
         actual_secs: (t1 - t0).as_secs_f64(),
     }
 }
@@ -1010,7 +1057,8 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         end: start + Duration::from_secs(cli.duration),
     };
     let server = cli.server_pid.map(|p| p.to_string());
-    let sampler = std::thread::spawn(move || sample(window, server));
+    let db_match = cli.db_match.clone();
+    let sampler = std::thread::spawn(move || sample(window, server, db_match));
 
     let users = ready.len();
     let issuer = shared.issuer.clone();
@@ -1051,12 +1099,30 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
     let generator_cpu_s = busy_s(samples.own_ticks);
     let machine_cpu_s = busy_s(samples.machine_ticks);
     let server_cpu_s = busy_s(samples.server_ticks);
-    let others_cpu_s = machine_cpu_s
-        .map(|m| (m - generator_cpu_s.unwrap_or(0.0) - server_cpu_s.unwrap_or(0.0)).max(0.0));
+    let db_cpu_s = samples.db_ticks.map(|(t, _)| t as f64 * tick);
+    let others_cpu_s = machine_cpu_s.map(|m| {
+        let known =
+            generator_cpu_s.unwrap_or(0.0) + server_cpu_s.unwrap_or(0.0) + db_cpu_s.unwrap_or(0.0);
+        (m - known).max(0.0)
+    });
+    let per_unit = |cpu_s: Option<f64>| {
+        cpu_s
+            .filter(|_| completed > 0)
+            .map(|c| (c * 1e6 / completed as f64 * 10.0).round() / 10.0)
+    };
+    let db_json = samples.db_ticks.map(|(_, processes)| {
+        json!({
+            "match": cli.db_match,
+            "processes": processes,
+            "cpu_s": db_cpu_s.map(round3),
+            "cpu_us_per_unit": per_unit(db_cpu_s),
+        })
+    });
     let cpu_json = json!({
         "cores_available": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "machine_busy_cores": cores(machine_cpu_s),
         "server_cores": cores(server_cpu_s),
+        "database_cores": cores(db_cpu_s),
         "generator_cores": cores(generator_cpu_s),
         "other_processes_cores": cores(others_cpu_s),
     });
@@ -1101,6 +1167,7 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         "id_token_algs": stats.id_token_algs,
         "access_token_algs": stats.access_token_algs,
         "server": server_json,
+        "database": db_json,
         "generator_cpu_s": generator_cpu_s.map(round3),
         "cpu": cpu_json,
     });

@@ -116,6 +116,8 @@ async fn openidconnect_relying_party_signs_in_refreshes_and_logs_out() {
         Some(f.client_id.as_str())
     );
     assert!(raw_id["sid"].is_string() && raw_id["at_hash"].is_string());
+    assert_eq!(raw_id["acr"], "1");
+    assert_eq!(raw_id["amr"], serde_json::json!(["pwd"]));
     assert_eq!(
         jwt_header_alg(&id_token.to_string()),
         "RS256",

@@ -91,6 +91,11 @@ impl Default for PoolSettings {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite file databases only: a one-connection pool that every transaction runs on. SQLite
+    /// admits one writer at a time and makes the others sleep in its busy handler (1, 2, 5, 10 ms
+    /// …); queueing transactions on this pool instead wakes the next one the moment the previous
+    /// commits. PostgreSQL (row locks, MVCC) and in-memory databases use the main pool.
+    writer: Option<DatabaseConnection>,
     /// The URL it was opened with (may hold a password: never log it).
     url: std::sync::Arc<str>,
 }
@@ -99,21 +104,31 @@ impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`). SQLite runs in WAL mode with
     /// a busy timeout and foreign keys on.
     pub async fn connect(url: &str, pool: &PoolSettings) -> Result<Self, StoreError> {
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(pool.max_connections)
-            .min_connections(1)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_timeout(pool.acquire_timeout)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-            });
-        let db = Database::connect(opts).await?;
+        let options = |max: u32| {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(max)
+                .min_connections(1)
+                .acquire_timeout(pool.acquire_timeout)
+                .connect_timeout(pool.acquire_timeout)
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                        .create_if_missing(true)
+                });
+            opts
+        };
+        let db = Database::connect(options(pool.max_connections)).await?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if db.get_database_backend() == DatabaseBackend::Sqlite && !in_memory {
+            Some(Database::connect(options(1)).await?)
+        } else {
+            None
+        };
         Ok(Self {
             db,
+            writer,
             url: url.into(),
         })
     }
@@ -135,9 +150,11 @@ impl Store {
         &self.db
     }
 
-    /// Begins a transaction.
+    /// Begins a transaction (on SQLite files, on the single writer connection: transactions
+    /// queue in the pool instead of sleeping on SQLite's lock). Never begin a second transaction
+    /// while holding one.
     pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(self.db.begin().await?)
+        Ok(self.writer.as_ref().unwrap_or(&self.db).begin().await?)
     }
 
     /// Which database engine is behind the pool.
@@ -152,6 +169,9 @@ impl Store {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(writer) = self.writer {
+            writer.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }

@@ -108,7 +108,15 @@ pub async fn login(
         tracing::warn!(error = %e, "ending the previous session failed");
     }
     let started = match authn
-        .start_session(&tenant.tenant, &user, vec!["pwd".to_owned()], None, now)
+        // RFC 8176 §2 `pwd`; acr "1": a password sign-in meets ISO/IEC 29115 level 1 (OIDC
+        // Core §2 reserves "0" for authentications that do not).
+        .start_session(
+            &tenant.tenant,
+            &user,
+            vec!["pwd".to_owned()],
+            Some("1".to_owned()),
+            now,
+        )
         .await
     {
         Ok(s) => s,
