@@ -328,13 +328,17 @@ impl Authenticator {
         };
         let account = throttle::reserve(db, tenant.id, account_key, lockout, now).await?;
         let address = match client_ip {
-            Some(ip) => match throttle::reserve(db, tenant.id, ip_key(ip), lockout, now).await {
-                Ok(reservation) => Some(reservation),
-                Err(refusal) => {
-                    self.forgive(tenant.id, &account).await;
-                    return Err(refusal);
+            Some(ip) => {
+                match throttle::reserve(db, tenant.id, ip_key(ip), &lockout.for_address(), now)
+                    .await
+                {
+                    Ok(reservation) => Some(reservation),
+                    Err(refusal) => {
+                        self.forgive(tenant.id, &account).await;
+                        return Err(refusal);
+                    }
                 }
-            },
+            }
             None => None,
         };
         let params = HashParams::from(&tenant.settings.password);

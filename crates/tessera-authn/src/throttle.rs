@@ -180,6 +180,7 @@ mod tests {
             lock_after: 10,
             lock_secs: 900,
             window_secs: 900,
+            per_address_factor: 10,
         }
     }
 

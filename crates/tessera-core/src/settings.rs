@@ -79,6 +79,21 @@ pub struct LockoutPolicy {
     pub lock_secs: i64,
     /// Failures older than this no longer count, seconds.
     pub window_secs: i64,
+    /// A client address (many users behind one NAT or proxy) gets this many times the
+    /// account limits (`free_attempts`, `lock_after`).
+    pub per_address_factor: u32,
+}
+
+impl LockoutPolicy {
+    /// The limits of one client address: the account limits times `per_address_factor`.
+    pub fn for_address(&self) -> Self {
+        let factor = self.per_address_factor.max(1);
+        Self {
+            free_attempts: self.free_attempts.saturating_mul(factor),
+            lock_after: self.lock_after.saturating_mul(factor),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for LockoutPolicy {
@@ -88,6 +103,7 @@ impl Default for LockoutPolicy {
             lock_after: 10,
             lock_secs: 900,
             window_secs: 900,
+            per_address_factor: 10,
         }
     }
 }
@@ -170,6 +186,9 @@ impl TenantSettings {
         {
             return Err("lockout: need 0 < free_attempts ≤ lock_after and positive seconds".into());
         }
+        if !(1..=1000).contains(&l.per_address_factor) {
+            return Err("lockout.per_address_factor must be between 1 and 1000".into());
+        }
         let s = &self.session;
         if s.idle_secs < 60 || s.absolute_secs < s.idle_secs {
             return Err("session: idle_secs ≥ 60 and absolute_secs ≥ idle_secs".into());
@@ -202,6 +221,15 @@ mod tests {
         assert_eq!(s.password.argon2_memory_kib, 19 * 1024);
         assert!(s.tokens.code_ttl_secs <= 60);
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn a_client_address_gets_the_account_limits_times_its_factor() {
+        let account = LockoutPolicy::default();
+        let address = account.for_address();
+        assert_eq!(address.free_attempts, 30);
+        assert_eq!(address.lock_after, 100);
+        assert_eq!(address.lock_secs, account.lock_secs);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod users;
 use std::time::Duration;
 
 use migration::MigratorTrait;
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
     TransactionTrait,
@@ -110,9 +110,17 @@ impl Store {
                 .min_connections(1)
                 .acquire_timeout(pool.acquire_timeout)
                 .connect_timeout(pool.acquire_timeout)
+                // No ping before every checkout (a round trip per query); a connection that
+                // died is found by the query itself, answered 503, and dropped by the pool.
+                .test_before_acquire(false)
                 .sqlx_logging(false)
                 .map_sqlx_sqlite_opts(|o| {
+                    // WAL with synchronous=NORMAL: a commit appends to the WAL without an fsync
+                    // (checkpoints still sync). The database cannot be corrupted; a power cut
+                    // (not a process crash) may lose the last transactions. That is SQLite's
+                    // recommended setting for WAL; PostgreSQL is the durable production store.
                     o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(Duration::from_secs(10))
                         .foreign_keys(true)
                         .create_if_missing(true)
