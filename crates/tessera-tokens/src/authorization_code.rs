@@ -122,10 +122,12 @@ pub async fn exchange_code(
         user: record.user_id,
         id_token_claims: tessera_userinfo::id_token_claims(
             &user,
+            &record.scopes,
             claims_request.and_then(|c| c.get("id_token")),
         ),
         userinfo_claims: tessera_userinfo::requested_names(
             claims_request.and_then(|c| c.get("userinfo")),
+            &record.scopes,
         )
         .map(str::to_owned)
         .collect(),

@@ -642,7 +642,8 @@ async fn userinfo_releases_claims_by_scope_and_claims_request() {
     assert_eq!(claims["name"], "Ada Lovelace");
     assert!(claims.get("email").is_none());
 
-    let mut grant = h.grant("openid");
+    // The claims request places consented claims (name → ID token) …
+    let mut grant = h.grant("openid profile");
     grant.claims_request = Some(json!({
         "userinfo": { "email": { "essential": true } },
         "id_token": { "name": null }
@@ -652,9 +653,21 @@ async fn userinfo_releases_claims_by_scope_and_claims_request() {
     let id = h.claims(requested.id_token.as_ref().unwrap());
     assert_eq!(id["name"], "Ada Lovelace");
     assert!(id.get("email").is_none());
+    // … but never releases one whose scope was not granted (email).
     let claims = h.userinfo(&requested.access_token, NOW + 2).await.unwrap();
-    assert_eq!(claims["email"], "ada@example.com");
-    assert!(claims.get("name").is_none());
+    assert!(
+        claims.get("email").is_none(),
+        "email scope was not consented"
+    );
+    assert_eq!(claims["name"], "Ada Lovelace", "profile scope was");
+
+    let mut grant = h.grant("openid email");
+    grant.claims_request = Some(json!({ "id_token": { "email": null, "name": null } }));
+    let code = issue_code(&h.store, &h.snapshot, grant, NOW).await.unwrap();
+    let requested = h.redeem(&code).await.unwrap();
+    let id = h.claims(requested.id_token.as_ref().unwrap());
+    assert_eq!(id["email"], "ada@example.com");
+    assert!(id.get("name").is_none(), "profile scope was not consented");
 }
 
 #[tokio::test]

@@ -13,7 +13,8 @@ use tessera_store::UserRecord;
 
 /// The claims released at the userinfo endpoint: `sub`, the claims of every granted standard
 /// scope, and the claims named in `requested` — the `userinfo` member of the `claims` request
-/// (OIDC Core §5.5), an object whose keys are claim names.
+/// (OIDC Core §5.5), an object whose keys are claim names — as far as the granted scopes cover
+/// them (see [`requested_names`]).
 pub fn claims_for(
     user: &UserRecord,
     scopes: &ScopeSet,
@@ -28,7 +29,7 @@ pub fn claims_for(
             }
         }
     }
-    for name in requested_names(requested) {
+    for name in requested_names(requested, scopes) {
         release(user, name, &mut out);
     }
     out
@@ -37,9 +38,13 @@ pub fn claims_for(
 /// The claims an ID token carries beyond the protocol claims when an access token is issued
 /// too: only those named in `requested` — the `id_token` member of the `claims` request (OIDC
 /// Core §5.5). `sub` is the caller's (it is always in an ID token).
-pub fn id_token_claims(user: &UserRecord, requested: Option<&Value>) -> Map<String, Value> {
+pub fn id_token_claims(
+    user: &UserRecord,
+    scopes: &ScopeSet,
+    requested: Option<&Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    for name in requested_names(requested) {
+    for name in requested_names(requested, scopes) {
         if name != "sub" {
             release(user, name, &mut out);
         }
@@ -59,13 +64,25 @@ pub fn id_token_claims_without_access_token(
     out
 }
 
-/// The claim names of one member of a `claims` request: the keys of its object. Anything else
-/// (a malformed member) names nothing.
-pub fn requested_names(requested: Option<&Value>) -> impl Iterator<Item = &str> {
+/// The claim names of one member of a `claims` request (the keys of its object) that the
+/// user's consent covers: a `claims` request may say where a claim goes (ID token or userinfo)
+/// and ask for single claims of a scope, but it never releases a claim whose scope the user did
+/// not grant — the consent page shows scopes, and what it did not show was not consented to
+/// (OIDC Core §5.5: the OP releases claims per its policy and the user's consent). Anything
+/// malformed names nothing.
+pub fn requested_names<'a>(
+    requested: Option<&'a Value>,
+    granted: &'a ScopeSet,
+) -> impl Iterator<Item = &'a str> {
     requested
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|o| o.keys().map(String::as_str))
+        .filter(move |name| {
+            STANDARD_SCOPE_CLAIMS
+                .iter()
+                .any(|(scope, claims)| granted.contains(scope) && claims.contains(name))
+        })
 }
 
 /// Copies one standard claim of `user` into `out`, if the user has a value for it. Unknown
@@ -204,13 +221,14 @@ mod tests {
     }
 
     #[test]
-    fn claims_request_adds_named_claims_for_its_destination() {
+    fn claims_request_places_consented_claims_and_releases_nothing_beyond_consent() {
         let u = user();
         let request = json!({
             "userinfo": { "email": { "essential": true }, "nickname": null, "unknown": null },
             "id_token": { "name": null, "sub": { "value": "x" } }
         });
-        let userinfo = claims_for(&u, &scopes("openid"), request.get("userinfo"));
+        let granted = scopes("openid email profile");
+        let userinfo = claims_for(&u, &scopes("openid email"), request.get("userinfo"));
         assert_eq!(userinfo["email"], "ada@example.com");
         assert!(!userinfo.contains_key("unknown"));
         assert!(!userinfo.contains_key("nickname"));
@@ -218,11 +236,15 @@ mod tests {
             !userinfo.contains_key("name"),
             "id_token claims stay out of userinfo"
         );
+        // Without the email scope, asking for the claim releases nothing.
+        let only_openid = claims_for(&u, &scopes("openid"), request.get("userinfo"));
+        assert!(!only_openid.contains_key("email"));
 
-        let id_token = id_token_claims(&u, request.get("id_token"));
+        let id_token = id_token_claims(&u, &granted, request.get("id_token"));
         assert_eq!(Value::Object(id_token), json!({ "name": "Ada Lovelace" }));
-        assert!(id_token_claims(&u, Some(&json!(["name"]))).is_empty());
-        assert!(id_token_claims(&u, None).is_empty());
+        assert!(id_token_claims(&u, &scopes("openid"), request.get("id_token")).is_empty());
+        assert!(id_token_claims(&u, &granted, Some(&json!(["name"]))).is_empty());
+        assert!(id_token_claims(&u, &granted, None).is_empty());
     }
 
     #[test]
