@@ -96,6 +96,10 @@ pub struct Store {
     /// …); queueing transactions on this pool instead wakes the next one the moment the previous
     /// commits. PostgreSQL (row locks, MVCC) and in-memory databases use the main pool.
     writer: Option<DatabaseConnection>,
+    /// SQLite file databases only: the thread that runs [`Store::write`] transactions, so each
+    /// step of a transaction holding the one writer connection continues at once instead of
+    /// waiting its turn behind HTTP work on a busy worker thread.
+    writer_thread: Option<std::sync::Arc<WriterThread>>,
     /// The URL it was opened with (may hold a password: never log it).
     url: std::sync::Arc<str>,
 }
@@ -134,9 +138,14 @@ impl Store {
         } else {
             None
         };
+        let writer_thread = match writer {
+            Some(_) => Some(std::sync::Arc::new(WriterThread::start()?)),
+            None => None,
+        };
         Ok(Self {
             db,
             writer,
+            writer_thread,
             url: url.into(),
         })
     }
@@ -165,6 +174,23 @@ impl Store {
         Ok(self.writer.as_ref().unwrap_or(&self.db).begin().await?)
     }
 
+    /// Runs `work` — typically one short write transaction begun with [`Store::begin`] — on
+    /// SQLite's writer thread, or in place on PostgreSQL (which has no single writer).
+    pub async fn write<F, T>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer_thread {
+            Some(thread) => thread
+                .handle
+                .spawn(work)
+                .await
+                .map_err(|_| StoreError::Corrupt("the SQLite writer thread stopped".into()))?,
+            None => work.await,
+        }
+    }
+
     /// Which database engine is behind the pool.
     pub fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
@@ -182,6 +208,47 @@ impl Store {
         }
         self.db.close().await?;
         Ok(())
+    }
+}
+
+/// A thread with its own single-threaded Tokio runtime; it stops when the last [`Store`] clone
+/// is dropped.
+#[derive(Debug)]
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    fn start() -> Result<Self, StoreError> {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let failed =
+            |e: std::io::Error| StoreError::Corrupt(format!("starting the SQLite writer: {e}"));
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(_) => return,
+                };
+                if handle_tx.send(runtime.handle().clone()).is_ok() {
+                    runtime.block_on(async {
+                        let _ = stop_rx.await;
+                    });
+                }
+            })
+            .map_err(failed)?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|_| StoreError::Corrupt("the SQLite writer runtime did not start".into()))?;
+        Ok(Self {
+            handle,
+            _stop: stop_tx,
+        })
     }
 }
 

@@ -17,6 +17,7 @@ use crate::family::reason;
 use crate::{Issuance, TokenError, TokenRequest};
 
 /// How the presented token may be exchanged.
+#[derive(Clone, Copy)]
 enum Use {
     /// Not rotated yet: rotate it.
     Rotate,
@@ -115,27 +116,36 @@ pub async fn refresh_tokens(
     };
     // The compare-and-set comes first in the transaction, so on SQLite it takes the write lock
     // at once and on PostgreSQL a concurrent refresh waits on the row and then sees it rotated.
-    let txn = store.begin().await?;
-    let won = match how {
-        Use::Rotate => {
-            refresh_tokens::rotate(&txn, tenant, &hash, &successor_record.token_hash, now).await?
+    let write = {
+        let (store, hash, successor_record) =
+            (store.clone(), hash.clone(), successor_record.clone());
+        async move {
+            let txn = store.begin().await?;
+            let won = match how {
+                Use::Rotate => {
+                    refresh_tokens::rotate(&txn, tenant, &hash, &successor_record.token_hash, now)
+                        .await?
+                }
+                Use::Grace {
+                    rotated_since,
+                    max_uses,
+                } => {
+                    refresh_tokens::use_grace(&txn, tenant, &hash, rotated_since, max_uses).await?
+                }
+            };
+            if !won {
+                txn.rollback().await?;
+                return Ok(false);
+            }
+            refresh_tokens::insert(&txn, &successor_record).await?;
+            txn.commit().await?;
+            Ok(true)
         }
-        Use::Grace {
-            rotated_since,
-            max_uses,
-        } => refresh_tokens::use_grace(&txn, tenant, &hash, rotated_since, max_uses).await?,
     };
-    if !won {
-        txn.rollback()
-            .await
-            .map_err(tessera_store::StoreError::from)?;
+    if !store.write(write).await? {
         // A concurrent refresh rotated it first, or the grace allowance is spent.
         return Err(reused(store, &token, now).await);
     }
-    refresh_tokens::insert(&txn, &successor_record).await?;
-    txn.commit()
-        .await
-        .map_err(tessera_store::StoreError::from)?;
 
     Ok(Issuance {
         client: Arc::clone(client),
