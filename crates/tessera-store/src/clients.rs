@@ -6,7 +6,7 @@ use sea_orm::{
 use tessera_core::{ClientId, Scope, ScopeSet, TenantId};
 
 use crate::entity::client;
-use crate::{ClientRecord, StoreError, json_list, parse_enum, parse_json_list};
+use crate::{ClientRecord, StoreError, found, json_list, parse_enum, parse_json_list};
 
 fn to_record(m: client::Model) -> Result<ClientRecord, StoreError> {
     let grant_names: Vec<String> = parse_json_list("grant_types", &m.grant_types)?;
@@ -123,10 +123,7 @@ pub async fn delete<C: ConnectionTrait>(
     let res = client::Entity::delete_by_id((tenant, client_id.to_string()))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Deletes every client of a tenant.

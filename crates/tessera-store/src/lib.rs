@@ -257,6 +257,15 @@ pub fn is_postgres<C: ConnectionTrait>(conn: &C) -> bool {
     conn.get_database_backend() == DatabaseBackend::Postgres
 }
 
+/// `Ok` when a statement touched a row, [`StoreError::NotFound`] when it touched none.
+pub(crate) fn found(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -6,7 +6,7 @@ use sea_orm::{
 use tessera_core::{Scope, TenantId};
 
 use crate::entity::scope;
-use crate::{ScopeRecord, StoreError, json_list, parse_json_list};
+use crate::{ScopeRecord, StoreError, found, json_list, parse_json_list};
 
 fn to_record(m: scope::Model) -> Result<ScopeRecord, StoreError> {
     Ok(ScopeRecord {
@@ -58,10 +58,7 @@ pub async fn delete<C: ConnectionTrait>(
     let res = scope::Entity::delete_by_id((tenant, name.to_string()))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Deletes every scope of a tenant.

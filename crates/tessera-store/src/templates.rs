@@ -6,8 +6,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 use tessera_core::TenantId;
 
-use crate::StoreError;
 use crate::entity::tenant_template;
+use crate::{StoreError, found};
 
 /// One stored template override.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -94,10 +94,7 @@ pub async fn delete<C: ConnectionTrait>(
     let res = tenant_template::Entity::delete_by_id((tenant, name.to_owned()))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 #[cfg(test)]

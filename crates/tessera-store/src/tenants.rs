@@ -8,7 +8,7 @@ use sea_orm::{
 use tessera_core::{TenantId, TenantSlug, TenantStatus};
 
 use crate::entity::tenant;
-use crate::{StoreError, TenantRecord, parse_enum};
+use crate::{StoreError, TenantRecord, found, parse_enum};
 
 fn to_record(m: tenant::Model) -> Result<TenantRecord, StoreError> {
     Ok(TenantRecord {
@@ -126,10 +126,7 @@ pub async fn set_status<C: ConnectionTrait>(
         .filter(tenant::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Updates the editable settings of a tenant.
@@ -155,10 +152,7 @@ pub async fn update_settings<C: ConnectionTrait>(
         .filter(tenant::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Tables of the sign-in migration owned by a tenant, children first.
@@ -194,10 +188,7 @@ pub async fn set_tenant_settings<C: ConnectionTrait>(
         .filter(tenant::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Deletes a tenant and, by cascade, everything it owns.
@@ -220,10 +211,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), Stor
         .await?;
     }
     let res = tenant::Entity::delete_by_id(id).exec(db).await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Up to `limit` tenants whose keys are due for scheduled rotation at `now`, most overdue first.

@@ -9,7 +9,7 @@ use sea_orm::{
 use tessera_core::{TenantId, UserId, UserStatus};
 
 use crate::entity::user;
-use crate::{StandardClaims, StoreError, UserRecord, parse_enum};
+use crate::{StandardClaims, StoreError, UserRecord, found, parse_enum};
 
 fn to_record(m: user::Model) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -115,10 +115,7 @@ pub async fn update_profile<C: ConnectionTrait>(
         .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Sets (or, with `None`, removes) a user's password hash.
@@ -139,10 +136,7 @@ pub async fn set_password_hash<C: ConnectionTrait>(
         .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Replaces a password hash only if it still equals `old` (an upgrade after sign-in must not
@@ -181,10 +175,7 @@ pub async fn set_status<C: ConnectionTrait>(
         .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Deletes one user row.
@@ -194,10 +185,7 @@ pub async fn delete<C: ConnectionTrait>(
     id: UserId,
 ) -> Result<(), StoreError> {
     let res = user::Entity::delete_by_id((tenant, id)).exec(db).await?;
-    if res.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(res.rows_affected)
 }
 
 /// Deletes what a user owns in the grant and token tables: consent grants, the refresh tokens
