@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tenancy;
 mod m20261127_000002_create_signin;
+mod m20261128_000003_create_tokens;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_tenancy::Migration),
             Box::new(m20261127_000002_create_signin::Migration),
+            Box::new(m20261128_000003_create_tokens::Migration),
         ]
     }
 }

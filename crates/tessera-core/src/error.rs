@@ -50,11 +50,16 @@ pub enum OAuthErrorCode {
     RequestUriNotSupported,
     /// The `registration` parameter is not supported (OIDC Core §3.1.2.6).
     RegistrationNotSupported,
+    /// The DPoP proof is missing, malformed, stale, replayed or for another request
+    /// (RFC 9449 §5, §7.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the server-provided nonce (RFC 9449 §8, §9).
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
     /// Every variant, for exhaustive tests and documentation.
-    pub const ALL: [OAuthErrorCode; 22] = [
+    pub const ALL: [OAuthErrorCode; 24] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -77,6 +82,8 @@ impl OAuthErrorCode {
         Self::RequestNotSupported,
         Self::RequestUriNotSupported,
         Self::RegistrationNotSupported,
+        Self::InvalidDpopProof,
+        Self::UseDpopNonce,
     ];
 
     /// The code as it travels on the wire.
@@ -104,6 +111,8 @@ impl OAuthErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

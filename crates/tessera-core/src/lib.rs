@@ -1,6 +1,7 @@
 //! Shared vocabulary of every Tessera crate: typed identifiers, scopes, the OAuth error codes,
 //! the clock, and generation and hashing of high-entropy secrets. It knows nothing of HTTP or SQL.
 
+pub mod client;
 pub mod clock;
 pub mod error;
 pub mod ids;
@@ -10,6 +11,7 @@ pub mod scope;
 pub mod secret;
 pub mod settings;
 
+pub use client::{AuthMethod, ClientOptions, ExchangePolicy};
 pub use clock::Clock;
 pub use error::OAuthErrorCode;
 pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug, UserId};

@@ -144,6 +144,9 @@ pub struct RefreshPolicy {
     pub rotation_grace_secs: i64,
     /// How many times the old token may be reused inside the grace window.
     pub rotation_grace_count: u32,
+    /// DPoP proofs must carry a nonce this server issued (RFC 9449 §8, §9): a client first
+    /// gets `use_dpop_nonce` with a `DPoP-Nonce` header, then retries with it.
+    pub dpop_nonce_required: bool,
 }
 
 impl Default for RefreshPolicy {
@@ -155,6 +158,7 @@ impl Default for RefreshPolicy {
             refresh_family_ttl_secs: 90 * 86_400,
             rotation_grace_secs: 0,
             rotation_grace_count: 0,
+            dpop_nonce_required: false,
         }
     }
 }

@@ -41,6 +41,8 @@ fn to_record(m: client::Model) -> Result<ClientRecord, StoreError> {
             Some(alg) => parse_enum(alg)?,
             None => tessera_core::SigningAlg::Rs256,
         },
+        options: serde_json::from_str(&m.options)
+            .map_err(|e| StoreError::Corrupt(format!("clients.options: {e}")))?,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -65,6 +67,7 @@ fn to_active(c: &ClientRecord) -> client::ActiveModel {
         first_party: Set(c.first_party),
         require_pkce: Set(c.require_pkce),
         id_token_alg: Set(Some(c.id_token_alg.as_str().to_owned())),
+        options: Set(serde_json::to_string(&c.options).unwrap_or_else(|_| "{}".to_owned())),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
     }

@@ -34,6 +34,8 @@ fn to_record(m: code::Model) -> Result<AuthorizationCodeRecord, StoreError> {
         expires_at: m.expires_at,
         consumed_at: m.consumed_at,
         family_id: m.family_id,
+        resources: parse_json_list("authorization_codes.resources", &m.resources)?,
+        dpop_jkt: m.dpop_jkt,
         created_at: m.created_at,
     })
 }
@@ -61,6 +63,8 @@ pub async fn insert<C: ConnectionTrait>(
         expires_at: Set(c.expires_at),
         consumed_at: Set(c.consumed_at),
         family_id: Set(c.family_id.clone()),
+        resources: Set(json_list(&c.resources)),
+        dpop_jkt: Set(c.dpop_jkt.clone()),
         created_at: Set(c.created_at),
     }
     .insert(db)

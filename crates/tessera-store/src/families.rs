@@ -29,6 +29,8 @@ fn to_record(m: family::Model) -> Result<TokenFamilyRecord, StoreError> {
         expires_at: m.expires_at,
         revoked_at: m.revoked_at,
         revoked_reason: m.revoked_reason,
+        resources: parse_json_list("token_families.resources", &m.resources)?,
+        dpop_jkt: m.dpop_jkt,
     })
 }
 
@@ -48,6 +50,8 @@ pub async fn insert<C: ConnectionTrait>(db: &C, f: &TokenFamilyRecord) -> Result
         expires_at: Set(f.expires_at),
         revoked_at: Set(f.revoked_at),
         revoked_reason: Set(f.revoked_reason.clone()),
+        resources: Set(json_list(&f.resources)),
+        dpop_jkt: Set(f.dpop_jkt.clone()),
     }
     .insert(db)
     .await?;
@@ -169,9 +173,21 @@ pub async fn live_with_user<C: ConnectionTrait>(
     family_id: &str,
     now: i64,
 ) -> Result<Option<(TokenFamilyRecord, UserRecord)>, StoreError> {
+    live_with_user_unless(db, tenant, family_id, None, now).await
+}
+
+/// [`live_with_user`] for an access token: also `None` when the token's `jti` was revoked
+/// (RFC 7009), still in one round trip.
+pub async fn live_with_user_unless<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    family_id: &str,
+    revoked_jti: Option<&str>,
+    now: i64,
+) -> Result<Option<(TokenFamilyRecord, UserRecord)>, StoreError> {
     const F: &str = "token_families";
     const U: &str = "users";
-    const FAMILY: [&str; 9] = [
+    const FAMILY: [&str; 11] = [
         "client_id",
         "user_id",
         "sid",
@@ -181,6 +197,8 @@ pub async fn live_with_user<C: ConnectionTrait>(
         "amr",
         "created_at",
         "expires_at",
+        "resources",
+        "dpop_jkt",
     ];
     const USER: [&str; 7] = [
         "username",
@@ -210,6 +228,19 @@ pub async fn live_with_user<C: ConnectionTrait>(
         .and_where(Expr::col((F, "id")).eq(family_id))
         .and_where(Expr::col((F, "revoked_at")).is_null())
         .and_where(Expr::col((F, "expires_at")).gt(now));
+    if let Some(jti) = revoked_jti {
+        select.and_where(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from("revoked_jtis")
+                    .and_where(Expr::col(("revoked_jtis", "tenant_id")).eq(tenant))
+                    .and_where(Expr::col(("revoked_jtis", "jti")).eq(jti))
+                    .to_owned(),
+            )
+            .not(),
+        );
+    }
     let Some(row) = db.query_one(&select).await? else {
         return Ok(None);
     };
@@ -227,6 +258,8 @@ pub async fn live_with_user<C: ConnectionTrait>(
         expires_at: row.try_get("", "f_expires_at")?,
         revoked_at: None,
         revoked_reason: None,
+        resources: row.try_get("", "f_resources")?,
+        dpop_jkt: row.try_get("", "f_dpop_jkt")?,
     })?;
     let claims: String = row.try_get("", "u_claims")?;
     let status: String = row.try_get("", "u_status")?;
@@ -245,4 +278,42 @@ pub async fn live_with_user<C: ConnectionTrait>(
         updated_at: row.try_get("", "u_updated_at")?,
     };
     Ok(Some((family, user)))
+}
+
+/// When each client last received tokens for a user (a redemption or a refresh): one
+/// `(client, Unix seconds)` per client the user ever granted, for the account page's "last used".
+pub async fn last_used_by_client<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Vec<(ClientId, i64)>, StoreError> {
+    let mut select = Query::select();
+    select
+        .expr_as(Expr::col(("f", "client_id")), "client_id")
+        .expr_as(
+            Expr::cust("MAX(COALESCE(r.issued_at, f.created_at))"),
+            "last_used",
+        )
+        .from_as("token_families", "f")
+        .join_as(
+            sea_orm::sea_query::JoinType::LeftJoin,
+            "refresh_tokens",
+            "r",
+            Expr::col(("r", "tenant_id"))
+                .equals(("f", "tenant_id"))
+                .and(Expr::col(("r", "family_id")).equals(("f", "id"))),
+        )
+        .and_where(Expr::col(("f", "tenant_id")).eq(tenant))
+        .and_where(Expr::col(("f", "user_id")).eq(user))
+        .group_by_col(("f", "client_id"));
+    let rows = db.query_all(&select).await?;
+    rows.into_iter()
+        .map(|row| {
+            let client: String = row.try_get("", "client_id")?;
+            let at: i64 = row.try_get("", "last_used")?;
+            let client = ClientId::parse(&client)
+                .ok_or_else(|| StoreError::Corrupt("token_families.client_id".to_owned()))?;
+            Ok((client, at))
+        })
+        .collect()
 }

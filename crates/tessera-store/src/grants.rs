@@ -78,6 +78,23 @@ pub async fn list_for_user<C: ConnectionTrait>(
         .collect()
 }
 
+/// Every grant made to a client in a tenant, by user.
+pub async fn list_for_client<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    client: &ClientId,
+) -> Result<Vec<ConsentGrantRecord>, StoreError> {
+    grant::Entity::find()
+        .filter(grant::Column::TenantId.eq(tenant))
+        .filter(grant::Column::ClientId.eq(client.as_ref()))
+        .order_by_asc(grant::Column::UserId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect()
+}
+
 /// Forgets a user's grant to a client; `false` when there was none.
 pub async fn delete<C: ConnectionTrait>(
     db: &C,

@@ -6,6 +6,8 @@
 
 mod entity;
 
+pub mod access_tokens;
+pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod families;
@@ -14,6 +16,8 @@ pub mod grants;
 pub mod keys;
 pub mod records;
 pub mod refresh;
+pub mod replay;
+pub mod resource_servers;
 pub mod scopes;
 pub mod sessions;
 pub mod templates;

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_core::{
-    AdminRole, ClientId, ClientType, GrantType, KeyState, Kid, Scope, ScopeSet, SigningAlg,
-    TenantId, TenantSettings, TenantSlug, TenantStatus, TokenFormat, UserId, UserStatus,
+    AdminRole, ClientId, ClientOptions, ClientType, GrantType, KeyState, Kid, Scope, ScopeSet,
+    SigningAlg, TenantId, TenantSettings, TenantSlug, TenantStatus, TokenFormat, UserId,
+    UserStatus,
 };
 
 /// A tenant.
@@ -69,6 +70,8 @@ pub struct ClientRecord {
     pub require_pkce: bool,
     /// ID-token signing algorithm (`id_token_signed_response_alg`, default RS256).
     pub id_token_alg: SigningAlg,
+    /// Authentication method, holder-of-key, default resource and token-exchange options.
+    pub options: ClientOptions,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -333,6 +336,10 @@ pub struct AuthorizationCodeRecord {
     pub consumed_at: Option<i64>,
     /// The token family its redemption created, revoked if the code is replayed.
     pub family_id: Option<String>,
+    /// Resource indicators of the authorization request (RFC 8707 §2.1).
+    pub resources: Vec<String>,
+    /// `dpop_jkt` of the authorization request: the DPoP key the code is bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -367,6 +374,10 @@ pub struct TokenFamilyRecord {
     pub revoked_at: Option<i64>,
     /// Why it was revoked (`code_replay`, `refresh_reuse`, `logout`, …).
     pub revoked_reason: Option<String>,
+    /// Resource indicators the grant is for (RFC 8707); a refresh may narrow them.
+    pub resources: Vec<String>,
+    /// The DPoP key its refresh tokens are bound to (RFC 9449 §5, public clients).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token, addressed by the SHA-256 hex of the token.
@@ -392,4 +403,99 @@ pub struct RefreshTokenRecord {
     pub successor_hash: Option<String>,
     /// Uses inside the rotation grace window so far.
     pub grace_uses: u32,
+}
+
+/// A resource server (API) of a tenant: the audience of the access tokens made for it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResourceServerRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Its identifier: an absolute URI without fragment, the `resource` indicator (RFC 8707)
+    /// and the `aud` of its tokens.
+    pub identifier: String,
+    /// Display name.
+    pub name: String,
+    /// Scopes it owns: a token for it carries only these (of those granted).
+    pub scopes: ScopeSet,
+    /// Access-token format for it: by value (RFC 9068 JWT) or by reference (opaque).
+    pub token_format: TokenFormat,
+    /// Access-token lifetime, seconds; `None` means the tenant's.
+    pub access_token_ttl: Option<i64>,
+    /// Clients allowed to introspect its tokens (RFC 7662 §2.1), besides the token's own client.
+    pub introspectors: Vec<ClientId>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// An opaque access token, addressed by the SHA-256 hex of the token; it carries what the JWT
+/// form would, for introspection (RFC 7662 §2.2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccessTokenRecord {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// Public identifier.
+    pub jti: String,
+    /// Client it was issued to.
+    pub client_id: ClientId,
+    /// `sub`: a user id, or the client id (client credentials).
+    pub subject: String,
+    /// The user, for user tokens.
+    pub user_id: Option<UserId>,
+    /// The token family (grant) it descends from; revoking the family revokes it.
+    pub family_id: Option<String>,
+    /// Scopes.
+    pub scopes: ScopeSet,
+    /// Audiences.
+    pub audience: Vec<String>,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// DPoP key thumbprint (`cnf.jkt`, RFC 9449 §6.1).
+    pub jkt: Option<String>,
+    /// Certificate thumbprint (`cnf.x5t#S256`, RFC 8705 §3.1).
+    pub x5t: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// Authentication context class.
+    pub acr: Option<String>,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// SSO session id.
+    pub sid: Option<String>,
+    /// `act` claim of a delegated token (RFC 8693 §4.1).
+    pub act: Option<serde_json::Value>,
+    /// Claim names the `claims` request asked userinfo to release.
+    pub userinfo_claims: Vec<String>,
+}
+
+/// An audit event: who did what to whom, when and from where.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEventRecord {
+    /// Random id.
+    pub id: uuid::Uuid,
+    /// Tenant it happened in.
+    pub tenant_id: TenantId,
+    /// Unix seconds.
+    pub occurred_at: i64,
+    /// What happened, e.g. `grant.revoked`, `token.revoked`.
+    pub action: String,
+    /// Who did it: `user:<id>`, `client:<id>`, `admin:<client id>`.
+    pub actor: String,
+    /// The user concerned.
+    pub user_id: Option<UserId>,
+    /// The client concerned.
+    pub client_id: Option<ClientId>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Details.
+    pub details: serde_json::Value,
 }

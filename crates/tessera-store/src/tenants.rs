@@ -156,7 +156,12 @@ pub async fn update_settings<C: ConnectionTrait>(
 }
 
 /// Tables of the sign-in migration owned by a tenant, children first.
-const SIGNIN_TABLES: [&str; 8] = [
+const SIGNIN_TABLES: [&str; 13] = [
+    "access_tokens",
+    "revoked_jtis",
+    "replay_cache",
+    "audit_events",
+    "resource_servers",
     "refresh_tokens",
     "authorization_codes",
     "token_families",

@@ -44,6 +44,10 @@ pub struct Model {
     pub consumed_at: Option<i64>,
     /// Token family the redemption created.
     pub family_id: Option<String>,
+    /// JSON array of resource indicators (RFC 8707) the grant is for.
+    pub resources: String,
+    /// JWK thumbprint of the DPoP key the grant is bound to (RFC 9449 §10, §5).
+    pub dpop_jkt: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
 }

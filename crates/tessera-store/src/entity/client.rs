@@ -39,6 +39,8 @@ pub struct Model {
     pub require_pkce: bool,
     /// `id_token_signed_response_alg`; `NULL` means RS256.
     pub id_token_alg: Option<String>,
+    /// JSON document of [`tessera_core::ClientOptions`].
+    pub options: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -1,11 +1,16 @@
 //! sea-orm entities, one file per table. They stay inside this crate: callers get typed records.
 
+pub mod access_token;
+pub mod audit_event;
 pub mod authorization_code;
 pub mod change_feed;
 pub mod client;
 pub mod consent_grant;
 pub mod login_throttle;
 pub mod refresh_token;
+pub mod replay_cache;
+pub mod resource_server;
+pub mod revoked_jti;
 pub mod scope;
 pub mod session;
 pub mod signing_key;
