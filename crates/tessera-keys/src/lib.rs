@@ -6,6 +6,7 @@
 
 mod b64;
 mod error;
+pub mod foreign;
 mod forge;
 mod jwk;
 mod keyset;

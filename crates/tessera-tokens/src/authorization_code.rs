@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use tessera_core::secret::{random_token, sha256_hex};
-use tessera_core::{GrantType, UserStatus};
+use tessera_core::{ClientType, GrantType, UserStatus};
 use tessera_store::{
     AuthorizationCodeRecord, ClientRecord, RefreshTokenRecord, Store, TokenFamilyRecord, codes,
     families, refresh, users,
 };
 use tessera_tenants::TenantSnapshot;
 
+use crate::access::Binding;
 use crate::client_credentials::check_resources;
 use crate::family::{family_expiry, reason};
 use crate::{Issuance, TokenError, TokenRequest, pkce};
@@ -26,6 +27,7 @@ pub async fn exchange_code(
     snapshot: &TenantSnapshot,
     client: &Arc<ClientRecord>,
     req: &TokenRequest,
+    binding: Binding,
     now: i64,
 ) -> Result<Issuance, TokenError> {
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
@@ -46,6 +48,15 @@ pub async fn exchange_code(
         return Err(replayed(store, &record, now).await);
     }
     check_code(&record, client, req, now)?;
+    // RFC 9449 §10.1: a code bound with `dpop_jkt` is redeemed only with a proof of that key.
+    if let Some(jkt) = &record.dpop_jkt
+        && binding.jkt.as_deref() != Some(jkt.as_str())
+    {
+        return Err(TokenError::InvalidDpopProof(
+            "the DPoP proof key does not match the dpop_jkt of the authorization request".into(),
+        ));
+    }
+    let resources = narrowed_resources(&record.resources, &req.resource)?;
     let user = users::find(db, tenant, record.user_id)
         .await?
         .filter(|u| u.status == UserStatus::Active)
@@ -72,6 +83,14 @@ pub async fn exchange_code(
         ),
         revoked_at: None,
         revoked_reason: None,
+        resources: resources.clone(),
+        // RFC 9449 §5: refresh tokens of public clients are bound to the DPoP key; those of
+        // confidential clients are bound to the client's authentication instead.
+        dpop_jkt: if client.client_type == ClientType::Public {
+            binding.jkt.clone()
+        } else {
+            None
+        },
     };
     // Refresh tokens go to clients allowed the grant; without `offline_access` they are bound
     // to the SSO session through the family's expiry and logout.
@@ -138,10 +157,32 @@ pub async fn exchange_code(
         acr: record.acr,
         amr: record.amr,
         nonce: record.nonce,
-        resources: req.resource.clone(),
+        resources,
         refresh_token,
+        binding,
         now,
     })
+}
+
+/// The resources a token request may ask for (RFC 8707 §2.2): any of those the grant was for,
+/// or any resource server when the authorization request named none. With none asked, the
+/// grant's own.
+pub(crate) fn narrowed_resources(
+    granted: &[String],
+    asked: &[String],
+) -> Result<Vec<String>, TokenError> {
+    if asked.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    if !granted.is_empty()
+        && let Some(extra) = asked.iter().find(|r| !granted.contains(r))
+    {
+        return Err(TokenError::InvalidTarget(format!(
+            "resource `{}` was not part of the authorization",
+            extra.chars().take(200).collect::<String>()
+        )));
+    }
+    Ok(asked.to_vec())
 }
 
 /// The checks that bind a code to its client, redirect URI and PKCE challenge.

@@ -1,11 +1,12 @@
 //! The client credentials grant (RFC 6749 §4.4) and the RFC 9068 JWT access tokens it issues.
 
 use serde::Serialize;
-use tessera_core::{GrantType, ScopeSet, secret::random_token};
+use tessera_core::{GrantType, ScopeSet};
 use tessera_store::ClientRecord;
 use tessera_tenants::TenantSnapshot;
 
 use crate::TokenError;
+use crate::access::{AccessToken, Binding, Minted, mint, resolve_target};
 
 /// Claims of a JWT access token (RFC 9068 §2.2).
 #[derive(Debug, Serialize)]
@@ -49,6 +50,13 @@ pub struct AccessTokenClaims<'a> {
     /// Core §5.5), when there were any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_claims: Option<Vec<&'a str>>,
+    /// Confirmation (RFC 7800 §3.1): the DPoP key (`jkt`, RFC 9449 §6.1) or the client
+    /// certificate (`x5t#S256`, RFC 8705 §3.1) the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<serde_json::Value>,
+    /// The acting party of a delegated token (RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// One audience or several (RFC 7519 §4.1.3).
@@ -66,7 +74,7 @@ pub enum Audience<'a> {
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer` for now.
+    /// `Bearer`, or `DPoP` for a DPoP-bound token (RFC 9449 §5).
     pub token_type: &'static str,
     /// Lifetime in seconds.
     pub expires_in: i64,
@@ -79,6 +87,9 @@ pub struct TokenResponse {
     /// The ID token (OIDC Core §3.1.3.3), when `openid` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The type of the issued token, for token exchange (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Validates `resource` indicators: absolute URIs (RFC 3986 §4.3, so `urn:` names too) without a
@@ -102,14 +113,16 @@ pub(crate) fn check_resources(resources: &[String]) -> Result<(), TokenError> {
 
 /// Issues an access token to an authenticated client by the client credentials grant.
 /// Requested scopes must all be allowed for the client; with no `scope`, every scope the client
-/// is allowed is granted (the documented default, OAuth 2.1 §3.2.2.1).
+/// is allowed is granted (the documented default, OAuth 2.1 §3.2.2.1). The token is for the
+/// named resource servers, else the client's default resource, else the issuer (RFC 9068 §3).
 pub fn issue_client_credentials(
     snapshot: &TenantSnapshot,
     client: &ClientRecord,
     scope: Option<&str>,
     resources: &[String],
+    binding: Binding,
     now: i64,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<Minted, TokenError> {
     if !client.grant_types.contains(&GrantType::ClientCredentials) {
         return Err(TokenError::UnauthorizedClient("client_credentials"));
     }
@@ -127,41 +140,35 @@ pub fn issue_client_credentials(
         None => client.scopes.clone(),
     };
     check_resources(resources)?;
-    let signer = snapshot.keys.signer().ok_or(TokenError::NoSigningKey)?;
-    let ttl = snapshot.tenant.access_token_ttl;
-    let scope_wire = granted.to_wire();
-    let claims = AccessTokenClaims {
-        iss: &snapshot.issuer,
-        sub: client.client_id.as_ref(),
-        aud: match resources {
-            [] => Audience::One(&snapshot.issuer),
-            [one] => Audience::One(one),
-            many => Audience::Many(many),
-        },
-        client_id: client.client_id.as_ref(),
-        scope: &scope_wire,
-        jti: random_token(16),
-        iat: now,
-        exp: now + ttl,
+    let target = resolve_target(snapshot, client, resources, &granted, &snapshot.issuer)?;
+    let token_type = binding.token_type();
+    let token = AccessToken {
+        subject: client.client_id.to_string(),
+        client_id: client.client_id.clone(),
+        user: None,
+        family_id: None,
+        target,
         auth_time: None,
         acr: None,
-        amr: None,
+        amr: Vec::new(),
         sid: None,
-        gid: None,
-        userinfo_claims: None,
+        userinfo_claims: Vec::new(),
+        act: None,
+        binding,
     };
-    let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
-    // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from being replayed as ID tokens.
-    let access_token = signer
-        .sign_jws("at+jwt", &payload)
-        .map_err(|e| anyhow::Error::new(e).context("signing access token"))?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        scope: (!granted.is_empty()).then_some(scope_wire),
-        refresh_token: None,
-        id_token: None,
+    let minted = mint(snapshot, &token, now)?;
+    let scopes = &token.target.scopes;
+    Ok(Minted {
+        response: TokenResponse {
+            access_token: minted.token,
+            token_type,
+            expires_in: token.target.ttl,
+            scope: (!scopes.is_empty()).then(|| scopes.to_wire()),
+            refresh_token: None,
+            id_token: None,
+            issued_token_type: None,
+        },
+        opaque: minted.record,
     })
 }
 

@@ -41,6 +41,11 @@ pub struct CodeGrant {
     pub amr: Vec<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as sent.
     pub claims_request: Option<serde_json::Value>,
+    /// `resource` indicators of the authorization request (RFC 8707 §2.1), already checked
+    /// against the tenant's resource servers.
+    pub resources: Vec<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the code may only be redeemed with a proof of this key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Stores the code (hash only) and returns it: 256 random bits, base64url.
@@ -98,6 +103,8 @@ pub async fn issue_code(
         expires_at: now + ttl,
         consumed_at: None,
         family_id: None,
+        resources: grant.resources,
+        dpop_jkt: grant.dpop_jkt,
         created_at: now,
     };
     codes::insert(store.conn(), &record).await?;

@@ -28,6 +28,12 @@ pub enum TokenError {
     /// Bad `resource` indicator.
     #[error("{0}")]
     InvalidTarget(String),
+    /// The DPoP proof is missing where required, malformed, or does not match (RFC 9449 §5).
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// The DPoP proof must carry the nonce sent in `DPoP-Nonce` (RFC 9449 §8).
+    #[error("the DPoP proof must carry the nonce the server provides")]
+    UseDpopNonce,
     /// The tenant has no active signing key (should not happen; keys are made with the tenant).
     #[error("no active signing key")]
     NoSigningKey,
@@ -50,6 +56,8 @@ impl TokenError {
             TokenError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
             TokenError::InvalidTarget(_) => OAuthErrorCode::InvalidTarget,
             TokenError::InvalidGrant(_) => OAuthErrorCode::InvalidGrant,
+            TokenError::InvalidDpopProof(_) => OAuthErrorCode::InvalidDpopProof,
+            TokenError::UseDpopNonce => OAuthErrorCode::UseDpopNonce,
             TokenError::Unavailable => OAuthErrorCode::TemporarilyUnavailable,
             TokenError::NoSigningKey | TokenError::Unexpected(_) => OAuthErrorCode::ServerError,
         }

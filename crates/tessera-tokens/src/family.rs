@@ -17,6 +17,8 @@ pub mod reason {
     pub const LOGOUT: &str = "logout";
     /// The user withdrew the client's consent.
     pub const CONSENT_REVOKED: &str = "consent_revoked";
+    /// The client revoked one of its refresh tokens (RFC 7009 §2.1).
+    pub const REVOKED: &str = "revoked";
 }
 
 /// The scope that asks for access while the user is away (OIDC Core §11).

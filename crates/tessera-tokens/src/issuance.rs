@@ -9,12 +9,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha512};
-use tessera_core::{ScopeSet, SigningAlg, UserId, secret::random_token};
+use tessera_core::{ScopeSet, SigningAlg, UserId};
 use tessera_store::ClientRecord;
 use tessera_tenants::TenantSnapshot;
 
 use crate::TokenError;
-use crate::client_credentials::{AccessTokenClaims, Audience, TokenResponse};
+use crate::access::{AccessToken, Binding, Minted, mint, resolve_target};
+use crate::client_credentials::TokenResponse;
 
 /// Tokens to sign for one grant of a user to a client.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub struct Issuance {
     pub(crate) userinfo_claims: Vec<String>,
     pub(crate) resources: Vec<String>,
     pub(crate) refresh_token: Option<secrecy::SecretString>,
+    /// What the access token is bound to (DPoP key, client certificate).
+    pub(crate) binding: Binding,
     pub(crate) now: i64,
 }
 
@@ -72,57 +75,55 @@ impl Issuance {
             || (self.has_id_token() && self.client.id_token_alg == SigningAlg::Rs256)
     }
 
-    /// Signs the access token with the tenant's active key, and the ID token with the active key
-    /// of the client's `id_token_signed_response_alg`, and builds the token response.
-    pub fn sign(self, snapshot: &TenantSnapshot) -> Result<TokenResponse, TokenError> {
-        let signer = snapshot.keys.signer().ok_or(TokenError::NoSigningKey)?;
-        let ttl = snapshot.tenant.access_token_ttl;
-        let scope = self.scopes.to_wire();
+    /// Mints the access token for the grant's target (resource servers, or the client itself
+    /// as the audience of userinfo, RFC 9068 §3) — a JWT signed with the tenant's active key, or
+    /// an opaque handle — and signs the ID token with the active key of the client's
+    /// `id_token_signed_response_alg`.
+    pub fn sign(self, snapshot: &TenantSnapshot) -> Result<Minted, TokenError> {
         let sub = self.user.to_string();
         let client_id = self.client.client_id.as_ref();
-        let claims = AccessTokenClaims {
-            iss: &snapshot.issuer,
-            sub: &sub,
-            // RFC 9068 §3: the resource indicators; by default the client itself, as userinfo
-            // (served by the issuer for this client) is the only resource the OP knows of.
-            aud: match self.resources.as_slice() {
-                [] => Audience::One(client_id),
-                [one] => Audience::One(one),
-                many => Audience::Many(many),
-            },
+        let target = resolve_target(
+            snapshot,
+            &self.client,
+            &self.resources,
+            &self.scopes,
             client_id,
-            scope: &scope,
-            jti: random_token(16),
-            iat: self.now,
-            exp: self.now + ttl,
+        )?;
+        let token = AccessToken {
+            subject: sub.clone(),
+            client_id: self.client.client_id.clone(),
+            user: Some(self.user),
+            family_id: Some(self.family_id.clone()),
+            target,
             auth_time: Some(self.auth_time),
-            acr: self.acr.as_deref(),
-            amr: (!self.amr.is_empty()).then_some(self.amr.as_slice()),
-            sid: self.sid.as_deref(),
-            gid: Some(&self.family_id),
-            userinfo_claims: (!self.userinfo_claims.is_empty())
-                .then(|| self.userinfo_claims.iter().map(String::as_str).collect()),
+            acr: self.acr.clone(),
+            amr: self.amr.clone(),
+            sid: self.sid.clone(),
+            userinfo_claims: self.userinfo_claims.clone(),
+            act: None,
+            binding: self.binding.clone(),
         };
-        let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
-        // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from being replayed as ID tokens.
-        let access_token = signer
-            .sign_jws("at+jwt", &payload)
-            .map_err(|e| anyhow::Error::new(e).context("signing an access token"))?;
+        let minted = mint(snapshot, &token, self.now)?;
         let id_token = if self.has_id_token() {
-            Some(self.id_token(snapshot, &sub, &access_token)?)
+            Some(self.id_token(snapshot, &sub, &minted.token)?)
         } else {
             None
         };
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: ttl,
-            // RFC 6749 §5.1 requires it when it differs from the request; always sent.
-            scope: (!self.scopes.is_empty()).then_some(scope),
-            refresh_token: self
-                .refresh_token
-                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned()),
-            id_token,
+        let scopes = &token.target.scopes;
+        Ok(Minted {
+            response: TokenResponse {
+                access_token: minted.token,
+                token_type: self.binding.token_type(),
+                expires_in: token.target.ttl,
+                // RFC 6749 §5.1 requires it when it differs from the request; always sent.
+                scope: (!scopes.is_empty()).then(|| scopes.to_wire()),
+                refresh_token: self
+                    .refresh_token
+                    .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned()),
+                id_token,
+                issued_token_type: None,
+            },
+            opaque: minted.record,
         })
     }
 

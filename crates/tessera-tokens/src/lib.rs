@@ -1,33 +1,54 @@
-//! Token issuance: client authentication at the token endpoint (RFC 6749 §2.3), the grant types
-//! (client credentials, authorization code with PKCE, refresh with rotation), authorization
-//! codes, token families, RFC 9068 JWT access tokens and OIDC ID tokens signed with the tenant's
-//! keys, and verification of access tokens presented at userinfo. Knows nothing of HTTP:
-//! `tessera-web` parses the request into a [`TokenRequest`] and renders [`TokenError`].
+//! Token issuance and token checks: client authentication at the token endpoint (RFC 6749 §2.3,
+//! RFC 8705 mTLS), the grant types (client credentials, authorization code with PKCE, refresh with
+//! rotation, token exchange RFC 8693), authorization codes, token families, access tokens by value
+//! (RFC 9068 JWTs) or by reference (opaque handles stored hashed) for the resource server they are
+//! for (RFC 8707), DPoP (RFC 9449) and certificate (RFC 8705) binding, OIDC ID tokens, and the
+//! checks of presented tokens: userinfo, introspection (RFC 7662, RFC 9701) and revocation
+//! (RFC 7009). Knows nothing of HTTP: `tessera-web` parses requests into a [`TokenRequest`] and
+//! renders [`TokenError`].
 
+mod access;
 mod authorization_code;
 mod bearer;
 mod client_auth;
 mod client_credentials;
 mod code;
+pub mod dpop;
 mod error;
+mod exchange;
 mod family;
+mod introspection;
 mod issuance;
+pub mod mtls;
 pub mod pkce;
 mod refresh;
 mod request;
+mod revocation;
 
 #[cfg(test)]
 mod tests;
 
+pub use access::{
+    AccessToken, Binding, Minted, MintedAccessToken, Target, mint, opaque_claims, resolve_target,
+};
 pub use authorization_code::exchange_code;
-pub use bearer::{BearerError, UserAccessToken, userinfo, verify_access_token};
+pub use bearer::{
+    ActiveToken, BearerError, Presentation, UserAccessToken, inspect, is_jwt, userinfo,
+    verify_access_token,
+};
 pub use client_auth::{ClientAuthentication, authenticate_client};
 pub use client_credentials::{AccessTokenClaims, TokenResponse, issue_client_credentials};
 pub use code::{CodeGrant, MAX_CODE_TTL_SECS, issue_code};
 pub use error::TokenError;
+pub use exchange::token_exchange;
 pub use family::{
     OFFLINE_ACCESS, family_expiry, reason, revoke_families_of_client, revoke_families_of_session,
+};
+pub use introspection::{
+    INTROSPECTION_JWT_MEDIA_TYPE, INTROSPECTION_JWT_TYP, Introspection, PresentedToken,
+    TokenTypeHint, introspect, introspection_jwt, parse_presented_token,
 };
 pub use issuance::{Issuance, token_hash};
 pub use refresh::refresh_tokens;
 pub use request::{MAX_BODY_BYTES, TokenRequest, parse_token_form};
+pub use revocation::{RequestOrigin, RevocationError, RevokedKind, TOKEN_REVOKED, revoke};

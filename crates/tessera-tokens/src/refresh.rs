@@ -12,6 +12,8 @@ use tessera_store::refresh as refresh_tokens;
 use tessera_store::{ClientRecord, RefreshTokenRecord, Store, families};
 use tessera_tenants::TenantSnapshot;
 
+use crate::access::Binding;
+use crate::authorization_code::narrowed_resources;
 use crate::client_credentials::check_resources;
 use crate::family::reason;
 use crate::{Issuance, TokenError, TokenRequest};
@@ -32,6 +34,7 @@ pub async fn refresh_tokens(
     snapshot: &TenantSnapshot,
     client: &Arc<ClientRecord>,
     req: &TokenRequest,
+    binding: Binding,
     now: i64,
 ) -> Result<Issuance, TokenError> {
     if !client.grant_types.contains(&GrantType::RefreshToken) {
@@ -63,6 +66,15 @@ pub async fn refresh_tokens(
     if user.status != UserStatus::Active {
         return Err(TokenError::invalid_grant("the user is no longer active"));
     }
+    // RFC 9449 §5: a refresh token bound to a DPoP key needs a proof of that key.
+    if let Some(jkt) = &family.dpop_jkt
+        && binding.jkt.as_deref() != Some(jkt.as_str())
+    {
+        return Err(TokenError::InvalidDpopProof(
+            "the refresh token is bound to another DPoP key".into(),
+        ));
+    }
+    let resources = narrowed_resources(&family.resources, &req.resource)?;
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The new refresh token
     // keeps the original scope; only the access token is narrowed.
     let scopes = match req.scope.as_deref() {
@@ -160,8 +172,9 @@ pub async fn refresh_tokens(
         nonce: None,
         id_token_claims: serde_json::Map::new(),
         userinfo_claims: Vec::new(),
-        resources: req.resource.clone(),
+        resources,
         refresh_token: Some(successor),
+        binding,
         now,
     })
 }

@@ -27,6 +27,18 @@ pub struct TokenRequest {
     pub code_verifier: Option<secrecy::SecretString>,
     /// `refresh_token` (RFC 6749 §6).
     pub refresh_token: Option<secrecy::SecretString>,
+    /// `subject_token` (RFC 8693 §2.1).
+    pub subject_token: Option<secrecy::SecretString>,
+    /// `subject_token_type` (RFC 8693 §2.1).
+    pub subject_token_type: Option<String>,
+    /// `actor_token` (RFC 8693 §2.1).
+    pub actor_token: Option<secrecy::SecretString>,
+    /// `actor_token_type` (RFC 8693 §2.1).
+    pub actor_token_type: Option<String>,
+    /// `requested_token_type` (RFC 8693 §2.1).
+    pub requested_token_type: Option<String>,
+    /// `audience` values (RFC 8693 §2.1: it may repeat).
+    pub audience: Vec<String>,
 }
 
 /// Parses a form body; unknown parameters are ignored (RFC 6749 §3.2), repeated ones refused.
@@ -44,8 +56,23 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
                 req.resource.push(value.clone());
                 continue;
             }
-            n @ ("grant_type" | "scope" | "client_id" | "client_secret" | "code"
-            | "redirect_uri" | "code_verifier" | "refresh_token") => n,
+            "audience" => {
+                req.audience.push(value.clone());
+                continue;
+            }
+            n @ ("grant_type"
+            | "scope"
+            | "client_id"
+            | "client_secret"
+            | "code"
+            | "redirect_uri"
+            | "code_verifier"
+            | "refresh_token"
+            | "subject_token"
+            | "subject_token_type"
+            | "actor_token"
+            | "actor_token_type"
+            | "requested_token_type") => n,
             _ => continue,
         };
         if seen.contains(&single) {
@@ -62,6 +89,11 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             "code" => req.code = Some(secrecy::SecretString::from(value.clone())),
             "code_verifier" => req.code_verifier = Some(secrecy::SecretString::from(value.clone())),
             "refresh_token" => req.refresh_token = Some(secrecy::SecretString::from(value.clone())),
+            "subject_token" => req.subject_token = Some(secrecy::SecretString::from(value.clone())),
+            "subject_token_type" => req.subject_token_type = Some(value.clone()),
+            "actor_token" => req.actor_token = Some(secrecy::SecretString::from(value.clone())),
+            "actor_token_type" => req.actor_token_type = Some(value.clone()),
+            "requested_token_type" => req.requested_token_type = Some(value.clone()),
             _ => req.client_secret = Some(secrecy::SecretString::from(value.clone())),
         }
     }

@@ -49,6 +49,7 @@ fn client(tenant: TenantId, grants: &[GrantType]) -> ClientRecord {
         first_party: false,
         require_pkce: true,
         id_token_alg: SigningAlg::Rs256,
+        options: Default::default(),
         created_at: 0,
         updated_at: 0,
     }
@@ -147,6 +148,8 @@ impl Harness {
             acr: Some("1".to_owned()),
             amr: vec!["pwd".to_owned()],
             claims_request: None,
+            resources: vec![],
+            dpop_jkt: None,
         }
     }
 
@@ -163,9 +166,18 @@ impl Harness {
         now: i64,
     ) -> Result<TokenResponse, TokenError> {
         let req = parse_token_form(serde_urlencoded::to_string(params).unwrap().as_bytes())?;
-        exchange_code(&self.store, &self.snapshot, client, &req, now)
-            .await?
-            .sign(&self.snapshot)
+        exchange_code(
+            &self.store,
+            &self.snapshot,
+            client,
+            &req,
+            Binding::default(),
+            now,
+        )
+        .await?
+        .sign(&self.snapshot)?
+        .persist(&self.store)
+        .await
     }
 
     async fn redeem(&self, code: &str) -> Result<TokenResponse, TokenError> {
@@ -192,15 +204,30 @@ impl Harness {
             params.push(("scope", scope));
         }
         let req = parse_token_form(serde_urlencoded::to_string(&params).unwrap().as_bytes())?;
-        refresh_tokens(&self.store, &self.snapshot, &self.client, &req, now)
-            .await?
-            .sign(&self.snapshot)
+        refresh_tokens(
+            &self.store,
+            &self.snapshot,
+            &self.client,
+            &req,
+            Binding::default(),
+            now,
+        )
+        .await?
+        .sign(&self.snapshot)?
+        .persist(&self.store)
+        .await
     }
 
     async fn userinfo(&self, access_token: &str, now: i64) -> Result<Value, BearerError> {
-        userinfo(&self.store, &self.snapshot, access_token, now)
-            .await
-            .map(Value::Object)
+        userinfo(
+            &self.store,
+            &self.snapshot,
+            access_token,
+            Presentation::default(),
+            now,
+        )
+        .await
+        .map(Value::Object)
     }
 
     fn claims(&self, jws: &str) -> Value {
@@ -588,9 +615,16 @@ async fn refresh_token_of_another_client_or_expired_or_disabled_user_fails() {
     let mut other = (*h.other).clone();
     other.grant_types.push(GrantType::RefreshToken);
     let req = parse_token_form(format!("refresh_token={r1}").as_bytes()).unwrap();
-    let err = refresh_tokens(&h.store, &h.snapshot, &Arc::new(other), &req, NOW + 5)
-        .await
-        .unwrap_err();
+    let err = refresh_tokens(
+        &h.store,
+        &h.snapshot,
+        &Arc::new(other),
+        &req,
+        Binding::default(),
+        NOW + 5,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("another client"), "{err}");
 
     let ttl = h.snapshot.tenant.settings.tokens.refresh_ttl_secs;
@@ -700,7 +734,16 @@ async fn userinfo_refuses_foreign_expired_scopeless_and_client_tokens() {
     // A client credentials token has the client as subject.
     let mut cc = (*h.client).clone();
     cc.grant_types = vec![GrantType::ClientCredentials];
-    let token = issue_client_credentials(&h.snapshot, &cc, Some("openid"), &[], NOW).unwrap();
+    let token = issue_client_credentials(
+        &h.snapshot,
+        &cc,
+        Some("openid"),
+        &[],
+        Binding::default(),
+        NOW,
+    )
+    .unwrap()
+    .response;
     assert!(matches!(
         h.userinfo(&token.access_token, NOW + 2).await,
         Err(BearerError::InvalidToken(_))
