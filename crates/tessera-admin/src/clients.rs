@@ -1,13 +1,16 @@
-//! `/tenants/{slug}/clients`: register, list, read and delete OAuth clients of a tenant. A new
-//! confidential client's secret is returned once, with `Cache-Control: no-store`.
+//! `/tenants/{slug}/clients`: register, list, read, update (PATCH) and delete OAuth clients of a
+//! tenant, with their options (authentication method, holder-of-key, default resource, token
+//! exchange). A new confidential client's secret is returned once, with `Cache-Control: no-store`.
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
-use tessera_core::{ClientId, ClientType, GrantType, Scope, ScopeSet, SigningAlg, TokenFormat};
+use tessera_core::{
+    ClientId, ClientOptions, ClientType, GrantType, Scope, ScopeSet, SigningAlg, TokenFormat,
+};
 use tessera_store::ClientRecord;
-use tessera_tenants::{NewClient, RegisteredClient, TenantAdmin};
+use tessera_tenants::{ClientUpdate, NewClient, RegisteredClient, TenantAdmin};
 
 use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
 
@@ -37,6 +40,24 @@ pub(crate) struct CreateClient {
     require_pkce: bool,
     /// `id_token_signed_response_alg` (default RS256).
     id_token_alg: Option<SigningAlg>,
+    /// Authentication method (RFC 8705 §2 adds the TLS ones), holder-of-key binding
+    /// (RFC 8705 §3, RFC 9449), default resource (RFC 8707) and token exchange (RFC 8693).
+    #[serde(default)]
+    options: ClientOptions,
+}
+
+/// `PATCH /tenants/{slug}/clients/{client_id}` body: absent fields stay unchanged; a present
+/// list or `options` object replaces the registered one whole.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchClient {
+    name: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    scopes: Option<Vec<Scope>>,
+    token_format: Option<TokenFormat>,
+    first_party: Option<bool>,
+    options: Option<ClientOptions>,
 }
 
 fn yes() -> bool {
@@ -59,6 +80,7 @@ struct CreatedClient {
     first_party: bool,
     require_pkce: bool,
     id_token_alg: SigningAlg,
+    options: ClientOptions,
     created_at: i64,
 }
 
@@ -81,6 +103,7 @@ impl From<RegisteredClient> for CreatedClient {
             first_party: client.first_party,
             require_pkce: client.require_pkce,
             id_token_alg: client.id_token_alg,
+            options: client.options,
             created_at: client.created_at,
         }
     }
@@ -143,6 +166,7 @@ pub(crate) async fn create(
         first_party: body.first_party,
         require_pkce: body.require_pkce,
         id_token_alg: body.id_token_alg,
+        options: body.options,
     };
     let registered = admin.register_client(slug.as_ref(), new).await?;
     let client_id = &registered.client.client_id;
@@ -163,6 +187,34 @@ pub(crate) async fn show(
     let (slug, client_id) = path.into_inner();
     let slug = principal.authorize_tenant(&slug).await?;
     let client = admin.client(slug.as_ref(), &client_id).await?;
+    Ok(HttpResponse::Ok().json(client))
+}
+
+/// Changes a client's name, redirect URIs, scopes, token format, consent policy or options.
+pub(crate) async fn update(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+    body: Body<PatchClient>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, client_id) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let body = body?.into_inner();
+    let update = ClientUpdate {
+        name: body.name,
+        redirect_uris: body.redirect_uris,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+        scopes: body
+            .scopes
+            .map(|scopes| scopes.iter().map(|s| s.as_ref().to_owned()).collect()),
+        token_format: body.token_format,
+        first_party: body.first_party,
+        options: body.options,
+    };
+    let client = admin
+        .update_client(slug.as_ref(), &client_id, update)
+        .await?;
+    tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API updated a client");
     Ok(HttpResponse::Ok().json(client))
 }
 

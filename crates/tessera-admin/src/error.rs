@@ -95,6 +95,7 @@ impl From<TenantError> for AdminError {
             TenantError::NotFound(what) => Self::NotFound(what),
             TenantError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
             TenantError::Concurrent(why) => Self::Conflict(why.to_owned()),
+            TenantError::InUse(why) => Self::Conflict(why),
             TenantError::Invalid(why) => Self::InvalidRequest(why),
             TenantError::Unavailable => Self::Unavailable,
             TenantError::Unexpected(e) => Self::Unexpected(e),

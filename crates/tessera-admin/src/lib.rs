@@ -8,8 +8,10 @@ mod auth;
 mod branding;
 mod clients;
 mod error;
+mod grants;
 mod keys;
 mod openapi;
+mod resources;
 mod scopes;
 mod tenants;
 mod users;
@@ -66,7 +68,17 @@ admin_routes! {
     "/tenants" => { get => tenants::list, post => tenants::create },
     "/tenants/{slug}" => { get => tenants::show, patch => tenants::update, delete => tenants::delete },
     "/tenants/{slug}/clients" => { get => clients::list, post => clients::create },
-    "/tenants/{slug}/clients/{client_id}" => { get => clients::show, delete => clients::delete },
+    "/tenants/{slug}/clients/{client_id}" => {
+        get => clients::show,
+        patch => clients::update,
+        delete => clients::delete,
+    },
+    "/tenants/{slug}/resource-servers" => { get => resources::list, post => resources::create },
+    "/tenants/{slug}/resource-servers/{resource}" => {
+        get => resources::show,
+        patch => resources::update,
+        delete => resources::delete,
+    },
     "/tenants/{slug}/scopes" => { get => scopes::list, post => scopes::create },
     "/tenants/{slug}/keys" => { get => keys::list },
     "/tenants/{slug}/keys/rotate" => { post => keys::rotate },
@@ -80,6 +92,12 @@ admin_routes! {
     "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
     "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
     "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
+    "/tenants/{slug}/users/{username}/grants" => { get => grants::list_for_user },
+    "/tenants/{slug}/users/{username}/grants/{client_id}" => { delete => grants::revoke_for_user },
+    "/tenants/{slug}/clients/{client_id}/grants" => {
+        get => grants::list_for_client,
+        delete => grants::revoke_for_client,
+    },
     "/tenants/{slug}/settings" => {
         get => branding::show_settings,
         put => branding::replace_settings,

@@ -6,6 +6,12 @@
 //! the client asks for a scope the user has not granted it yet. First-party clients never see
 //! the page.
 
+mod access;
+
+pub use access::{
+    AppAccess, GRANT_REVOKED, Origin, Revoked, Revoker, apps_of_user, revoke_app, revoke_client,
+};
+
 use sea_orm::ConnectionTrait;
 use tessera_core::{ClientId, ScopeSet, TenantId, UserId};
 use tessera_store::{ClientRecord, ConsentGrantRecord, StoreError, grants};
@@ -50,7 +56,8 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// Forgets the user's grant to the client; `false` when there was none. The caller revokes the
-/// client's tokens too (`tessera_tokens::revoke_families_of_client`).
+/// client's tokens too (`tessera_tokens::revoke_families_of_client`); [`revoke_app`] does both,
+/// with an audit event, in one transaction.
 pub async fn withdraw<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,

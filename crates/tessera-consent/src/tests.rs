@@ -31,6 +31,7 @@ fn client(first_party: bool) -> ClientRecord {
         first_party,
         require_pkce: true,
         id_token_alg: SigningAlg::Rs256,
+        options: Default::default(),
         created_at: 0,
         updated_at: 0,
     }

@@ -1,17 +1,18 @@
-//! Tenant lifecycle: create, update, disable, delete tenants; register clients; define scopes;
-//! rotate keys. Every change is written together with a change-feed entry in one transaction,
+//! Tenant lifecycle: create, update, disable, delete tenants; register and update clients (and
+//! validate their options); define scopes; rotate keys. Every change is written together with a change-feed entry in one transaction,
 //! so other nodes (and a running server, after a CLI command) drop their stale snapshots.
 
 use actix::Addr;
+use tessera_core::client::token_type;
 use tessera_core::secret::{new_client_secret, sha256_hex};
 use tessera_core::{
-    AdminRole, ClientId, ClientType, Clock, GrantType, KeyState, RedirectUri, Scope, ScopeSet,
-    SigningAlg, TenantId, TenantSlug, TenantStatus, TokenFormat,
+    AdminRole, AuthMethod, ClientId, ClientOptions, ClientType, Clock, GrantType, KeyState,
+    RedirectUri, Scope, ScopeSet, SigningAlg, TenantId, TenantSlug, TenantStatus, TokenFormat,
 };
 use tessera_keys::{GenerateKeyPair, KeyForge, Rotation, ring_algs};
 use tessera_store::{
     ClientRecord, DatabaseTransaction, KeyRecord, ScopeRecord, Store, TenantRecord, clients, feed,
-    keys, scopes, tenants,
+    keys, resource_servers, scopes, tenants,
 };
 
 use crate::{Directory, TenantError, standard_scopes};
@@ -67,6 +68,8 @@ pub struct NewClient {
     pub require_pkce: bool,
     /// `id_token_signed_response_alg`; `None` means RS256 (OIDC Registration §2).
     pub id_token_alg: Option<tessera_core::SigningAlg>,
+    /// Authentication method, holder-of-key, default resource and token-exchange options.
+    pub options: ClientOptions,
 }
 
 impl NewClient {
@@ -85,8 +88,29 @@ impl NewClient {
             require_pkce: true,
             id_token_alg: None,
             admin_of: None,
+            options: Default::default(),
         }
     }
+}
+
+/// Editable settings of a registered client; `None` leaves a value unchanged. The client type,
+/// grants and admin role are fixed at registration.
+#[derive(Clone, Debug, Default)]
+pub struct ClientUpdate {
+    /// Display name.
+    pub name: Option<String>,
+    /// Redirect URIs, replacing the registered ones.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Post-logout redirect URIs, replacing the registered ones.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Scopes the client may request, replacing the registered ones.
+    pub scopes: Option<Vec<String>>,
+    /// Access-token format.
+    pub token_format: Option<TokenFormat>,
+    /// Whether the client skips the consent page.
+    pub first_party: Option<bool>,
+    /// The whole options document, replacing the registered one.
+    pub options: Option<ClientOptions>,
 }
 
 /// A freshly registered client and its secret, which is shown this once and never stored.
@@ -386,13 +410,7 @@ impl TenantAdmin {
                 "a public client cannot use the client_credentials grant".into(),
             ));
         }
-        let mut redirect_uris = Vec::with_capacity(new.redirect_uris.len());
-        for raw in &new.redirect_uris {
-            let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
-            if !redirect_uris.contains(&uri.as_ref().to_owned()) {
-                redirect_uris.push(uri.as_ref().to_owned());
-            }
-        }
+        let redirect_uris = exact_uris(&new.redirect_uris)?;
         let id_token_alg = new
             .id_token_alg
             .unwrap_or(tessera_keys::DEFAULT_ID_TOKEN_ALG);
@@ -402,36 +420,11 @@ impl TenantAdmin {
                 tenant.signing_alg
             )));
         }
-        let mut post_logout_redirect_uris = Vec::with_capacity(new.post_logout_redirect_uris.len());
-        for raw in &new.post_logout_redirect_uris {
-            let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
-            if !post_logout_redirect_uris.contains(&uri.as_ref().to_owned()) {
-                post_logout_redirect_uris.push(uri.as_ref().to_owned());
-            }
-        }
-        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(TenantError::Invalid(
-                "the authorization_code grant needs at least one redirect URI".into(),
-            ));
-        }
-        if new.token_format == TokenFormat::Opaque {
-            return Err(TenantError::Invalid(
-                "opaque access tokens need the introspection endpoint, which this version does not serve yet; use jwt".into(),
-            ));
-        }
-        let defined = scopes::list(self.store.conn(), tenant.id)
-            .await
-            .map_err(Self::store_err("scope"))?;
-        let mut allowed = ScopeSet::default();
-        for raw in &new.scopes {
-            let scope = Scope::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
-            if !defined.iter().any(|d| d.name == scope) {
-                return Err(TenantError::Invalid(format!(
-                    "scope `{scope}` is not defined in tenant `{slug}`"
-                )));
-            }
-            allowed.insert(scope);
-        }
+        let post_logout_redirect_uris = exact_uris(&new.post_logout_redirect_uris)?;
+        needs_redirect_uri(&grant_types, &redirect_uris)?;
+        let allowed = self.allowed_scopes(&tenant, &new.scopes).await?;
+        self.check_client_options(&tenant, new.client_type, &new.options)
+            .await?;
         let (admin_role, admin_tenant_id) = match (new.admin_role, &new.admin_of) {
             (None, None) => (None, None),
             _ if !tenant.is_system => {
@@ -470,6 +463,7 @@ impl TenantAdmin {
             // public ones.
             require_pkce: new.require_pkce || new.client_type == ClientType::Public,
             id_token_alg,
+            options: new.options,
             created_at: now,
             updated_at: now,
         };
@@ -520,8 +514,140 @@ impl TenantAdmin {
         clients::delete(&txn, tenant.id, &id)
             .await
             .map_err(Self::store_err("client"))?;
+        // A deleted client no longer introspects any resource server's tokens (RFC 7662 §2.1).
+        let servers = resource_servers::list(&txn, tenant.id)
+            .await
+            .map_err(Self::store_err("resource server"))?;
+        for mut server in servers
+            .into_iter()
+            .filter(|r| r.introspectors.contains(&id))
+        {
+            server.introspectors.retain(|c| c != &id);
+            server.updated_at = now;
+            resource_servers::update(&txn, &server)
+                .await
+                .map_err(Self::store_err("resource server"))?;
+        }
         self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %id, "client deleted");
+        Ok(())
+    }
+
+    /// Changes a client's editable settings (PATCH semantics: `None` leaves a value unchanged).
+    /// The result is validated as a whole, as at registration, and committed with its
+    /// change-feed entry so every node's snapshot picks it up.
+    pub async fn update_client(
+        &self,
+        slug: &str,
+        client_id: &str,
+        update: ClientUpdate,
+    ) -> Result<ClientRecord, TenantError> {
+        let tenant = self.tenant(slug).await?;
+        let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
+        let mut client = clients::find(self.store.conn(), tenant.id, &id)
+            .await
+            .map_err(Self::store_err("client"))?
+            .ok_or(TenantError::NotFound("client"))?;
+        if let Some(name) = update.name {
+            validate_name(&name)?;
+            client.name = name;
+        }
+        if let Some(uris) = update.redirect_uris {
+            client.redirect_uris = exact_uris(&uris)?;
+        }
+        if let Some(uris) = update.post_logout_redirect_uris {
+            client.post_logout_redirect_uris = exact_uris(&uris)?;
+        }
+        needs_redirect_uri(&client.grant_types, &client.redirect_uris)?;
+        if let Some(scopes) = update.scopes {
+            client.scopes = self.allowed_scopes(&tenant, &scopes).await?;
+        }
+        if let Some(format) = update.token_format {
+            client.token_format = format;
+        }
+        if let Some(first_party) = update.first_party {
+            client.first_party = first_party;
+        }
+        if let Some(options) = update.options {
+            self.check_client_options(&tenant, client.client_type, &options)
+                .await?;
+            client.options = options;
+        }
+        let now = Clock.now();
+        client.updated_at = now;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("client"))?;
+        clients::update(&txn, &client)
+            .await
+            .map_err(Self::store_err("client"))?;
+        self.commit(txn, (tenant.id, slug), "client", now).await?;
+        tracing::info!(tenant = %slug, client_id = %id, "client updated");
+        Ok(client)
+    }
+
+    /// The scope set named by `raw`; each scope must be defined in `tenant`.
+    pub(crate) async fn allowed_scopes(
+        &self,
+        tenant: &TenantRecord,
+        raw: &[String],
+    ) -> Result<ScopeSet, TenantError> {
+        let defined = scopes::list(self.store.conn(), tenant.id)
+            .await
+            .map_err(Self::store_err("scope"))?;
+        let mut allowed = ScopeSet::default();
+        for raw in raw {
+            let scope = Scope::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
+            if !defined.iter().any(|d| d.name == scope) {
+                return Err(TenantError::Invalid(format!(
+                    "scope `{scope}` is not defined in tenant `{}`",
+                    tenant.slug
+                )));
+            }
+            allowed.insert(scope);
+        }
+        Ok(allowed)
+    }
+
+    /// Validates a client's options: their shape ([`check_options_shape`]) and that the resource
+    /// servers they name (default resource, token-exchange audiences) exist in `tenant`.
+    async fn check_client_options(
+        &self,
+        tenant: &TenantRecord,
+        client_type: ClientType,
+        options: &ClientOptions,
+    ) -> Result<(), TenantError> {
+        check_options_shape(client_type, options)?;
+        let audiences = options
+            .token_exchange
+            .as_ref()
+            .map(|x| x.audiences.as_slice())
+            .unwrap_or_default();
+        let named = options.default_resource.iter().chain(audiences);
+        let mut servers = None;
+        for identifier in named {
+            if servers.is_none() {
+                servers = Some(
+                    resource_servers::list(self.store.conn(), tenant.id)
+                        .await
+                        .map_err(Self::store_err("resource server"))?,
+                );
+            }
+            let known = servers
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|r| &r.identifier == identifier);
+            if !known {
+                return Err(TenantError::Invalid(format!(
+                    "`{}` is not a resource server of tenant `{}`",
+                    identifier.chars().take(512).collect::<String>(),
+                    tenant.slug
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -752,7 +878,181 @@ impl TenantAdmin {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), TenantError> {
+/// Absolute redirect URIs (OIDC Core 3.1.2.1), deduplicated, in the given order.
+fn exact_uris(raw: &[String]) -> Result<Vec<String>, TenantError> {
+    let mut uris: Vec<String> = Vec::with_capacity(raw.len());
+    for raw in raw {
+        let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
+        if !uris.iter().any(|u| u == uri.as_ref()) {
+            uris.push(uri.as_ref().to_owned());
+        }
+    }
+    Ok(uris)
+}
+
+/// RFC 6749 §3.1.2.2: a client of the authorization code grant registers its redirect URIs.
+fn needs_redirect_uri(grants: &[GrantType], redirect_uris: &[String]) -> Result<(), TenantError> {
+    if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(TenantError::Invalid(
+            "the authorization_code grant needs at least one redirect URI".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// JWK members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
+/// RFC 8037 §2 reuses `d`): a client registers public keys only.
+const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The most keys a client's `jwks` may hold.
+const MAX_JWKS_KEYS: usize = 100;
+
+/// Checks a client's options on their own (what needs no database): the authentication method
+/// fits the client type (RFC 7591 §2: `none` is the public client's method), a TLS method has
+/// what RFC 8705 §2.1.2 / §2.2.2 need to recognise the client, `jwks` is a public JWK Set, and
+/// the token-exchange subject token types are RFC 8693 §3 URNs.
+pub(crate) fn check_options_shape(
+    client_type: ClientType,
+    options: &ClientOptions,
+) -> Result<(), TenantError> {
+    let invalid = |why: String| Err(TenantError::Invalid(why));
+    let method = options.token_endpoint_auth_method;
+    match (client_type, method) {
+        (ClientType::Public, Some(m)) if m != AuthMethod::None => {
+            return invalid(format!(
+                "a public client authenticates with token_endpoint_auth_method `none`; `{}` needs a confidential client",
+                m.as_str()
+            ));
+        }
+        (ClientType::Confidential, Some(AuthMethod::None)) => {
+            return invalid(
+                "a confidential client must authenticate: token_endpoint_auth_method `none` is for public clients".into(),
+            );
+        }
+        _ => {}
+    }
+    match options.tls_client_auth_subject_dn.as_deref() {
+        None if method == Some(AuthMethod::TlsClientAuth) => {
+            return invalid(
+                "tls_client_auth needs tls_client_auth_subject_dn, the subject DN of the client's certificate (RFC 8705 §2.1.2)".into(),
+            );
+        }
+        Some(_) if method != Some(AuthMethod::TlsClientAuth) => {
+            return invalid(
+                "tls_client_auth_subject_dn is used only with token_endpoint_auth_method `tls_client_auth`".into(),
+            );
+        }
+        Some(dn) => check_subject_dn(dn)?,
+        None => {}
+    }
+    let certificates = match &options.jwks {
+        Some(jwks) => check_jwks(jwks)?,
+        None => 0,
+    };
+    if method == Some(AuthMethod::SelfSignedTlsClientAuth) && certificates == 0 {
+        return invalid(
+            "self_signed_tls_client_auth needs a jwks with at least one key carrying its certificate in `x5c` (RFC 8705 §2.2.2)".into(),
+        );
+    }
+    if let Some(exchange) = &options.token_exchange {
+        const TYPES: [&str; 4] = [
+            token_type::ACCESS_TOKEN,
+            token_type::REFRESH_TOKEN,
+            token_type::ID_TOKEN,
+            token_type::JWT,
+        ];
+        if let Some(bad) = exchange
+            .subject_token_types
+            .iter()
+            .find(|t| !TYPES.contains(&t.as_str()))
+        {
+            return invalid(format!(
+                "unknown subject token type `{}`; accepted: {}",
+                bad.chars().take(128).collect::<String>(),
+                TYPES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A subject DN in RFC 4514 string form: printable, at most 1024 characters, with at least one
+/// `attribute=value` pair.
+fn check_subject_dn(dn: &str) -> Result<(), TenantError> {
+    if dn.trim().is_empty()
+        || dn.chars().count() > 1024
+        || dn.chars().any(char::is_control)
+        || !dn.contains('=')
+    {
+        return Err(TenantError::Invalid(
+            "tls_client_auth_subject_dn must be a distinguished name in RFC 4514 form, e.g. `CN=client.example.com,O=Example`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a client's `jwks` (RFC 7591 §2): a JWK Set `{"keys": [...]}` (RFC 7517 §5) of 1 to
+/// 100 public keys, each with a `kty` (RFC 7517 §4.1) and no private member, and each `x5c`
+/// entry standard base64 of a DER X.509 certificate (RFC 7517 §4.7). Returns how many keys carry
+/// an `x5c`.
+fn check_jwks(jwks: &serde_json::Value) -> Result<usize, TenantError> {
+    use base64::Engine;
+    let invalid = |why: String| TenantError::Invalid(why);
+    let keys = jwks
+        .as_object()
+        .and_then(|set| set.get("keys"))
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| invalid("jwks must be a JWK Set: {\"keys\": [...]} (RFC 7517 §5)".into()))?;
+    if keys.is_empty() || keys.len() > MAX_JWKS_KEYS {
+        return Err(invalid(format!("jwks must hold 1 to {MAX_JWKS_KEYS} keys")));
+    }
+    let mut with_certificate = 0;
+    for (i, key) in keys.iter().enumerate() {
+        let key = key
+            .as_object()
+            .ok_or_else(|| invalid(format!("jwks key {i} is not a JSON object")))?;
+        if key
+            .get("kty")
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(invalid(format!(
+                "jwks key {i} has no `kty` (RFC 7517 §4.1)"
+            )));
+        }
+        if let Some(member) = PRIVATE_JWK_MEMBERS.iter().find(|m| key.contains_key(**m)) {
+            return Err(invalid(format!(
+                "jwks key {i} has the private member `{member}`: register public keys only"
+            )));
+        }
+        let Some(x5c) = key.get("x5c") else {
+            continue;
+        };
+        let chain = x5c
+            .as_array()
+            .filter(|chain| !chain.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "jwks key {i}: `x5c` must be a non-empty array of certificates (RFC 7517 §4.7)"
+                ))
+            })?;
+        for (j, entry) in chain.iter().enumerate() {
+            let parsed = entry
+                .as_str()
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .and_then(|der| openssl::x509::X509::from_der(&der).ok());
+            if parsed.is_none() {
+                return Err(invalid(format!(
+                    "jwks key {i}: x5c entry {j} is not a base64 DER X.509 certificate (RFC 7517 §4.7)"
+                )));
+            }
+        }
+        with_certificate += 1;
+    }
+    Ok(with_certificate)
+}
+
+pub(crate) fn validate_name(name: &str) -> Result<(), TenantError> {
     if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(TenantError::Invalid(
             "a name needs 1 to 200 printable characters".into(),
@@ -763,7 +1063,7 @@ fn validate_name(name: &str) -> Result<(), TenantError> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -774,7 +1074,7 @@ mod tests {
 
     use super::*;
 
-    async fn admin() -> TenantAdmin {
+    pub(crate) async fn admin() -> TenantAdmin {
         // An in-memory SQLite database lives on one connection, so the pool holds exactly one.
         let pool = PoolSettings {
             max_connections: 1,
@@ -797,7 +1097,7 @@ mod tests {
         )
     }
 
-    async fn tenant(admin: &TenantAdmin, slug: &str, alg: SigningAlg) -> TenantRecord {
+    pub(crate) async fn tenant(admin: &TenantAdmin, slug: &str, alg: SigningAlg) -> TenantRecord {
         admin
             .create_tenant(NewTenant {
                 slug: TenantSlug::parse(slug).unwrap(),
@@ -966,5 +1266,352 @@ mod tests {
         assert_eq!(kids(&admin, "rsa").await, rsa_keys);
         assert_eq!(admin.upgrade_key_rings().await.unwrap(), 0);
         assert_eq!(admin.list_keys("old").await.unwrap().len(), 4);
+    }
+
+    /// Standard base64 of a fresh self-signed certificate's DER.
+    pub(crate) fn self_signed_x5c() -> String {
+        use base64::Engine;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::nid::Nid;
+        use openssl::pkey::PKey;
+        use openssl::x509::{X509, X509NameBuilder};
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "rp.example.com").unwrap();
+        let name = name.build();
+        let mut cert = X509::builder().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        cert.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(cert.build().to_der().unwrap())
+    }
+
+    fn options(v: serde_json::Value) -> ClientOptions {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn shape_error(client_type: ClientType, v: serde_json::Value) -> String {
+        match check_options_shape(client_type, &options(v)) {
+            Err(TenantError::Invalid(why)) => why,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_options_must_fit_the_client_type_and_method() {
+        use serde_json::json;
+        let (conf, public) = (ClientType::Confidential, ClientType::Public);
+        assert!(check_options_shape(conf, &ClientOptions::default()).is_ok());
+        assert!(check_options_shape(public, &ClientOptions::default()).is_ok());
+        let ok = |t, v| check_options_shape(t, &options(v)).unwrap();
+        ok(public, json!({"token_endpoint_auth_method": "none"}));
+        ok(
+            conf,
+            json!({"token_endpoint_auth_method": "client_secret_post", "require_dpop": true}),
+        );
+        ok(
+            conf,
+            json!({"token_endpoint_auth_method": "tls_client_auth",
+                   "tls_client_auth_subject_dn": "CN=rp.example.com,O=Example"}),
+        );
+        ok(
+            conf,
+            json!({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+                   "jwks": {"keys": [{"kty": "EC", "x5c": [self_signed_x5c()]}]}}),
+        );
+        ok(
+            public,
+            json!({"tls_client_certificate_bound_access_tokens": true,
+                   "token_exchange": {"subject_token_types": [token_type::ACCESS_TOKEN, token_type::JWT]}}),
+        );
+
+        assert!(
+            shape_error(
+                public,
+                json!({"token_endpoint_auth_method": "tls_client_auth"})
+            )
+            .contains("public client")
+        );
+        assert!(
+            shape_error(
+                public,
+                json!({"token_endpoint_auth_method": "client_secret_basic"})
+            )
+            .contains("public client")
+        );
+        assert!(
+            shape_error(conf, json!({"token_endpoint_auth_method": "none"}))
+                .contains("confidential")
+        );
+        assert!(
+            shape_error(
+                conf,
+                json!({"token_endpoint_auth_method": "tls_client_auth"})
+            )
+            .contains("tls_client_auth_subject_dn")
+        );
+        assert!(
+            shape_error(
+                conf,
+                json!({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "  "})
+            )
+            .contains("RFC 4514")
+        );
+        assert!(
+            shape_error(conf, json!({"tls_client_auth_subject_dn": "CN=x"})).contains("only with")
+        );
+        assert!(
+            shape_error(
+                conf,
+                json!({"token_endpoint_auth_method": "self_signed_tls_client_auth"})
+            )
+            .contains("x5c")
+        );
+        // A jwks without any certificate does not identify a self-signed TLS client.
+        assert!(
+            shape_error(
+                conf,
+                json!({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+                       "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}})
+            )
+            .contains("x5c")
+        );
+        assert!(
+            shape_error(
+                conf,
+                json!({"token_exchange": {"subject_token_types": ["urn:example:saml"]}})
+            )
+            .contains("unknown subject token type")
+        );
+    }
+
+    #[test]
+    fn a_client_jwks_is_a_public_jwk_set_with_parsable_certificates() {
+        use serde_json::json;
+        let cert = self_signed_x5c();
+        assert_eq!(
+            check_jwks(&json!({"keys": [{"kty": "EC"}, {"kty": "RSA", "x5c": [cert]}]})).unwrap(),
+            1
+        );
+        for (jwks, says) in [
+            (json!([{"kty": "EC"}]), "JWK Set"),
+            (json!({"keys": {}}), "JWK Set"),
+            (json!({"keys": []}), "1 to 100"),
+            (json!({"keys": ["EC"]}), "not a JSON object"),
+            (json!({"keys": [{"crv": "P-256"}]}), "kty"),
+            (json!({"keys": [{"kty": "EC", "d": "secret"}]}), "`d`"),
+            (json!({"keys": [{"kty": "RSA", "qi": "secret"}]}), "`qi`"),
+            (json!({"keys": [{"kty": "oct", "k": "secret"}]}), "`k`"),
+            (
+                json!({"keys": [{"kty": "EC", "x5c": []}]}),
+                "non-empty array",
+            ),
+            (
+                json!({"keys": [{"kty": "EC", "x5c": "abc"}]}),
+                "non-empty array",
+            ),
+            (
+                json!({"keys": [{"kty": "EC", "x5c": ["not base64!"]}]}),
+                "x5c entry 0",
+            ),
+            (
+                json!({"keys": [{"kty": "EC", "x5c": ["aGVsbG8="]}]}),
+                "x5c entry 0",
+            ),
+            (
+                json!({"keys": [{"kty": "EC", "x5c": [cert, 5]}]}),
+                "x5c entry 1",
+            ),
+        ] {
+            match check_jwks(&jwks) {
+                Err(TenantError::Invalid(why)) => assert!(why.contains(says), "{jwks}: {why}"),
+                other => panic!("{jwks}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[actix::test]
+    async fn clients_may_have_opaque_tokens_and_options_naming_resource_servers() {
+        use serde_json::json;
+        let admin = admin().await;
+        tenant(&admin, "acme", SigningAlg::Es256).await;
+        let opaque = admin
+            .register_client(
+                "acme",
+                NewClient {
+                    token_format: TokenFormat::Opaque,
+                    ..NewClient::confidential("opaque")
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(opaque.client.token_format, TokenFormat::Opaque);
+
+        let with_default = |resource: &str| NewClient {
+            options: options(json!({
+                "default_resource": resource,
+                "token_exchange": {"audiences": [resource], "allow_delegation": true},
+            })),
+            ..NewClient::confidential("api caller")
+        };
+        let err = admin
+            .register_client("acme", with_default("https://api.example.com"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TenantError::Invalid(why) if why.contains("not a resource server")),
+            "{err:?}"
+        );
+        admin
+            .create_resource_server(
+                "acme",
+                crate::NewResourceServer {
+                    identifier: "https://api.example.com".into(),
+                    name: "API".into(),
+                    scopes: vec![],
+                    token_format: TokenFormat::Jwt,
+                    access_token_ttl: None,
+                    introspectors: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        let client = admin
+            .register_client("acme", with_default("https://api.example.com"))
+            .await
+            .unwrap()
+            .client;
+        let stored = admin
+            .client("acme", client.client_id.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.options.default_resource.as_deref(),
+            Some("https://api.example.com")
+        );
+        assert!(stored.options.token_exchange.unwrap().allow_delegation);
+    }
+
+    #[actix::test]
+    async fn updating_a_client_validates_the_result_and_reaches_the_snapshot() {
+        use serde_json::json;
+        let admin = admin().await;
+        tenant(&admin, "acme", SigningAlg::Es256).await;
+        let client = admin
+            .register_client("acme", NewClient::confidential("svc"))
+            .await
+            .unwrap()
+            .client;
+        let id = client.client_id.to_string();
+        // Warm the snapshot so the update must invalidate it.
+        let before = admin.directory().resolve("acme").await.unwrap().unwrap();
+        assert_eq!(
+            before.client(client.client_id.as_ref()).unwrap().name,
+            "svc"
+        );
+
+        let updated = admin
+            .update_client(
+                "acme",
+                &id,
+                ClientUpdate {
+                    name: Some("renamed".into()),
+                    scopes: Some(vec!["openid".into()]),
+                    token_format: Some(TokenFormat::Opaque),
+                    first_party: Some(true),
+                    options: Some(options(json!({
+                        "token_endpoint_auth_method": "tls_client_auth",
+                        "tls_client_auth_subject_dn": "CN=svc.example.com",
+                        "tls_client_certificate_bound_access_tokens": true,
+                    }))),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.name, "renamed");
+        assert_eq!(updated.token_format, TokenFormat::Opaque);
+        assert!(updated.first_party);
+        assert!(updated.updated_at >= client.updated_at);
+        let snapshot = admin.directory().resolve("acme").await.unwrap().unwrap();
+        let seen = snapshot.client(client.client_id.as_ref()).unwrap();
+        assert_eq!(seen.name, "renamed");
+        assert_eq!(
+            seen.options.token_endpoint_auth_method,
+            Some(AuthMethod::TlsClientAuth)
+        );
+        assert_eq!(seen.scopes.to_wire(), "openid");
+
+        // Refusals change nothing.
+        for update in [
+            ClientUpdate {
+                scopes: Some(vec!["nope".into()]),
+                ..Default::default()
+            },
+            ClientUpdate {
+                options: Some(options(json!({"token_endpoint_auth_method": "none"}))),
+                ..Default::default()
+            },
+            ClientUpdate {
+                options: Some(options(json!({"default_resource": "urn:x:unknown"}))),
+                ..Default::default()
+            },
+            ClientUpdate {
+                name: Some(" ".into()),
+                ..Default::default()
+            },
+            ClientUpdate {
+                redirect_uris: Some(vec!["not a uri".into()]),
+                ..Default::default()
+            },
+        ] {
+            let err = admin.update_client("acme", &id, update).await.unwrap_err();
+            assert!(matches!(err, TenantError::Invalid(_)), "{err:?}");
+        }
+        let unchanged = admin.client("acme", &id).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&unchanged).unwrap(),
+            serde_json::to_value(&updated).unwrap()
+        );
+        assert!(matches!(
+            admin
+                .update_client("acme", "no-such-client", ClientUpdate::default())
+                .await,
+            Err(TenantError::NotFound("client"))
+        ));
+
+        // A code-flow client keeps at least one redirect URI.
+        let web = admin
+            .register_client(
+                "acme",
+                NewClient {
+                    grant_types: vec![GrantType::AuthorizationCode],
+                    redirect_uris: vec!["https://app.example.com/cb".into()],
+                    ..NewClient::confidential("web")
+                },
+            )
+            .await
+            .unwrap()
+            .client;
+        let err = admin
+            .update_client(
+                "acme",
+                web.client_id.as_ref(),
+                ClientUpdate {
+                    redirect_uris: Some(vec![]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenantError::Invalid(why) if why.contains("redirect URI")));
     }
 }

@@ -114,6 +114,9 @@ impl Directory {
             tenant.signing_alg,
             Clock.now(),
         )?;
+        let resource_servers = tessera_store::resource_servers::list(db, id)
+            .await
+            .map_err(|e| TenantError::from_store("resource server", e))?;
         let templates = templates::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("template", e))?
@@ -121,9 +124,10 @@ impl Directory {
             .map(|t| (t.name, t.source))
             .collect();
         let issuer = self.issuer_for(slug);
-        Ok(Some(Arc::new(TenantSnapshot::new(
-            tenant, issuer, clients, scopes, keys, templates,
-        ))))
+        Ok(Some(Arc::new(
+            TenantSnapshot::new(tenant, issuer, clients, scopes, keys, templates)
+                .with_resource_servers(resource_servers),
+        )))
     }
 
     /// Drops the cached snapshot of `slug` so the next request loads a fresh one.

@@ -14,6 +14,10 @@ pub enum TenantError {
     /// A concurrent change won (e.g. two key rotations at once); retrying is safe.
     #[error("{0}")]
     Concurrent(&'static str),
+    /// The entity is still referenced by others (e.g. a resource server some client names);
+    /// the message says by what.
+    #[error("{0}")]
+    InUse(String),
     /// The request is invalid; the message says why and is safe to show.
     #[error("{0}")]
     Invalid(String),

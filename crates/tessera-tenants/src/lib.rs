@@ -1,7 +1,8 @@
-//! Tenancy: the lifecycle of tenants, their clients and scope definitions ([`TenantAdmin`]), the
-//! immutable per-tenant snapshots the hot path reads ([`Directory`]), and the [`TenantDirectory`]
-//! actor that keeps those snapshots fresh by tailing the change feed and rotates keys on schedule,
-//! and the tenant-branded page engine ([`pages`]) every HTML page is rendered with.
+//! Tenancy: the lifecycle of tenants, their clients, scope definitions and resource servers
+//! ([`TenantAdmin`]), the immutable per-tenant snapshots the hot path reads ([`Directory`]), and
+//! the [`TenantDirectory`] actor that keeps those snapshots fresh by tailing the change feed and
+//! rotates keys on schedule, and the tenant-branded page engine ([`pages`]) every HTML page is
+//! rendered with.
 
 mod actor;
 mod admin;
@@ -10,18 +11,22 @@ mod directory;
 mod error;
 mod feed;
 pub mod pages;
+mod resources;
 mod snapshot;
 mod standard;
 
 pub use actor::{TenantDirectory, TenantDirectorySettings};
 pub use admin::{
-    ADMIN_SCOPE, NewClient, NewTenant, RegisteredClient, SystemBootstrap, TenantAdmin,
-    TenantDefaults, TenantUpdate,
+    ADMIN_SCOPE, ClientUpdate, NewClient, NewTenant, RegisteredClient, SystemBootstrap,
+    TenantAdmin, TenantDefaults, TenantUpdate,
 };
 pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
 pub use directory::Directory;
 pub use error::TenantError;
 pub use feed::FeedCursor;
 pub use pages::{PageContext, TemplateName, TemplateProblem, TenantLook, TenantPages};
+pub use resources::{
+    MAX_RESOURCE_IDENTIFIER, NewResourceServer, ResourceServerUpdate, check_resource_identifier,
+};
 pub use snapshot::{RenderCache, TenantSnapshot};
 pub use standard::standard_scopes;

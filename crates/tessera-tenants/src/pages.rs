@@ -51,7 +51,7 @@ const LAYOUT_SOURCE: &str = include_str!("../../../templates/partials/layout.hbs
 
 /// Every page of the default set, by template name. `form_post` is ours alone: it carries the
 /// authorization response and is not a tenant's to change.
-const DEFAULT_PAGES: [(&str, &str); 6] = [
+const DEFAULT_PAGES: [(&str, &str); 7] = [
     ("error", include_str!("../../../templates/pages/error.hbs")),
     ("login", include_str!("../../../templates/pages/login.hbs")),
     (
@@ -65,6 +65,10 @@ const DEFAULT_PAGES: [(&str, &str); 6] = [
     (
         "logged_out",
         include_str!("../../../templates/pages/logged_out.hbs"),
+    ),
+    (
+        "account",
+        include_str!("../../../templates/pages/account.hbs"),
     ),
     (
         "form_post",
@@ -87,17 +91,20 @@ pub enum TemplateName {
     LogoutConfirm,
     /// "You are signed out".
     LoggedOut,
+    /// The account page: the apps holding access, each with a revoke button.
+    Account,
 }
 
 impl TemplateName {
     /// Every overridable template, in listing order.
-    pub const ALL: [TemplateName; 6] = [
+    pub const ALL: [TemplateName; 7] = [
         TemplateName::Layout,
         TemplateName::Error,
         TemplateName::Login,
         TemplateName::Consent,
         TemplateName::LogoutConfirm,
         TemplateName::LoggedOut,
+        TemplateName::Account,
     ];
 
     /// The name in URLs and the registry.
@@ -109,6 +116,7 @@ impl TemplateName {
             TemplateName::Consent => "consent",
             TemplateName::LogoutConfirm => "logout_confirm",
             TemplateName::LoggedOut => "logged_out",
+            TemplateName::Account => "account",
         }
     }
 
@@ -397,6 +405,43 @@ pub struct LoggedOutPage {
     pub return_uri: Option<String>,
 }
 
+/// One app holding access, on the `account` page. Its scopes come pre-joined: tenant templates
+/// cannot nest `{{#each}}` blocks.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountApp {
+    /// The client's id.
+    pub client_id: String,
+    /// The client's name.
+    pub name: String,
+    /// The granted scope tokens, space-delimited.
+    pub scopes: String,
+    /// What the granted scopes allow, from the tenant's scope descriptions, joined with "; ".
+    pub scope_descriptions: String,
+    /// When access was granted, e.g. "2026-11-28 01:23 UTC".
+    pub granted_at: String,
+    /// When the grant last changed, when it did after it was first given.
+    pub updated_at: Option<String>,
+    /// When the app last received tokens, if ever.
+    pub last_used_at: Option<String>,
+    /// URL the revoke form posts to.
+    pub revoke_action: String,
+}
+
+/// Fields of the `account` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountPage {
+    /// The signed-in user.
+    pub username: String,
+    /// The apps holding access to the account.
+    pub apps: Vec<AccountApp>,
+    /// CSRF token of the revoke forms.
+    pub csrf_token: String,
+    /// A confirmation of what was just done, if anything.
+    pub notice: Option<String>,
+    /// The sign-out URL (RP-Initiated Logout, which asks the user to confirm).
+    pub logout_url: String,
+}
+
 /// One hidden field of the `form_post` page.
 #[derive(Clone, Debug, Serialize)]
 pub struct FormField {
@@ -434,6 +479,7 @@ fn sample_title(page: &str) -> &'static str {
         "consent" => "Allow access",
         "logout_confirm" => "Sign out",
         "logged_out" => "Signed out",
+        "account" => "Your account",
         _ => "Returning to the application",
     }
 }
@@ -502,6 +548,28 @@ fn sample_fields(page: &str, full: bool) -> Value {
         "logged_out" => to_value(&LoggedOutPage {
             message: "You have been signed out.".into(),
             return_uri: some("https://wiki.example.com/"),
+        }),
+        // The sparse variant has no apps at all: the page's "no apps" branch is checked too.
+        "account" => to_value(&AccountPage {
+            username: "alice".into(),
+            apps: if full {
+                vec![AccountApp {
+                    client_id: "wiki-7Hq2".into(),
+                    name: "Acme Wiki".into(),
+                    scopes: "openid profile".into(),
+                    scope_descriptions: "Sign you in; See your name, picture and profile details"
+                        .into(),
+                    granted_at: "2026-11-28 01:23 UTC".into(),
+                    updated_at: some("2026-11-30 09:05 UTC"),
+                    last_used_at: some("2026-12-01 17:42 UTC"),
+                    revoke_action: action("account/grants/wiki-7Hq2/revoke"),
+                }]
+            } else {
+                vec![]
+            },
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            notice: some("Acme Mail no longer has access to your account."),
+            logout_url: action("logout"),
         }),
         _ => to_value(&FormPostPage {
             action: "https://wiki.example.com/callback".into(),

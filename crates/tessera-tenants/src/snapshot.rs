@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use tessera_core::{ScopeSet, TenantStatus};
 use tessera_keys::KeySet;
-use tessera_store::{ClientRecord, ScopeRecord, TenantRecord};
+use tessera_store::{ClientRecord, ResourceServerRecord, ScopeRecord, TenantRecord};
 
 use crate::pages::{TenantLook, TenantPages};
 
@@ -29,6 +29,8 @@ pub struct TenantSnapshot {
     pub clients: HashMap<String, Arc<ClientRecord>>,
     /// Scope definitions.
     pub scopes: Vec<ScopeRecord>,
+    /// Resource servers (APIs) by identifier (RFC 8707 resource indicator).
+    pub resource_servers: HashMap<String, Arc<ResourceServerRecord>>,
     /// Every defined scope name.
     pub scope_names: ScopeSet,
     /// The key ring: JWKS and active signer.
@@ -71,12 +73,27 @@ impl TenantSnapshot {
                 .map(|c| (c.client_id.to_string(), Arc::new(c)))
                 .collect(),
             scopes,
+            resource_servers: HashMap::new(),
             scope_names,
             keys,
             rendered: RenderCache::default(),
             templates,
             pages: OnceLock::new(),
         }
+    }
+
+    /// The snapshot with the tenant's resource servers.
+    pub fn with_resource_servers(mut self, servers: Vec<ResourceServerRecord>) -> Self {
+        self.resource_servers = servers
+            .into_iter()
+            .map(|r| (r.identifier.clone(), Arc::new(r)))
+            .collect();
+        self
+    }
+
+    /// A resource server of this tenant, by identifier.
+    pub fn resource_server(&self, identifier: &str) -> Option<&Arc<ResourceServerRecord>> {
+        self.resource_servers.get(identifier)
     }
 
     /// Whether the tenant serves protocol requests.
