@@ -1,18 +1,26 @@
-//! The management commands (`tessera tenant|client|scope|keys|user …`). They work on the same
+//! The management commands (`tessera tenant|client|resource|scope|keys|user …`). They work on the same
 //! database as the server through the same [`TenantAdmin`](tessera_tenants::TenantAdmin) operations,
 //! so a running server sees their effect through the change feed within one poll interval. User
 //! commands go through the [`Authenticator`](tessera_authn::Authenticator); users are read from the
 //! database on every sign-in, so changes apply at once.
+
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tessera_authn::{AuthnError, NewUser};
 use tessera_core::{
-    ClientType, GrantType, SigningAlg, TenantSlug, TenantStatus, TokenFormat, UserId, UserStatus,
+    AuthMethod, ClientOptions, ClientType, ExchangePolicy, GrantType, SigningAlg, TenantSlug,
+    TenantStatus, TokenFormat, UserId, UserStatus,
 };
-use tessera_store::{ClientRecord, KeyRecord, StandardClaims, TenantRecord, UserRecord};
-use tessera_tenants::{NewClient, NewTenant, RegisteredClient, TenantError};
+use tessera_store::{
+    ClientRecord, KeyRecord, ResourceServerRecord, StandardClaims, TenantRecord, UserRecord,
+};
+use tessera_tenants::{
+    ClientUpdate, NewClient, NewResourceServer, NewTenant, RegisteredClient, ResourceServerUpdate,
+    TenantError,
+};
 
 use crate::startup::Services;
 
@@ -82,6 +90,8 @@ pub enum ClientCommand {
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
+    /// Change a client's settings; what is not given stays unchanged.
+    Update(ClientUpdateArgs),
     /// Delete a client.
     Delete {
         /// Tenant slug.
@@ -130,6 +140,191 @@ pub struct ClientCreate {
     /// For a client of the system tenant: make it a tenant admin of this tenant.
     #[arg(long)]
     pub admin_of: Option<String>,
+    /// Authentication, holder-of-key, default resource and token-exchange options.
+    #[command(flatten)]
+    pub options: ClientOptionArgs,
+}
+
+/// The client options as `tessera client create` flags.
+#[derive(Debug, Args)]
+pub struct ClientOptionArgs {
+    /// token_endpoint_auth_method: client_secret_basic, client_secret_post, none (public
+    /// clients), tls_client_auth or self_signed_tls_client_auth (RFC 8705 §2).
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// For tls_client_auth: the subject DN of the client's certificate (RFC 4514 form).
+    #[arg(long)]
+    pub tls_subject_dn: Option<String>,
+    /// The client's public keys: a file holding a JWK Set {"keys": [...]}; for
+    /// self_signed_tls_client_auth a key's first x5c certificate is the one accepted.
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// Bind access tokens to the client's TLS certificate (RFC 8705 §3).
+    #[arg(long)]
+    pub cert_bound: bool,
+    /// Require a DPoP proof on every token request (RFC 9449).
+    #[arg(long)]
+    pub require_dpop: bool,
+    /// Resource server whose tokens the client gets when it names none (RFC 8707).
+    #[arg(long)]
+    pub default_resource: Option<String>,
+    /// Resource server the client may exchange tokens for (repeatable; RFC 8693).
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
+    /// Accepted subject_token_type URN for token exchange (repeatable; RFC 8693 §3).
+    #[arg(long = "exchange-subject-type")]
+    pub exchange_subject_types: Vec<String>,
+    /// Allow delegation in token exchange: an actor_token may be sent (RFC 8693 §1.1).
+    #[arg(long)]
+    pub allow_delegation: bool,
+}
+
+impl ClientOptionArgs {
+    /// The options document the flags describe; token exchange is on when any of its flags is
+    /// given.
+    fn into_options(self) -> Result<ClientOptions, TenantError> {
+        let token_endpoint_auth_method = match self.auth_method.as_deref() {
+            None => None,
+            Some(raw) => Some(AuthMethod::parse(raw).ok_or_else(|| {
+                invalid(format!(
+                    "unknown --auth-method `{raw}`; use client_secret_basic, client_secret_post, none, tls_client_auth or self_signed_tls_client_auth"
+                ))
+            })?),
+        };
+        let jwks = self.jwks_file.as_deref().map(read_json_file).transpose()?;
+        let exchange = !self.exchange_audiences.is_empty()
+            || !self.exchange_subject_types.is_empty()
+            || self.allow_delegation;
+        Ok(ClientOptions {
+            token_endpoint_auth_method,
+            tls_client_auth_subject_dn: self.tls_subject_dn,
+            jwks,
+            tls_client_certificate_bound_access_tokens: self.cert_bound,
+            require_dpop: self.require_dpop,
+            default_resource: self.default_resource,
+            token_exchange: exchange.then_some(ExchangePolicy {
+                audiences: self.exchange_audiences,
+                subject_token_types: self.exchange_subject_types,
+                allow_delegation: self.allow_delegation,
+            }),
+        })
+    }
+}
+
+/// Arguments of `tessera client update`.
+#[derive(Debug, Args)]
+pub struct ClientUpdateArgs {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Client id. Generated ids may begin with '-', so a leading hyphen is part of the value.
+    #[arg(allow_hyphen_values = true)]
+    pub client_id: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Redirect URI (repeatable); replaces the registered ones.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable); replaces the registered ones.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scope (repeatable); replaces the registered ones.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Access-token format: jwt or opaque.
+    #[arg(long)]
+    pub token_format: Option<String>,
+    /// Whether the client skips the consent page: true or false.
+    #[arg(long)]
+    pub first_party: Option<bool>,
+    /// A file holding the whole options document as JSON (the `options` object that
+    /// `client show --json` prints); it replaces the registered one.
+    #[arg(long)]
+    pub options_file: Option<PathBuf>,
+}
+
+/// `tessera resource …`: a tenant's resource servers (APIs).
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// Create a resource server.
+    Create(ResourceCreate),
+    /// List a tenant's resource servers.
+    List {
+        /// Tenant slug.
+        tenant: String,
+    },
+    /// Show one resource server.
+    Show {
+        /// Tenant slug.
+        tenant: String,
+        /// Its identifier (https URL or urn).
+        identifier: String,
+    },
+    /// Change a resource server's settings; what is not given stays unchanged.
+    Update(ResourceUpdateArgs),
+    /// Delete a resource server (refused while a client names it as default resource or
+    /// token-exchange audience).
+    Delete {
+        /// Tenant slug.
+        tenant: String,
+        /// Its identifier (https URL or urn).
+        identifier: String,
+    },
+}
+
+/// Arguments of `tessera resource create`.
+#[derive(Debug, Args)]
+pub struct ResourceCreate {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Identifier: an absolute https URL or a urn:, without fragment (RFC 8707 §2). Clients send
+    /// it as `resource`; it is the `aud` of its tokens.
+    pub identifier: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Scope the API owns (repeatable); must be defined in the tenant.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Access-token format: jwt (by value) or opaque (by reference, introspected).
+    #[arg(long, default_value = "jwt")]
+    pub token_format: String,
+    /// Access-token lifetime in seconds (60-86400); default: the tenant's.
+    #[arg(long)]
+    pub ttl: Option<i64>,
+    /// Client id of a confidential client allowed to introspect its tokens (repeatable).
+    #[arg(long = "introspector", allow_hyphen_values = true)]
+    pub introspectors: Vec<String>,
+}
+
+/// Arguments of `tessera resource update`.
+#[derive(Debug, Args)]
+pub struct ResourceUpdateArgs {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Its identifier (fixed).
+    pub identifier: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Scope (repeatable); replaces the current ones.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Access-token format: jwt or opaque.
+    #[arg(long)]
+    pub token_format: Option<String>,
+    /// Access-token lifetime in seconds (60-86400).
+    #[arg(long, conflicts_with = "tenant_ttl")]
+    pub ttl: Option<i64>,
+    /// Use the tenant's access-token lifetime again.
+    #[arg(long)]
+    pub tenant_ttl: bool,
+    /// Introspecting client id (repeatable); replaces the current ones.
+    #[arg(long = "introspector", allow_hyphen_values = true)]
+    pub introspectors: Vec<String>,
+    /// Remove every introspecting client.
+    #[arg(long, conflicts_with = "introspectors")]
+    pub no_introspectors: bool,
 }
 
 /// `tessera scope …`.
@@ -180,6 +375,18 @@ pub struct Output {
 
 fn invalid(e: impl std::fmt::Display) -> TenantError {
     TenantError::Invalid(e.to_string())
+}
+
+/// Reads and parses a JSON file named on the command line.
+fn read_json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TenantError> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_str(&raw).map_err(|e| invalid(format!("{}: {e}", path.display())))
+}
+
+/// Non-empty repeated flags replace a list; none given leaves it unchanged.
+fn replacing(values: Vec<String>) -> Option<Vec<String>> {
+    (!values.is_empty()).then_some(values)
 }
 
 fn client_json(c: &ClientRecord, secret: Option<&str>) -> Value {
@@ -300,6 +507,7 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                     .map(str::parse)
                     .transpose()
                     .map_err(invalid)?,
+                options: c.options.into_options()?,
             };
             let RegisteredClient {
                 client,
@@ -345,6 +553,30 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                 text,
             })
         }
+        ClientCommand::Update(u) => {
+            let update = ClientUpdate {
+                name: u.name,
+                redirect_uris: replacing(u.redirect_uris),
+                post_logout_redirect_uris: replacing(u.post_logout_redirect_uris),
+                scopes: replacing(u.scopes),
+                token_format: u
+                    .token_format
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(invalid)?,
+                first_party: u.first_party,
+                options: u.options_file.as_deref().map(read_json_file).transpose()?,
+            };
+            let c = s
+                .admin
+                .update_client(&u.tenant, &u.client_id, update)
+                .await?;
+            Ok(Output {
+                text: format!("updated client {}", c.client_id),
+                json: client_json(&c, None),
+            })
+        }
         ClientCommand::Delete { tenant, client_id } => {
             s.admin.delete_client(&tenant, &client_id).await?;
             Ok(Output {
@@ -353,6 +585,97 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
             })
         }
     }
+}
+
+fn resource_text(r: &ResourceServerRecord) -> String {
+    let ttl = r
+        .access_token_ttl
+        .map(|t| format!("{t} s"))
+        .unwrap_or_else(|| "the tenant's".into());
+    let introspectors = r
+        .introspectors
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "resource server {}\n  name:          {}\n  token format:  {}\n  token ttl:     {ttl}\n  scopes:        {}\n  introspectors: {}",
+        r.identifier,
+        r.name,
+        r.token_format,
+        r.scopes.to_wire(),
+        if introspectors.is_empty() {
+            "-"
+        } else {
+            &introspectors
+        }
+    )
+}
+
+/// Runs a resource server command.
+pub async fn resource(s: &Services, cmd: ResourceCommand) -> Result<Output, TenantError> {
+    let record = match cmd {
+        ResourceCommand::Create(c) => {
+            let new = NewResourceServer {
+                identifier: c.identifier,
+                name: c.name,
+                scopes: c.scopes,
+                token_format: c.token_format.parse().map_err(invalid)?,
+                access_token_ttl: c.ttl,
+                introspectors: c.introspectors,
+            };
+            s.admin.create_resource_server(&c.tenant, new).await?
+        }
+        ResourceCommand::List { tenant } => {
+            let items = s.admin.list_resource_servers(&tenant).await?;
+            let text = list_text(&items, |r| {
+                format!("{}\t{}\t{}", r.identifier, r.token_format, r.name)
+            });
+            return Ok(Output {
+                json: json!({ "items": items }),
+                text,
+            });
+        }
+        ResourceCommand::Show { tenant, identifier } => {
+            s.admin.resource_server(&tenant, &identifier).await?
+        }
+        ResourceCommand::Update(u) => {
+            let update = ResourceServerUpdate {
+                name: u.name,
+                scopes: replacing(u.scopes),
+                token_format: u
+                    .token_format
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(invalid)?,
+                access_token_ttl: if u.tenant_ttl {
+                    Some(None)
+                } else {
+                    u.ttl.map(Some)
+                },
+                introspectors: if u.no_introspectors {
+                    Some(vec![])
+                } else {
+                    replacing(u.introspectors)
+                },
+            };
+            s.admin
+                .update_resource_server(&u.tenant, &u.identifier, update)
+                .await?
+        }
+        ResourceCommand::Delete { tenant, identifier } => {
+            s.admin.delete_resource_server(&tenant, &identifier).await?;
+            return Ok(Output {
+                text: format!("deleted resource server {identifier}"),
+                json: json!({ "deleted": identifier }),
+            });
+        }
+    };
+    Ok(Output {
+        text: resource_text(&record),
+        json: serde_json::to_value(&record).unwrap_or(Value::Null),
+    })
 }
 
 /// Runs a scope command.

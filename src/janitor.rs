@@ -1,6 +1,8 @@
 //! The janitor: every minute, deletes what has expired — SSO sessions, login-throttle rows,
 //! authorization codes (kept an hour past expiry so a late replay still revokes what the code
-//! issued, RFC 6749 §4.1.2), refresh tokens and token families. Every delete is idempotent and
+//! issued, RFC 6749 §4.1.2), refresh tokens, token families, opaque access tokens, revoked JWT
+//! ids and the DPoP replay cache (a proof past its age window is refused for its age anyway).
+//! Every delete is idempotent and
 //! indexed by expiry, so each node may run it; no lock is needed.
 
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub async fn sweep(store: &Store, authn: &Authenticator, now: i64) -> anyhow::Re
     removed += tessera_store::codes::delete_expired(db, now - CODE_RETENTION_SECS).await?;
     removed += tessera_store::refresh::delete_expired(db, now).await?;
     removed += tessera_store::families::delete_expired(db, now).await?;
+    removed += tessera_store::access_tokens::delete_expired(db, now).await?;
+    removed += tessera_store::replay::delete_expired(db, now).await?;
     Ok(removed)
 }
 

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tessera::commands::{
-    self, ClientCommand, KeysCommand, Output, ScopeCommand, TenantCommand, UserCommand,
+    self, ClientCommand, KeysCommand, Output, ResourceCommand, ScopeCommand, TenantCommand,
+    UserCommand,
 };
 use tessera::{Application, Overrides, Services, Settings, telemetry};
 use tessera_tenants::TenantError;
@@ -50,6 +51,9 @@ enum Command {
     /// Manage a tenant's clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage a tenant's resource servers (the APIs its access tokens are for).
+    #[command(subcommand)]
+    Resource(ResourceCommand),
     /// Manage a tenant's scope definitions.
     #[command(subcommand)]
     Scope(ScopeCommand),
@@ -119,6 +123,7 @@ async fn main() -> ExitCode {
                 }),
                 Command::Tenant(c) => commands::tenant(&services, c).await,
                 Command::Client(c) => commands::client(&services, c).await,
+                Command::Resource(c) => commands::resource(&services, c).await,
                 Command::Scope(c) => commands::scope(&services, c).await,
                 Command::Keys(c) => commands::keys(&services, c).await,
                 Command::User(c) => commands::user(&services, c).await,
@@ -137,7 +142,9 @@ async fn main() -> ExitCode {
                 Err(e) => {
                     let code = match e {
                         TenantError::NotFound(_) => "not_found",
-                        TenantError::Conflict(_) | TenantError::Concurrent(_) => "conflict",
+                        TenantError::Conflict(_)
+                        | TenantError::Concurrent(_)
+                        | TenantError::InUse(_) => "conflict",
                         TenantError::Invalid(_) => "invalid_request",
                         TenantError::Unavailable => "temporarily_unavailable",
                         TenantError::Unexpected(_) => "server_error",

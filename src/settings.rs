@@ -57,6 +57,68 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for login throttling).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The optional HTTPS listener for mutual-TLS client authentication (RFC 8705).
+    pub tls: TlsSettings,
+}
+
+/// The optional HTTPS listener that asks clients for a certificate, for mutual-TLS client
+/// authentication and certificate-bound tokens (RFC 8705). Off while `listen` is empty.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Bind address of the HTTPS listener; empty (the default) turns it off.
+    pub listen: String,
+    /// PEM file with the server certificate, followed by its intermediates.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file with the server's private key.
+    pub key_file: Option<PathBuf>,
+    /// PEM bundle of the CAs whose client certificates `tls_client_auth` accepts
+    /// (RFC 8705 §2.1); without it only `self_signed_tls_client_auth` can succeed.
+    pub client_ca_file: Option<PathBuf>,
+    /// Base URL clients use to reach this listener (RFC 8705 §5 `mtls_endpoint_aliases`);
+    /// unset means `https://{listen}` (`localhost` for an unspecified address).
+    pub public_url: Option<String>,
+}
+
+impl TlsSettings {
+    /// Whether the HTTPS listener is configured.
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty()
+    }
+
+    /// The base URL of the listener once bound to `bound`: `public_url` when set, otherwise
+    /// `https://` and the bound address (so a test's port 0 becomes the real port).
+    pub fn public_url_for(&self, bound: std::net::SocketAddr) -> String {
+        match self.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => {
+                let host = match bound.ip() {
+                    ip if ip.is_unspecified() => "localhost".to_owned(),
+                    std::net::IpAddr::V4(ip) => ip.to_string(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                };
+                format!("https://{host}:{}", bound.port())
+            }
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            self.cert_file.is_some() && self.key_file.is_some(),
+            "server.tls.listen requires server.tls.cert_file and server.tls.key_file"
+        );
+        if let Some(raw) = self.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            let url = url::Url::parse(raw).context("server.tls.public_url is not a URL")?;
+            anyhow::ensure!(
+                url.scheme() == "https" && url.query().is_none() && url.fragment().is_none(),
+                "server.tls.public_url must be an https URL without query or fragment"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Database settings.
@@ -189,6 +251,7 @@ impl Settings {
                 && url.fragment().is_none(),
             "server.public_url must be an http(s) URL without query or fragment"
         );
+        self.server.tls.validate()?;
         anyhow::ensure!(
             self.log.format == "pretty" || self.log.format == "json",
             "log.format must be pretty or json"
@@ -295,6 +358,89 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.listen, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn tls_listener_is_off_by_default_and_configured_from_the_environment() {
+        let s = Settings::load_with_env(None, &Overrides::default(), env(&[])).unwrap();
+        assert!(!s.server.tls.enabled());
+        assert!(s.server.tls.client_ca_file.is_none());
+        let s = Settings::load_with_env(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("TESSERA__SERVER__TLS__LISTEN", "127.0.0.1:8443"),
+                ("TESSERA__SERVER__TLS__CERT_FILE", "/etc/tessera/tls.crt"),
+                ("TESSERA__SERVER__TLS__KEY_FILE", "/etc/tessera/tls.key"),
+                (
+                    "TESSERA__SERVER__TLS__CLIENT_CA_FILE",
+                    "/etc/tessera/clients.pem",
+                ),
+            ]),
+        )
+        .unwrap();
+        let tls = &s.server.tls;
+        assert!(tls.enabled());
+        assert_eq!(tls.listen, "127.0.0.1:8443");
+        assert_eq!(
+            tls.key_file.as_deref(),
+            Some(Path::new("/etc/tessera/tls.key"))
+        );
+        assert_eq!(
+            tls.client_ca_file.as_deref(),
+            Some(Path::new("/etc/tessera/clients.pem"))
+        );
+        let bound = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(tls.public_url_for(bound), "https://127.0.0.1:8443");
+        assert_eq!(
+            tls.public_url_for("0.0.0.0:9443".parse().unwrap()),
+            "https://localhost:9443"
+        );
+        let s = Settings::load_with_env(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("TESSERA__SERVER__TLS__LISTEN", "127.0.0.1:8443"),
+                ("TESSERA__SERVER__TLS__CERT_FILE", "/c"),
+                ("TESSERA__SERVER__TLS__KEY_FILE", "/k"),
+                (
+                    "TESSERA__SERVER__TLS__PUBLIC_URL",
+                    "https://mtls.example.com/",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.tls.public_url_for(bound),
+            "https://mtls.example.com"
+        );
+    }
+
+    #[test]
+    fn tls_listener_needs_its_key_pair_and_an_https_public_url() {
+        let load =
+            |vars: &[(&str, &str)]| Settings::load_with_env(None, &Overrides::default(), env(vars));
+        assert!(load(&[("TESSERA__SERVER__TLS__LISTEN", "127.0.0.1:8443")]).is_err());
+        assert!(
+            load(&[
+                ("TESSERA__SERVER__TLS__LISTEN", "127.0.0.1:8443"),
+                ("TESSERA__SERVER__TLS__CERT_FILE", "/c"),
+            ])
+            .is_err()
+        );
+        assert!(
+            load(&[
+                ("TESSERA__SERVER__TLS__LISTEN", "127.0.0.1:8443"),
+                ("TESSERA__SERVER__TLS__CERT_FILE", "/c"),
+                ("TESSERA__SERVER__TLS__KEY_FILE", "/k"),
+                (
+                    "TESSERA__SERVER__TLS__PUBLIC_URL",
+                    "http://mtls.example.com"
+                ),
+            ])
+            .is_err()
+        );
+        assert!(load(&[("TESSERA__SERVER__TLS__LISTN", "x")]).is_err());
     }
 
     #[test]

@@ -1,24 +1,30 @@
 //! Wiring: open the database and run migrations, load the master key, start the key forge and
 //! the tenant directory, bootstrap the system tenant, and serve HTTP.
 
+use std::any::Any;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, SyncArbiter};
-use actix_web::dev::Server;
+use actix_tls::accept::openssl::TlsStream;
+use actix_web::dev::{Extensions, Server};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use openssl::ssl::{
+    SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslOptions, SslSessionCacheMode,
+    SslVerifyMode,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tessera_keys::{KeyForge, MasterKey};
 use tessera_store::{PoolSettings, Store};
 use tessera_tenants::{
     Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings,
 };
-use tessera_web::{Metrics, Templates};
+use tessera_web::{Metrics, PeerCertificates, Templates, TrustedClientCas};
 
-use crate::settings::{Profile, Settings};
+use crate::settings::{Profile, Settings, TlsSettings};
 
 /// The shared services behind the server and the management commands.
 #[derive(Clone)]
@@ -118,6 +124,7 @@ pub struct OperatorCredentials {
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
+    tls: Option<(u16, String)>,
     server: Server,
     services: Services,
     operator: Option<OperatorCredentials>,
@@ -175,6 +182,25 @@ impl Application {
         ));
         let master = web::Data::from(Arc::clone(&services.master));
         let authn = web::Data::new(services.authn.clone());
+        let tls_settings = &settings.server.tls;
+        let tls = if tls_settings.enabled() {
+            Some(TlsListener::open(tls_settings)?)
+        } else {
+            None
+        };
+        let client_cas = web::Data::new(tls.as_ref().map(|t| t.cas.clone()).unwrap_or_default());
+        // RFC 8705 §5: discovery names the mutual-TLS listener's endpoints.
+        let mtls_origin = web::Data::new(tessera_web::MtlsOrigin(match &tls {
+            Some(t) => Some(
+                settings
+                    .server
+                    .tls
+                    .public_url_for(t.listener.local_addr()?)
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            None => None,
+        }));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(tessera_web::security_headers())
@@ -187,17 +213,31 @@ impl Application {
                 .app_data(proxies.clone())
                 .app_data(master.clone())
                 .app_data(authn.clone())
+                .app_data(client_cas.clone())
+                .app_data(mtls_origin.clone())
                 .configure(tessera_web::configure)
                 .configure(tessera_admin::configure)
                 .default_service(web::to(not_found))
         })
+        .on_connect(keep_peer_certificates)
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .listen(listener)?;
+        let tls = match tls {
+            Some(t) => {
+                let bound = t.listener.local_addr()?;
+                server = server.listen_openssl(t.listener, t.acceptor)?;
+                let url = settings.server.tls.public_url_for(bound);
+                tracing::info!(%bound, %url, "mutual-TLS listener ready");
+                Some((bound.port(), url))
+            }
+            None => None,
+        };
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         Ok(Self {
             port,
+            tls,
             server: server.run(),
             services,
             operator,
@@ -207,6 +247,16 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound port of the mutual-TLS listener, when `server.tls` configures one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.as_ref().map(|(port, _)| *port)
+    }
+
+    /// The base URL of the mutual-TLS listener (RFC 8705 §5 aliases), when configured.
+    pub fn tls_public_url(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(_, url)| url.as_str())
     }
 
     /// The services behind the server (tests use them to inspect state).
@@ -238,4 +288,74 @@ async fn not_found() -> actix_web::HttpResponse {
         tessera_core::OAuthErrorCode::NotFound,
         Some("no such endpoint"),
     )
+}
+
+/// The bound HTTPS listener of `server.tls`, its acceptor and the trusted client CAs.
+struct TlsListener {
+    listener: TcpListener,
+    acceptor: SslAcceptorBuilder,
+    cas: TrustedClientCas,
+}
+
+impl TlsListener {
+    fn open(tls: &TlsSettings) -> anyhow::Result<Self> {
+        let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
+            anyhow::bail!("server.tls needs cert_file and key_file");
+        };
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+        acceptor
+            .set_certificate_chain_file(cert)
+            .with_context(|| format!("server.tls.cert_file {}", cert.display()))?;
+        acceptor
+            .set_private_key_file(key, SslFiletype::PEM)
+            .with_context(|| format!("server.tls.key_file {}", key.display()))?;
+        acceptor
+            .check_private_key()
+            .context("server.tls.key_file does not match cert_file")?;
+        // RFC 8705 §2: ask for a certificate but never require one, and let any certificate
+        // through (self-signed ones included, §2.2): client authentication validates chains
+        // itself. No CA names are advertised, so clients offer self-signed certificates too.
+        acceptor.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+        // A resumed session carries no certificate chain: make every connection a full
+        // handshake, so each request sees the chain the client sent.
+        acceptor.set_session_cache_mode(SslSessionCacheMode::OFF);
+        acceptor.set_options(SslOptions::NO_TICKET);
+        let cas = match &tls.client_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| {
+                    format!("reading server.tls.client_ca_file {}", path.display())
+                })?;
+                TrustedClientCas::from_pem(&pem).context("server.tls.client_ca_file")?
+            }
+            None => TrustedClientCas::none(),
+        };
+        let listener = TcpListener::bind(&tls.listen)
+            .with_context(|| format!("binding server.tls.listen {}", tls.listen))?;
+        Ok(Self {
+            listener,
+            acceptor,
+            cas,
+        })
+    }
+}
+
+/// `on_connect` hook: keeps the certificates a TLS client sent (leaf first, DER) in the
+/// connection data for [`tessera_web::client_certificate`]. Plain connections get nothing.
+fn keep_peer_certificates(conn: &dyn Any, data: &mut Extensions) {
+    let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() else {
+        return;
+    };
+    let ssl = tls.ssl();
+    let Some(leaf) = ssl.peer_certificate().and_then(|c| c.to_der().ok()) else {
+        return;
+    };
+    // Server side, OpenSSL's peer chain leaves the leaf out; skip it should a build keep it.
+    let rest = ssl
+        .peer_cert_chain()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.to_der().ok())
+        .filter(|der| *der != leaf);
+    let chain = std::iter::once(leaf.clone()).chain(rest).collect();
+    data.insert(PeerCertificates(chain));
 }

@@ -39,21 +39,29 @@ const SINGLE: &[&str] = &[
     "request",
     "request_uri",
     "registration",
+    "dpop_jkt",
 ];
 
 /// The request's parameters: first value of each, and the first single-valued one repeated.
 struct Params {
     values: HashMap<String, String>,
     repeated: Option<String>,
+    /// Every `resource` (RFC 8707 §2: it may repeat).
+    resources: Vec<String>,
 }
 
 impl Params {
     fn parse(pairs: Vec<(String, String)>) -> Self {
         let mut values = HashMap::new();
         let mut repeated = None;
+        let mut resources = Vec::new();
         for (name, value) in pairs {
             // OAuth 2.1 §3.1: parameters sent without a value are treated as omitted.
             if value.is_empty() {
+                continue;
+            }
+            if name == "resource" {
+                resources.push(value);
                 continue;
             }
             if values.contains_key(&name) {
@@ -64,7 +72,11 @@ impl Params {
             }
             values.insert(name, value);
         }
-        Self { values, repeated }
+        Self {
+            values,
+            repeated,
+            resources,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -300,10 +312,7 @@ fn validate(
             ));
         }
         (Some(challenge), _) => {
-            let ok = challenge.len() == 43
-                && challenge
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let ok = challenge.len() == 43 && pkce_charset(challenge);
             if !ok {
                 return Err(refuse(
                     E::InvalidRequest,
@@ -320,6 +329,31 @@ fn validate(
             "PKCE is required: send code_challenge with S256",
         ));
     }
+
+    // RFC 8707 §2: each resource an absolute URI without fragment, and here one of the
+    // tenant's resource servers (else `invalid_target`).
+    if params.resources.len() > 10 {
+        return Err(refuse(E::InvalidTarget, "too many resource indicators"));
+    }
+    for resource in &params.resources {
+        if flow.snapshot.resource_server(resource).is_none() {
+            return Err(refuse(
+                E::InvalidTarget,
+                "resource is not an API registered with this provider",
+            ));
+        }
+    }
+    // RFC 9449 §10: the JWK thumbprint (base64url SHA-256) of the key the code is bound to.
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(jkt) if jkt.len() == 43 && pkce_charset(jkt) => Some(jkt.to_owned()),
+        Some(_) => {
+            return Err(refuse(
+                E::InvalidRequest,
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            ));
+        }
+    };
 
     let claims = match params.get("claims") {
         None => None,
@@ -360,7 +394,16 @@ fn validate(
         claims,
         ui_locales: params.get("ui_locales").map(str::to_owned),
         sid: None,
+        resources: params.resources.clone(),
+        dpop_jkt,
     })
+}
+
+/// Whether `value` is made of base64url characters only.
+fn pkce_charset(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Verifies an ID token we issued to `client_id` (OIDC Core §3.1.2.1: it may have expired) and

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tessera_tenants::{Directory, TenantSnapshot};
 
@@ -26,8 +26,21 @@ struct Metadata<'a> {
     response_types_supported: [&'a str; 1],
     /// OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode.
     response_modes_supported: [&'a str; 3],
-    grant_types_supported: [&'a str; 3],
-    token_endpoint_auth_methods_supported: [&'a str; 3],
+    grant_types_supported: [&'a str; 4],
+    token_endpoint_auth_methods_supported: Vec<&'a str>,
+    /// RFC 7662 §2, RFC 8414 §2.
+    introspection_endpoint: String,
+    introspection_endpoint_auth_methods_supported: Vec<&'a str>,
+    /// RFC 7009 §2, RFC 8414 §2.
+    revocation_endpoint: String,
+    revocation_endpoint_auth_methods_supported: Vec<&'a str>,
+    /// RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: &'a [&'a str],
+    /// RFC 8705 §3.3.
+    tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §5: the endpoints on the listener that asks for client certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtls_endpoint_aliases: Option<MtlsAliases>,
     /// RFC 7636 §4.2; `plain` is refused (RFC 9700 §2.1.1).
     code_challenge_methods_supported: [&'a str; 1],
     /// RFC 9207 §3: every authorization response carries `iss`.
@@ -48,8 +61,42 @@ struct Metadata<'a> {
     request_uri_parameter_supported: Option<bool>,
 }
 
-fn metadata(s: &TenantSnapshot, openid: bool) -> Metadata<'_> {
+/// RFC 8705 §5 `mtls_endpoint_aliases`.
+#[derive(Serialize)]
+struct MtlsAliases {
+    token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    userinfo_endpoint: String,
+}
+
+/// Where the mutual-TLS listener is reached (`{origin}` without a trailing slash), when one is
+/// configured; app data set by the server.
+#[derive(Clone, Debug, Default)]
+pub struct MtlsOrigin(pub Option<String>);
+
+fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Metadata<'a> {
     let base = &s.issuer;
+    let mut auth_methods = vec!["client_secret_basic", "client_secret_post", "none"];
+    if mtls.is_some() {
+        auth_methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
+    }
+    let client_auth: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
+    let mtls_aliases = mtls.map(|origin| {
+        // The issuer's path below its origin (`/t/{slug}`), served the same on the TLS listener.
+        let path = format!("/t/{}", s.tenant.slug);
+        let at = |endpoint: &str| format!("{origin}{path}/{endpoint}");
+        MtlsAliases {
+            token_endpoint: at("token"),
+            introspection_endpoint: at("introspect"),
+            revocation_endpoint: at("revoke"),
+            userinfo_endpoint: at("userinfo"),
+        }
+    });
     let mut claims: BTreeSet<&str> = s
         .scopes
         .iter()
@@ -80,12 +127,21 @@ fn metadata(s: &TenantSnapshot, openid: bool) -> Metadata<'_> {
         scopes_supported: s.scopes.iter().map(|sc| sc.name.as_ref()).collect(),
         response_types_supported: ["code"],
         response_modes_supported: ["query", "fragment", "form_post"],
-        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
-        token_endpoint_auth_methods_supported: [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
+        grant_types_supported: [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
         ],
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        introspection_endpoint: format!("{base}/introspect"),
+        introspection_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint: format!("{base}/revoke"),
+        // RFC 7009 §2.1: public clients revoke their own tokens by `client_id` alone.
+        revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+        dpop_signing_alg_values_supported: tessera_keys::foreign::DPOP_ALGS,
+        tls_client_certificate_bound_access_tokens: mtls.is_some(),
+        mtls_endpoint_aliases: mtls_aliases,
         code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
         // OIDC Discovery §3 requires these three; RFC 8414 does not define them.
@@ -109,23 +165,29 @@ fn render(bytes: &[u8]) -> HttpResponse {
 }
 
 /// `GET /t/{tenant}/.well-known/openid-configuration`.
-pub async fn openid_configuration(tenant: ActiveTenant) -> HttpResponse {
-    let bytes = tenant
-        .rendered
-        .openid_configuration
-        .get_or_init(|| serde_json::to_vec(&metadata(&tenant, true)).unwrap_or_default());
+pub async fn openid_configuration(tenant: ActiveTenant, req: HttpRequest) -> HttpResponse {
+    let mtls = mtls_origin(&req);
+    let bytes = tenant.rendered.openid_configuration.get_or_init(|| {
+        serde_json::to_vec(&metadata(&tenant, true, mtls.as_deref())).unwrap_or_default()
+    });
     render(bytes)
+}
+
+fn mtls_origin(req: &HttpRequest) -> Option<String> {
+    req.app_data::<web::Data<MtlsOrigin>>()
+        .and_then(|o| o.0.clone())
 }
 
 /// `GET /.well-known/oauth-authorization-server/t/{tenant}` (RFC 8414 §3.1 path insertion).
 pub async fn oauth_metadata(
     directory: web::Data<Directory>,
     path: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = resolve_active(&directory, &path).await?;
-    let bytes = snapshot
-        .rendered
-        .oauth_metadata
-        .get_or_init(|| serde_json::to_vec(&metadata(&snapshot, false)).unwrap_or_default());
+    let mtls = mtls_origin(&req);
+    let bytes = snapshot.rendered.oauth_metadata.get_or_init(|| {
+        serde_json::to_vec(&metadata(&snapshot, false, mtls.as_deref())).unwrap_or_default()
+    });
     Ok(render(bytes))
 }

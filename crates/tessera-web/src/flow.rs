@@ -227,6 +227,8 @@ impl Flow<'_> {
             acr: active.session.acr.clone(),
             amr: active.session.amr.clone(),
             claims_request: pending.claims.clone(),
+            resources: pending.resources.clone(),
+            dpop_jkt: pending.dpop_jkt.clone(),
         };
         match tessera_tokens::issue_code(self.store, self.snapshot, grant, Clock.now()).await {
             Ok(code) => page::respond(

@@ -73,6 +73,12 @@ pub struct PendingAuthorization {
     pub code_challenge: Option<String>,
     /// `prompt` values.
     pub prompt: Vec<String>,
+    /// `resource` indicators (RFC 8707 §2.1), each a resource server of the tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the DPoP key the code will be bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// `max_age`, seconds.
     pub max_age: Option<i64>,
     /// `login_hint`, pre-fills the username.

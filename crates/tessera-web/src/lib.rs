@@ -1,24 +1,31 @@
-//! HTTP edge of Tessera: per-tenant protocol endpoints (discovery, JWKS, authorize, token), the
-//! operational endpoints (`/healthz`, `/readyz`, `/metrics`), and the shared plumbing every
-//! endpoint uses: the tenant extractor, OAuth error rendering, security headers, request metrics
-//! and the template engine. Handlers are thin; the rules live in the domain crates.
+//! HTTP edge of Tessera: per-tenant protocol endpoints (discovery, JWKS, authorize, login,
+//! consent, logout, token, userinfo, introspection, revocation, the account page), DPoP proofs and
+//! TLS client certificates on requests, the operational endpoints (`/healthz`, `/readyz`,
+//! `/metrics`), and the shared plumbing every endpoint uses: the tenant extractor, OAuth error
+//! rendering, security headers, request metrics and the template engine. Handlers are thin; the
+//! rules live in the domain crates.
 
+mod account;
 mod authorize;
 mod body;
+mod client_cert;
 mod client_ip;
 mod consent;
 mod cookies;
 mod discovery;
+mod dpop;
 mod error;
 mod flow;
 mod form;
 mod interaction;
+mod introspect;
 mod jwks;
 mod login;
 mod logout;
 mod metrics;
 mod ops;
 mod page;
+mod revoke;
 mod templates;
 mod tenant;
 mod token;
@@ -26,7 +33,9 @@ mod userinfo;
 
 use actix_web::web;
 
+pub use client_cert::{PeerCertificates, TrustedClientCas, client_certificate};
 pub use client_ip::TrustedProxies;
+pub use discovery::MtlsOrigin;
 pub use error::{OAuthError, json_error};
 pub use metrics::{Metrics, observe};
 pub use templates::Templates;
@@ -53,10 +62,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/authorize", web::post().to(authorize::authorize_post))
                 .route("/login", web::post().to(login::login))
                 .route("/consent", web::post().to(consent::consent))
+                .route("/account", web::get().to(account::account))
+                .route("/account/login", web::post().to(account::login))
+                .route(
+                    "/account/grants/{client_id}/revoke",
+                    web::post().to(account::revoke),
+                )
                 .route("/logout", web::get().to(logout::logout_get))
                 .route("/logout", web::post().to(logout::logout_post))
                 .route("/logout/confirm", web::post().to(logout::confirm))
                 .route("/token", web::post().to(token::token))
+                .route("/introspect", web::post().to(introspect::introspect_token))
+                .route("/revoke", web::post().to(revoke::revoke_token))
                 .route("/userinfo", web::get().to(userinfo::userinfo_get))
                 .route("/userinfo", web::post().to(userinfo::userinfo_post))
                 .route(

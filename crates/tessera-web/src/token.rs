@@ -1,21 +1,28 @@
-//! `POST /t/{tenant}/token` (RFC 6749 §3.2): authenticates the client, dispatches on
-//! `grant_type` (client credentials, authorization code, refresh token), and answers with a
-//! token response or an RFC 6749 §5.2 error, never cached.
+//! `POST /t/{tenant}/token` (RFC 6749 §3.2): authenticates the client, checks a DPoP proof
+//! (RFC 9449 §5) and a client certificate (RFC 8705 §3) when present, dispatches on
+//! `grant_type` (client credentials, authorization code, refresh token, token exchange), stores
+//! an opaque access token before handing it out, and answers with a token response or an
+//! RFC 6749 §5.2 error, never cached.
 
 use std::sync::Arc;
 
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_core::{Clock, SigningAlg};
+use tessera_keys::MasterKey;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::{
-    ClientAuthentication, Issuance, MAX_BODY_BYTES, TokenError, TokenResponse, authenticate_client,
-    exchange_code, issue_client_credentials, parse_token_form, refresh_tokens,
+    Binding, ClientAuthentication, Issuance, MAX_BODY_BYTES, Minted, TokenError,
+    authenticate_client, exchange_code, issue_client_credentials, parse_token_form, refresh_tokens,
+    token_exchange,
 };
 
 use crate::body::{is_form, read_limited};
-use crate::{ActiveTenant, Metrics, OAuthError};
+use crate::{ActiveTenant, Metrics, OAuthError, dpop};
+
+/// The token exchange grant type (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// Handles a token request.
 pub async fn token(
@@ -24,6 +31,7 @@ pub async fn token(
     payload: web::Payload,
     metrics: web::Data<Metrics>,
     store: web::Data<Store>,
+    master: web::Data<MasterKey>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = tenant.0;
     if !is_form(&req) {
@@ -43,12 +51,39 @@ pub async fn token(
         None => None,
     };
     let auth = ClientAuthentication::from_request(authorization, &mut form).map_err(fail)?;
-    let client = Arc::clone(authenticate_client(&snapshot, &auth).map_err(fail)?);
+    let cert = crate::client_certificate(&req);
+    let client = Arc::clone(authenticate_client(&snapshot, &auth, cert.as_ref()).map_err(fail)?);
     tracing::Span::current().record("client_id", client.client_id.as_ref());
 
-    let response = match grant_type.as_str() {
+    let now = Clock.now();
+    // RFC 9449 §5: the proof binds the tokens to its key; a client registered with
+    // `dpop_bound_access_tokens` must send one.
+    let proof = match dpop::check(&req, &snapshot, &master, &store, "/token", None, now).await {
+        Ok(proof) => proof,
+        Err(failure) => return Ok(dpop::token_endpoint_refusal(failure)),
+    };
+    if proof.is_none() && client.options.require_dpop {
+        return Ok(dpop::token_endpoint_refusal(dpop::ProofFailure::Invalid(
+            "this client must send a DPoP proof with every token request".into(),
+        )));
+    }
+    // RFC 8705 §3: a certificate the client authenticated with, or presented while registered
+    // for certificate-bound tokens, binds the access token.
+    let x5t = cert.as_ref().and_then(|c| {
+        let tls_auth = client
+            .options
+            .token_endpoint_auth_method
+            .is_some_and(|m| m.is_tls());
+        (tls_auth || client.options.tls_client_certificate_bound_access_tokens)
+            .then(|| c.x5t_s256.clone())
+    });
+    let binding = Binding {
+        jkt: proof.map(|p| p.jkt),
+        x5t,
+    };
+
+    let minted = match grant_type.as_str() {
         "client_credentials" => {
-            let now = Clock.now();
             if snapshot.tenant.signing_alg == SigningAlg::Rs256 {
                 // RSA signing costs ~1 ms of CPU: keep it off the reactor.
                 let snap = Arc::clone(&snapshot);
@@ -58,6 +93,7 @@ pub async fn token(
                         &client,
                         form.scope.as_deref(),
                         &form.resource,
+                        binding,
                         now,
                     )
                 })
@@ -69,33 +105,54 @@ pub async fn token(
                     &client,
                     form.scope.as_deref(),
                     &form.resource,
+                    binding,
                     now,
                 )
             }
             .map_err(fail)?
         }
         "authorization_code" => {
-            let issued = exchange_code(&store, &snapshot, &client, &form, Clock.now())
+            let issued = exchange_code(&store, &snapshot, &client, &form, binding, now)
                 .await
                 .map_err(fail)?;
             sign(issued, &snapshot).await?.map_err(fail)?
         }
         "refresh_token" => {
-            let issued = refresh_tokens(&store, &snapshot, &client, &form, Clock.now())
+            let issued = refresh_tokens(&store, &snapshot, &client, &form, binding, now)
                 .await
                 .map_err(fail)?;
             sign(issued, &snapshot).await?.map_err(fail)?
         }
+        TOKEN_EXCHANGE => token_exchange(&store, &snapshot, &client, &form, binding, now)
+            .await
+            .map_err(fail)?,
         _ => return Err(fail(TokenError::UnsupportedGrantType)),
     };
+    let response = minted.persist(&store).await.map_err(fail)?;
     metrics
         .tokens_issued
-        .with_label_values(&[grant_type.as_str()])
+        .with_label_values(&[metric_label(&grant_type)])
         .inc();
-    Ok(HttpResponse::Ok()
+    let mut resp = HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
-        .json(response))
+        .json(response);
+    if let Some(nonce) =
+        dpop::fresh_nonce(&snapshot, &master, now).and_then(|n| HeaderValue::from_str(&n).ok())
+    {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("dpop-nonce"), nonce);
+    }
+    Ok(resp)
+}
+
+/// The metrics label of a grant type: the short names, `token_exchange` for RFC 8693.
+fn metric_label(grant_type: &str) -> &str {
+    if grant_type == TOKEN_EXCHANGE {
+        "token_exchange"
+    } else {
+        grant_type
+    }
 }
 
 /// Signs what a grant issued: RSA signing costs ~1 ms of CPU, so it runs on the blocking pool;
@@ -103,7 +160,7 @@ pub async fn token(
 async fn sign(
     issued: Issuance,
     snapshot: &Arc<TenantSnapshot>,
-) -> Result<Result<TokenResponse, TokenError>, OAuthError> {
+) -> Result<Result<Minted, TokenError>, OAuthError> {
     if issued.signs_with_rsa(snapshot) {
         let snap = Arc::clone(snapshot);
         web::block(move || issued.sign(&snap))

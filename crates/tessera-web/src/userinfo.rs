@@ -9,12 +9,13 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_core::{Clock, OAuthErrorCode};
+use tessera_keys::MasterKey;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
-use tessera_tokens::BearerError;
+use tessera_tokens::{BearerError, Presentation};
 
 use crate::body::{is_form, read_limited};
-use crate::{ActiveTenant, OAuthError};
+use crate::{ActiveTenant, OAuthError, dpop};
 
 /// Largest accepted form body: an access token and little else.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -24,13 +25,14 @@ pub async fn userinfo_get(
     tenant: ActiveTenant,
     req: HttpRequest,
     store: web::Data<Store>,
+    master: web::Data<MasterKey>,
 ) -> HttpResponse {
     let snapshot = &tenant.0;
     let result = match bearer_header(&req) {
-        Ok(token) => answer(snapshot, &store, token).await,
+        Ok(token) => answer(snapshot, &store, &master, &req, token).await,
         Err(e) => Err(e),
     };
-    finish(snapshot, &req, result)
+    finish(snapshot, &master, &req, result)
 }
 
 /// `POST /userinfo`: the token in the header or in a form body.
@@ -39,6 +41,7 @@ pub async fn userinfo_post(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    master: web::Data<MasterKey>,
 ) -> HttpResponse {
     let snapshot = &tenant.0;
     let result = async {
@@ -59,14 +62,17 @@ pub async fn userinfo_post(
                     "send the access token in the header or the body, not both",
                 ));
             }
-            (Some(t), None) => Some(t.to_owned()),
-            (None, Some(t)) => Some(t),
+            (Some(t), None) => Some(t),
+            (None, Some(t)) => Some(Presented {
+                token: t,
+                dpop: false,
+            }),
             (None, None) => None,
         };
-        answer(snapshot, &store, token.as_deref()).await
+        answer(snapshot, &store, &master, &req, token).await
     }
     .await;
-    finish(snapshot, &req, result)
+    finish(snapshot, &master, &req, result)
 }
 
 /// `OPTIONS /userinfo`: the CORS preflight for browser clients of the tenant.
@@ -80,7 +86,7 @@ pub async fn userinfo_preflight(tenant: ActiveTenant, req: HttpRequest) -> HttpR
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type"),
+            HeaderValue::from_static("Authorization, Content-Type, DPoP"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,
@@ -90,9 +96,15 @@ pub async fn userinfo_preflight(tenant: ActiveTenant, req: HttpRequest) -> HttpR
     resp
 }
 
-/// The token of an `Authorization: Bearer` header, if the request has one. Another scheme is
-/// not a bearer token: the request is answered as one without a token.
-fn bearer_header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
+/// An access token as presented, and whether with the `DPoP` scheme (RFC 9449 §7.1).
+struct Presented {
+    token: String,
+    dpop: bool,
+}
+
+/// The token of an `Authorization: Bearer` or `Authorization: DPoP` header, if the request has
+/// one. Another scheme carries no token of ours: the request is answered as one without a token.
+fn bearer_header(req: &HttpRequest) -> Result<Option<Presented>, OAuthError> {
     let Some(value) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -100,14 +112,18 @@ fn bearer_header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
     let Some((scheme, token)) = value.split_once(' ') else {
         return Ok(None);
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);
     }
     let token = token.trim();
     if token.is_empty() {
-        return Err(OAuthError::invalid_request("the Bearer token is empty"));
+        return Err(OAuthError::invalid_request("the access token is empty"));
     }
-    Ok(Some(token))
+    Ok(Some(Presented {
+        token: token.to_owned(),
+        dpop,
+    }))
 }
 
 /// The `access_token` of a form body, if any; a repeated one is malformed.
@@ -130,13 +146,15 @@ fn body_token(body: &[u8]) -> Result<Option<String>, OAuthError> {
     Ok(token)
 }
 
-/// The userinfo response for `token`, or the RFC 6750 §3 error.
+/// The userinfo response for `token`, or the RFC 6750 §3 / RFC 9449 §7.1 error.
 async fn answer(
     snapshot: &TenantSnapshot,
     store: &Store,
-    token: Option<&str>,
+    master: &MasterKey,
+    req: &HttpRequest,
+    token: Option<Presented>,
 ) -> Result<HttpResponse, OAuthError> {
-    let Some(token) = token else {
+    let Some(presented) = token else {
         // RFC 6750 §3.1: no token at all gets a challenge without error attributes.
         return Err(OAuthError {
             status: StatusCode::UNAUTHORIZED,
@@ -145,11 +163,66 @@ async fn answer(
             challenge: Some(format!("Bearer realm=\"{}\"", snapshot.issuer)),
         });
     };
-    match tessera_tokens::userinfo(store, snapshot, token, Clock.now()).await {
+    let now = Clock.now();
+    // RFC 9449 §7.1: with the DPoP scheme, a proof for this request and token is required.
+    let proof = if presented.dpop {
+        match dpop::check(
+            req,
+            snapshot,
+            master,
+            store,
+            "/userinfo",
+            Some(&presented.token),
+            now,
+        )
+        .await
+        {
+            Ok(Some(proof)) => Some(proof),
+            Ok(None) => {
+                return Err(dpop_challenge(
+                    snapshot,
+                    OAuthErrorCode::InvalidDpopProof,
+                    "a DPoP proof is required with the DPoP scheme",
+                ));
+            }
+            Err(dpop::ProofFailure::Invalid(why)) => {
+                return Err(dpop_challenge(
+                    snapshot,
+                    OAuthErrorCode::InvalidDpopProof,
+                    &why,
+                ));
+            }
+            Err(dpop::ProofFailure::UseNonce(_)) => {
+                return Err(dpop_challenge(
+                    snapshot,
+                    OAuthErrorCode::UseDpopNonce,
+                    "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+                ));
+            }
+            Err(dpop::ProofFailure::Unavailable) => return Err(OAuthError::unavailable()),
+        }
+    } else {
+        None
+    };
+    let cert = crate::client_certificate(req);
+    let how = Presentation {
+        dpop_scheme: presented.dpop,
+        proof_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+        cert_x5t: cert.as_ref().map(|c| c.x5t_s256.as_str()),
+    };
+    match tessera_tokens::userinfo(store, snapshot, &presented.token, how, now).await {
         Ok(claims) => Ok(HttpResponse::Ok()
             .insert_header((CACHE_CONTROL, "no-store"))
             .insert_header((PRAGMA, "no-cache"))
             .json(claims)),
+        Err(BearerError::InvalidDpopProof(why)) => Err(dpop_challenge(
+            snapshot,
+            OAuthErrorCode::InvalidDpopProof,
+            &why,
+        )),
+        Err(BearerError::InvalidToken(why)) if presented.dpop => {
+            Err(dpop_challenge(snapshot, OAuthErrorCode::InvalidToken, &why))
+        }
         Err(BearerError::InvalidToken(why)) => Err(challenge(
             snapshot,
             StatusCode::UNAUTHORIZED,
@@ -204,20 +277,59 @@ fn challenge(
     }
 }
 
+/// A 401 with a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1) naming the accepted
+/// algorithms; for `use_dpop_nonce`, `finish` adds the `DPoP-Nonce` header.
+fn dpop_challenge(
+    snapshot: &TenantSnapshot,
+    code: OAuthErrorCode,
+    description: &str,
+) -> OAuthError {
+    let safe: String = description
+        .chars()
+        .filter(|c| matches!(*c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect();
+    let algs = tessera_keys::foreign::DPOP_ALGS.join(" ");
+    let value = format!(
+        "DPoP realm=\"{}\", error=\"{}\", error_description=\"{safe}\", algs=\"{algs}\"",
+        snapshot.issuer,
+        code.as_str()
+    );
+    OAuthError {
+        status: StatusCode::UNAUTHORIZED,
+        code,
+        description: Some(description.to_owned()),
+        challenge: Some(value),
+    }
+}
+
 /// Renders the result and adds the CORS headers when the caller is an allowed browser origin.
 fn finish(
     snapshot: &TenantSnapshot,
+    master: &MasterKey,
     req: &HttpRequest,
     result: Result<HttpResponse, OAuthError>,
 ) -> HttpResponse {
     let mut resp = match result {
         Ok(resp) => resp,
-        Err(e) => actix_web::ResponseError::error_response(&e),
+        Err(e) => {
+            let mut resp = actix_web::ResponseError::error_response(&e);
+            // RFC 9449 §9: a resource server asks for a nonce with `use_dpop_nonce` and
+            // provides it in `DPoP-Nonce`.
+            if e.code == OAuthErrorCode::UseDpopNonce
+                && let Some(nonce) = dpop::fresh_nonce(snapshot, master, Clock.now())
+                    .and_then(|n| HeaderValue::from_str(&n).ok())
+            {
+                resp.headers_mut()
+                    .insert(header::HeaderName::from_static("dpop-nonce"), nonce);
+            }
+            resp
+        }
     };
     if allow_origin(snapshot, req, &mut resp) {
         resp.headers_mut().insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate"),
+            // A browser client must read the nonce of a `use_dpop_nonce` answer (RFC 9449 §9).
+            HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
         );
     }
     resp
