@@ -470,11 +470,6 @@ async fn invalid_client_registrations_are_invalid_request() {
                    "scopes": ["never.defined"]}),
         ),
         (
-            "opaque token format",
-            json!({"name": "x", "grant_types": ["client_credentials"],
-                   "token_format": "opaque"}),
-        ),
-        (
             "unknown grant type",
             json!({"name": "x", "grant_types": ["password"]}),
         ),

@@ -230,7 +230,12 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
     assert_eq!(doc["jwks_uri"], format!("{issuer}/jwks"));
     assert_eq!(
         doc["grant_types_supported"],
-        json!(["authorization_code", "refresh_token", "client_credentials"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     let methods = doc["token_endpoint_auth_methods_supported"]
         .as_array()
@@ -244,14 +249,26 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
     assert_eq!(methods.len(), 3, "no method that is not implemented: {doc}");
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{issuer}/introspect")
+    );
+    assert_eq!(doc["revocation_endpoint"], format!("{issuer}/revoke"));
+    assert!(
+        doc["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("ES256"))),
+        "{doc}"
+    );
+    // Without a mutual-TLS listener, no certificate-bound tokens and no aliases.
+    assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
+    assert!(doc.get("mtls_endpoint_aliases").is_none(), "{doc}");
 
     // Endpoints of features that do not exist must not be advertised.
     // (userinfo and end_session are OpenID Connect's: in the OIDC document, not RFC 8414's.)
     for absent in [
         "userinfo_endpoint",
         "registration_endpoint",
-        "revocation_endpoint",
-        "introspection_endpoint",
         "device_authorization_endpoint",
         "end_session_endpoint",
         "pushed_authorization_request_endpoint",

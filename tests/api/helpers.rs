@@ -42,6 +42,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// Database URL the server uses.
     pub database_url: String,
+    /// Port of the mutual-TLS listener, when the settings configure one.
+    pub tls_port: Option<u16>,
 }
 
 /// A client registered through the admin API.
@@ -85,8 +87,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(data_dir, database_url).await
 }
 
+/// Starts the real server on a random port with a fresh database, after `configure` has
+/// adjusted the settings (e.g. `server.tls`).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(data_dir.path()).await;
+    spawn_app_on_with(data_dir, database_url, configure).await
+}
+
 /// Starts a server on an existing data directory and database (a second node, or a restart).
 pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> TestApp {
+    spawn_app_on_with(data_dir, database_url, |_| {}).await
+}
+
+/// [`spawn_app_on`] with adjusted settings.
+pub async fn spawn_app_on_with(
+    data_dir: tempfile::TempDir,
+    database_url: String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let address = format!("http://127.0.0.1:{port}");
@@ -98,6 +117,7 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
     };
     let mut settings = Settings::load(None, &overrides).expect("settings");
     settings.server.workers = 2;
+    configure(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {
         tessera::telemetry::init(&settings.log);
     }
@@ -108,6 +128,7 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
         Some(op) => (op.client_id, op.client_secret.expose_secret().to_owned()),
         None => (String::new(), String::new()),
     };
+    let tls_port = app.tls_port();
     actix_web::rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -120,6 +141,7 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
         operator_secret,
         data_dir,
         database_url,
+        tls_port,
     }
 }
 

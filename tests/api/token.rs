@@ -330,11 +330,26 @@ async fn request_without_scope_is_granted_every_allowed_scope() {
     );
 }
 
+/// Registers an API (resource server) of the tenant through the admin API.
+async fn register_api(app: &TestApp, slug: &str, identifier: &str) {
+    let admin = app.admin_token().await;
+    let (status, body) = app
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            &format!("/tenants/{slug}/resource-servers"),
+            Some(json!({"identifier": identifier, "name": "API"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 #[actix_web::test]
 async fn one_resource_indicator_becomes_the_audience() {
     let app = spawn_app().await;
     let client = tenant_with_client(&app, "res", "ES256").await;
     let resource = "https://api.example.com/";
+    register_api(&app, "res", resource).await;
     let resp = app
         .post_token(
             "res",
@@ -361,6 +376,8 @@ async fn two_resource_indicators_make_an_audience_array() {
     let app = spawn_app().await;
     let client = tenant_with_client(&app, "res", "ES256").await;
     let (a, b) = ("https://api.example.com/", "https://billing.example.com/v1");
+    register_api(&app, "res", a).await;
+    register_api(&app, "res", b).await;
     let resp = app
         .post_token(
             "res",
@@ -384,10 +401,12 @@ async fn two_resource_indicators_make_an_audience_array() {
 async fn resource_with_fragment_or_relative_is_invalid_target() {
     let app = spawn_app().await;
     let client = tenant_with_client(&app, "res", "ES256").await;
+    // RFC 8707 §2: malformed, or not an API this tenant knows.
     for resource in [
         "https://api.example.com/#frag",
         "/relative/api",
         "api.example.com",
+        "https://unregistered.example.com/",
     ] {
         let resp = app
             .post_token(
