@@ -347,33 +347,26 @@ async fn a_client_without_an_exchange_policy_is_unauthorized_client() {
         (400, "unauthorized_client"),
         "{body}"
     );
-    // A public client's policy would be everybody's: it is not honoured.
-    let public = register_client(
-        &w.app,
-        &w.f.tenant,
-        json!({"name": "Public gateway", "public": true, "grant_types": ["authorization_code"],
-               "redirect_uris": ["http://127.0.0.1:9/spa"], "scopes": ["openid"],
-               "options": {"token_exchange": {
-                   "audiences": [INTERNAL], "subject_token_types": [ACCESS_TOKEN]}}}),
-    )
-    .await;
-    settle().await;
-    let (status, body) = token_request(
-        &w.app,
-        &w.f.tenant,
-        None,
-        &[
-            ("grant_type", GRANT),
-            ("client_id", &public.id),
-            ("subject_token", &w.user_access),
-            ("subject_token_type", ACCESS_TOKEN),
-            ("audience", INTERNAL),
-        ],
-    )
-    .await;
-    assert_eq!(
-        (status, text(&body, "error")),
-        (400, "unauthorized_client"),
+    // A public client's policy would be everybody's: registration refuses it (RFC 8693 §5).
+    let admin = w.app.admin_token().await;
+    let (status, body) = w
+        .app
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            &format!("/tenants/{}/clients", w.f.tenant),
+            Some(json!({"name": "Public gateway", "public": true,
+                   "grant_types": ["authorization_code"],
+                   "redirect_uris": ["http://127.0.0.1:9/spa"], "scopes": ["openid"],
+                   "options": {"token_exchange": {
+                       "audiences": [INTERNAL], "subject_token_types": [ACCESS_TOKEN]}}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("confidential")),
         "{body}"
     );
     // Nor may the user's own client, which has no policy either.

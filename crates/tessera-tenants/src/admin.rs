@@ -931,6 +931,11 @@ pub(crate) fn check_options_shape(
         }
         _ => {}
     }
+    // RFC 8693 §5: anyone can act as a public client, so exchanging tokens needs a
+    // confidential one (the token endpoint refuses it too).
+    if client_type == ClientType::Public && options.token_exchange.is_some() {
+        return invalid("token exchange is for confidential clients (RFC 8693 §5)".into());
+    }
     match options.tls_client_auth_subject_dn.as_deref() {
         None if method == Some(AuthMethod::TlsClientAuth) => {
             return invalid(

@@ -156,6 +156,9 @@ pub async fn token_exchange(
     if force_jwt {
         target.format = TokenFormat::Jwt;
     }
+    // The new token never outlives the one it was exchanged for, so exchanging cannot extend
+    // a token's life.
+    target.ttl = target.ttl.min(subject.exp - now).max(1);
     let issued_type = if force_jwt {
         token_type::JWT
     } else {
