@@ -1334,8 +1334,19 @@ pub(crate) mod tests {
         );
         ok(
             public,
-            json!({"tls_client_certificate_bound_access_tokens": true,
-                   "token_exchange": {"subject_token_types": [token_type::ACCESS_TOKEN, token_type::JWT]}}),
+            json!({"tls_client_certificate_bound_access_tokens": true}),
+        );
+        ok(
+            conf,
+            json!({"token_exchange": {"subject_token_types": [token_type::ACCESS_TOKEN, token_type::JWT]}}),
+        );
+        // RFC 8693 §5: token exchange is for confidential clients.
+        assert!(
+            shape_error(
+                public,
+                json!({"token_exchange": {"subject_token_types": [token_type::ACCESS_TOKEN]}})
+            )
+            .contains("confidential")
         );
 
         assert!(
