@@ -409,16 +409,15 @@ async fn expired_opaque_token_is_inactive() {
     let client = service_client(&app, "exp", "opaque").await;
     let token = service_token(&app, "exp", &client, &[]).await;
     let other = service_token(&app, "exp", &client, &[]).await;
-    assert!(is_active(&app, "exp", &client, &token).await);
 
-    // Age the first token past its expiry, as time would.
-    let jti = introspect(&app, "exp", (&client.id, &client.secret), &token, &[]).await["jti"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // Age the first token past its expiry, as time would. (A node's cached answer about an
+    // active token never outlives the token's `exp`; this one was never looked up yet.)
     sql(
         &app,
-        &format!("UPDATE access_tokens SET expires_at = issued_at - 1 WHERE jti = '{jti}'"),
+        &format!(
+            "UPDATE access_tokens SET expires_at = issued_at - 1 WHERE token_hash = '{}'",
+            tessera_core::secret::sha256_hex(&token)
+        ),
     )
     .await;
     assert!(!is_active(&app, "exp", &client, &token).await);
@@ -665,4 +664,89 @@ async fn rotated_refresh_token_is_active_while_the_grace_window_would_accept_it(
     assert_eq!(status, 200, "the grace use");
     // The allowance is spent: dead.
     assert!(!is_active(&app, "grace", &client, r1).await);
+}
+
+/// How many change-feed entries say that tokens of a tenant were revoked.
+async fn revocation_signals(app: &TestApp) -> i64 {
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM change_feed WHERE what = 'tokens-revoked'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    db.close().await.ok();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[actix_web::test]
+async fn a_revocation_at_another_node_reaches_cached_answers_through_the_change_feed() {
+    let app = spawn_app().await;
+    tenant(&app, "feed", "ES256").await;
+    let client = service_client(&app, "feed", "opaque").await;
+    let token = service_token(&app, "feed", &client, &[]).await;
+    // Looked up once: the node now answers from its cache.
+    assert!(is_active(&app, "feed", &client, &token).await);
+
+    // What a revocation at another node leaves in the shared database, without this node
+    // hearing of it: the row revoked…
+    let hash = tessera_core::secret::sha256_hex(&token);
+    sql(
+        &app,
+        &format!("UPDATE access_tokens SET revoked_at = issued_at WHERE token_hash = '{hash}'"),
+    )
+    .await;
+    assert!(
+        is_active(&app, "feed", &client, &token).await,
+        "until a signal arrives, the cached answer stands (at most 10 s)"
+    );
+    // …and the change-feed entry it appends in the same transaction.
+    sql(
+        &app,
+        "INSERT INTO change_feed (tenant_id, what, created_at) \
+         SELECT id, 'tokens-revoked', 0 FROM tenants WHERE slug = 'feed'",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + PROPAGATION;
+    while is_active(&app, "feed", &client, &token).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the signal did not reach the cache within {PROPAGATION:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn revoking_tokens_signals_every_node_and_nothing_else_does() {
+    let app = spawn_app().await;
+    tenant(&app, "signal", "ES256").await;
+    let client = service_client(&app, "signal", "opaque").await;
+    let token = service_token(&app, "signal", &client, &[]).await;
+    assert!(is_active(&app, "signal", &client, &token).await);
+    assert_eq!(revocation_signals(&app).await, 0);
+
+    let resp = post_form(
+        &app,
+        "signal",
+        "revoke",
+        Some((&client.id, &client.secret)),
+        &[("token", token.as_str())],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(revocation_signals(&app).await, 1);
+    assert!(!is_active(&app, "signal", &client, &token).await);
+    // Revoking what is already revoked changes nothing and signals nothing.
+    post_form(
+        &app,
+        "signal",
+        "revoke",
+        Some((&client.id, &client.secret)),
+        &[("token", token.as_str())],
+    )
+    .await;
+    assert_eq!(revocation_signals(&app).await, 1);
 }

@@ -287,7 +287,7 @@ impl Authenticator {
         let txn = self.store.begin().await?;
         sessions::delete_for_user(&txn, tenant, id).await?;
         throttle_rows::delete(&txn, tenant, &user_key(id)).await?;
-        users::delete_grants_and_tokens(&txn, tenant, id).await?;
+        users::delete_grants_and_tokens(&txn, tenant, id, Clock.now()).await?;
         users::delete(&txn, tenant, id).await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!(tenant = %tenant, user = %id, "deleted a user");

@@ -1,13 +1,52 @@
 //! Opaque access tokens, addressed by `(tenant_id, SHA-256 hex of the token)`: the token itself
 //! is never stored, so a database leak yields no usable token.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, Set,
+};
 use tessera_core::{ClientId, TenantId};
 
 use crate::codes::parse_scopes;
-use crate::entity::access_token as token;
-use crate::{AccessTokenRecord, StoreError, json_list, parse_json_list};
+use crate::entity::{access_token as token, token_family as family, user};
+use crate::{
+    AccessTokenRecord, Store, StoreError, UserRecord, json_list, parse_json_list, revocations,
+};
+
+/// How long a cached [`find_live`] answer is trusted at most, even when no revocation signal
+/// arrives (a lost change-feed entry, a session that merely idled out).
+pub const CACHE_TTL_SECONDS: i64 = 10;
+
+/// How many active tokens a node keeps cached (about 1 KiB each).
+pub const CACHE_ENTRIES: usize = 20_000;
+
+/// The per-node cache of [`find_live`] answers, keyed by tenant and token hash.
+pub type ActiveTokenCache = quick_cache::sync::Cache<(TenantId, String), CachedToken>;
+
+/// One cached [`find_live`] answer.
+#[derive(Clone, Debug)]
+pub struct CachedToken {
+    token: Arc<LiveAccessToken>,
+    /// The tenant's [`revocations::generation`] read before the row was.
+    generation: u64,
+    /// Unix seconds after which it must be read again: the token's or its grant's end, or
+    /// [`CACHE_TTL_SECONDS`] after it was read, whichever comes first.
+    valid_until: i64,
+}
+
+/// An opaque access token that is active as far as the database knows: not revoked, not
+/// expired, and — for a user token — its grant (token family) live and its user present.
+#[derive(Clone, Debug)]
+pub struct LiveAccessToken {
+    /// The token's row.
+    pub record: AccessTokenRecord,
+    /// Its user (whose status is the caller's to check), for a user token; never with a
+    /// password hash.
+    pub user: Option<UserRecord>,
+}
 
 fn to_record(m: token::Model) -> Result<AccessTokenRecord, StoreError> {
     Ok(AccessTokenRecord {
@@ -76,11 +115,132 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     hash: &str,
 ) -> Result<Option<AccessTokenRecord>, StoreError> {
-    token::Entity::find_by_id((tenant, hash.to_owned()))
-        .one(db)
+    crate::one_by_key(db, token::Entity::find_by_id((tenant, hash.to_owned())))
         .await?
         .map(to_record)
         .transpose()
+}
+
+/// The active token with this hash in the tenant, answered from the node's cache when a recent
+/// answer is there and no revocation of the tenant's tokens was signalled since
+/// ([`revocations`]), else by one query joining the token, its grant and its user. The hot path
+/// of introspection and of userinfo with an opaque token.
+pub async fn find_live(
+    store: &Store,
+    tenant: TenantId,
+    hash: &str,
+    now: i64,
+) -> Result<Option<Arc<LiveAccessToken>>, StoreError> {
+    let key = (tenant, hash.to_owned());
+    // Read before the row: a revocation signalled while the query runs leaves the entry stale.
+    let generation = revocations::generation(tenant);
+    let cache = store.active_tokens();
+    if let Some(hit) = cache.get(&key) {
+        if hit.generation == generation && now < hit.valid_until {
+            return Ok(Some(hit.token));
+        }
+        cache.remove(&key);
+    }
+    let Some((token, grant_ends)) = live(store.conn(), tenant, hash, now).await? else {
+        return Ok(None);
+    };
+    let token = Arc::new(token);
+    let valid_until = [
+        now + CACHE_TTL_SECONDS,
+        token.record.expires_at,
+        grant_ends.unwrap_or(i64::MAX),
+    ]
+    .into_iter()
+    .fold(i64::MAX, std::cmp::min);
+    cache.insert(
+        key,
+        CachedToken {
+            token: Arc::clone(&token),
+            generation,
+            valid_until,
+        },
+    );
+    Ok(Some(token))
+}
+
+/// `SELECT` token, grant end and user `FROM access_tokens LEFT JOIN token_families LEFT JOIN
+/// users` for an active token: the row of [`find_live`], with when its grant ends.
+async fn live<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    hash: &str,
+    now: i64,
+) -> Result<Option<(LiveAccessToken, Option<i64>)>, StoreError> {
+    let mut select = Query::select();
+    for col in token::Column::iter() {
+        select.expr_as(
+            Expr::col((token::Entity, col)),
+            format!("t_{}", col.as_str()),
+        );
+    }
+    for col in user::Column::iter() {
+        select.expr_as(
+            Expr::col((user::Entity, col)),
+            format!("u_{}", col.as_str()),
+        );
+    }
+    select
+        .expr_as(
+            Expr::col((family::Entity, family::Column::ExpiresAt)),
+            "f_expires_at",
+        )
+        .from(token::Entity)
+        .left_join(
+            family::Entity,
+            Expr::col((family::Entity, family::Column::TenantId))
+                .equals((token::Entity, token::Column::TenantId))
+                .and(
+                    Expr::col((family::Entity, family::Column::Id))
+                        .equals((token::Entity, token::Column::FamilyId)),
+                ),
+        )
+        .left_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::TenantId))
+                .equals((token::Entity, token::Column::TenantId))
+                .and(
+                    Expr::col((user::Entity, user::Column::Id))
+                        .equals((family::Entity, family::Column::UserId)),
+                ),
+        )
+        .and_where(Expr::col((token::Entity, token::Column::TenantId)).eq(tenant))
+        .and_where(Expr::col((token::Entity, token::Column::TokenHash)).eq(hash))
+        .and_where(Expr::col((token::Entity, token::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((token::Entity, token::Column::ExpiresAt)).gt(now))
+        // A token of a grant lives with it: the family live, and issued for its user.
+        .cond_where(
+            Condition::any()
+                .add(Expr::col((token::Entity, token::Column::FamilyId)).is_null())
+                .add(
+                    Condition::all()
+                        .add(Expr::col((family::Entity, family::Column::RevokedAt)).is_null())
+                        .add(Expr::col((family::Entity, family::Column::ExpiresAt)).gt(now))
+                        .add(
+                            Expr::col((family::Entity, family::Column::UserId))
+                                .equals((token::Entity, token::Column::UserId)),
+                        )
+                        .add(Expr::col((user::Entity, user::Column::Id)).is_not_null()),
+                ),
+        );
+    let Some(row) = db.query_one(&select).await? else {
+        return Ok(None);
+    };
+    let record = to_record(token::Model::from_query_result(&row, "t_")?)?;
+    let user = match record.family_id {
+        Some(_) => {
+            let mut user = crate::users::to_record(user::Model::from_query_result(&row, "u_")?)?;
+            user.password_hash = None;
+            Some(user)
+        }
+        None => None,
+    };
+    let grant_ends: Option<i64> = row.try_get("", "f_expires_at")?;
+    Ok(Some((LiveAccessToken { record, user }, grant_ends)))
 }
 
 /// Revokes one token (RFC 7009); `false` when it is unknown or already revoked.
@@ -97,6 +257,7 @@ pub async fn revoke<C: ConnectionTrait>(
         .filter(token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -114,6 +275,7 @@ pub async fn revoke_family<C: ConnectionTrait>(
         .filter(token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected)
 }
 

@@ -94,11 +94,13 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     client_id: &ClientId,
 ) -> Result<Option<ClientRecord>, StoreError> {
-    client::Entity::find_by_id((tenant, client_id.to_string()))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        client::Entity::find_by_id((tenant, client_id.to_string())),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Every client of a tenant, by creation time.

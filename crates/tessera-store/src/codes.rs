@@ -78,8 +78,7 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     code_hash: &str,
 ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-    code::Entity::find_by_id((tenant, code_hash.to_owned()))
-        .one(db)
+    crate::one_by_key(db, code::Entity::find_by_id((tenant, code_hash.to_owned())))
         .await?
         .map(to_record)
         .transpose()

@@ -64,8 +64,7 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     id: &str,
 ) -> Result<Option<TokenFamilyRecord>, StoreError> {
-    family::Entity::find_by_id((tenant, id.to_owned()))
-        .one(db)
+    crate::one_by_key(db, family::Entity::find_by_id((tenant, id.to_owned())))
         .await?
         .map(to_record)
         .transpose()
@@ -84,6 +83,7 @@ pub async fn revoke<C: ConnectionTrait>(
         .filter(family::Column::Id.eq(id))
         .exec(db)
         .await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -108,6 +108,7 @@ pub async fn revoke_by_sid<C: ConnectionTrait>(
         ));
     }
     let res = update.exec(db).await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected)
 }
 
@@ -126,6 +127,7 @@ pub async fn revoke_for_client<C: ConnectionTrait>(
         .filter(family::Column::ClientId.eq(client.as_ref()))
         .exec(db)
         .await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected)
 }
 
@@ -142,6 +144,7 @@ pub async fn revoke_for_user<C: ConnectionTrait>(
         .filter(family::Column::UserId.eq(user))
         .exec(db)
         .await?;
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     Ok(res.rows_affected)
 }
 

@@ -21,10 +21,32 @@ pub async fn append<C: ConnectionTrait>(
     what: &str,
     now: i64,
 ) -> Result<(), StoreError> {
+    insert(db, tenant.map(|t| t.0), tenant.map(|t| t.1), what, now).await
+}
+
+/// Appends a change that concerns a tenant's data rather than its configuration (e.g.
+/// [`crate::revocations::FEED_WHAT`]): it names the tenant by id only, and consumers dispatch on
+/// `what` instead of dropping the tenant's snapshot.
+pub async fn append_for_tenant_id<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    what: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    insert(db, Some(tenant), None, what, now).await
+}
+
+async fn insert<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Option<TenantId>,
+    slug: Option<&str>,
+    what: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     change_feed::ActiveModel {
         seq: Default::default(),
-        tenant_id: Set(tenant.map(|t| t.0)),
-        tenant_slug: Set(tenant.map(|t| t.1.to_owned())),
+        tenant_id: Set(tenant_id),
+        tenant_slug: Set(slug.map(str::to_owned)),
         what: Set(what.to_owned()),
         created_at: Set(now),
     }

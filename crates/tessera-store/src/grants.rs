@@ -28,11 +28,13 @@ pub async fn find<C: ConnectionTrait>(
     user: UserId,
     client: &ClientId,
 ) -> Result<Option<ConsentGrantRecord>, StoreError> {
-    grant::Entity::find_by_id((tenant, user, client.to_string()))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        grant::Entity::find_by_id((tenant, user, client.to_string())),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Inserts the grant, or replaces the scopes (and `updated_at`) of an existing one; the

@@ -52,11 +52,13 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     token_hash: &str,
 ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-    token::Entity::find_by_id((tenant, token_hash.to_owned()))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        token::Entity::find_by_id((tenant, token_hash.to_owned())),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Marks a not-yet-rotated token rotated, pointing at its successor; `false` when it was

@@ -61,10 +61,12 @@ pub async fn is_jti_revoked<C: ConnectionTrait>(
     tenant: TenantId,
     jti: &str,
 ) -> Result<bool, StoreError> {
-    Ok(revoked_jti::Entity::find_by_id((tenant, jti.to_owned()))
-        .one(db)
-        .await?
-        .is_some())
+    Ok(crate::one_by_key(
+        db,
+        revoked_jti::Entity::find_by_id((tenant, jti.to_owned())),
+    )
+    .await?
+    .is_some())
 }
 
 /// Drops replay-cache entries and revoked ids, of every tenant, that ended before `before`.

@@ -77,8 +77,7 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     identifier: &str,
 ) -> Result<Option<ResourceServerRecord>, StoreError> {
-    rs::Entity::find_by_id((tenant, identifier.to_owned()))
-        .one(db)
+    crate::one_by_key(db, rs::Entity::find_by_id((tenant, identifier.to_owned())))
         .await?
         .map(to_record)
         .transpose()

@@ -54,11 +54,13 @@ pub async fn find_by_hash<C: ConnectionTrait>(
     tenant: TenantId,
     id_hash: &str,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    session::Entity::find_by_id((tenant, id_hash.to_owned()))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        session::Entity::find_by_id((tenant, id_hash.to_owned())),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// The session with this public `sid`, expired or not.
@@ -67,13 +69,15 @@ pub async fn find_by_sid<C: ConnectionTrait>(
     tenant: TenantId,
     sid: &str,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    session::Entity::find()
-        .filter(session::Column::TenantId.eq(tenant))
-        .filter(session::Column::Sid.eq(sid))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        session::Entity::find()
+            .filter(session::Column::TenantId.eq(tenant))
+            .filter(session::Column::Sid.eq(sid)),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Moves `last_seen_at` forward to `now`; returns whether the row still existed.

@@ -53,12 +53,12 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     name: &str,
 ) -> Result<Option<TemplateRecord>, StoreError> {
-    Ok(
-        tenant_template::Entity::find_by_id((tenant, name.to_owned()))
-            .one(db)
-            .await?
-            .map(to_record),
+    Ok(crate::one_by_key(
+        db,
+        tenant_template::Entity::find_by_id((tenant, name.to_owned())),
     )
+    .await?
+    .map(to_record))
 }
 
 /// Inserts or replaces an override.

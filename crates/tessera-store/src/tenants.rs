@@ -54,12 +54,13 @@ pub async fn find_by_slug<C: ConnectionTrait>(
     db: &C,
     slug: &str,
 ) -> Result<Option<TenantRecord>, StoreError> {
-    tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// The tenant with this id.
@@ -67,8 +68,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
     db: &C,
     id: TenantId,
 ) -> Result<Option<TenantRecord>, StoreError> {
-    tenant::Entity::find_by_id(id)
-        .one(db)
+    crate::one_by_key(db, tenant::Entity::find_by_id(id))
         .await?
         .map(to_record)
         .transpose()
@@ -76,12 +76,13 @@ pub async fn find_by_id<C: ConnectionTrait>(
 
 /// The system tenant, if created.
 pub async fn find_system<C: ConnectionTrait>(db: &C) -> Result<Option<TenantRecord>, StoreError> {
-    tenant::Entity::find()
-        .filter(tenant::Column::IsSystem.eq(true))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        tenant::Entity::find().filter(tenant::Column::IsSystem.eq(true)),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Up to `limit` tenants ordered by slug, after `after` (keyset pagination), whose slug or name

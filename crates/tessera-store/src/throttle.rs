@@ -33,11 +33,13 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     key: &str,
 ) -> Result<Option<ThrottleRecord>, StoreError> {
-    login_throttle::Entity::find_by_id((tenant, key.to_owned()))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        login_throttle::Entity::find_by_id((tenant, key.to_owned())),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Writes `new` if the row is still `old` (`None`: still absent). Returns whether it was written;

@@ -11,7 +11,7 @@ use tessera_core::{TenantId, UserId, UserStatus};
 use crate::entity::user;
 use crate::{StandardClaims, StoreError, UserRecord, found, parse_enum};
 
-fn to_record(m: user::Model) -> Result<UserRecord, StoreError> {
+pub(crate) fn to_record(m: user::Model) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         tenant_id: m.tenant_id,
         id: m.id,
@@ -56,8 +56,7 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     id: UserId,
 ) -> Result<Option<UserRecord>, StoreError> {
-    user::Entity::find_by_id((tenant, id))
-        .one(db)
+    crate::one_by_key(db, user::Entity::find_by_id((tenant, id)))
         .await?
         .map(to_record)
         .transpose()
@@ -69,13 +68,15 @@ pub async fn find_by_username<C: ConnectionTrait>(
     tenant: TenantId,
     username: &str,
 ) -> Result<Option<UserRecord>, StoreError> {
-    user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Username.eq(username))
-        .one(db)
-        .await?
-        .map(to_record)
-        .transpose()
+    crate::one_by_key(
+        db,
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::Username.eq(username)),
+    )
+    .await?
+    .map(to_record)
+    .transpose()
 }
 
 /// Up to `limit` users of a tenant ordered by id (time-ordered UUIDv7), after `after` (keyset
@@ -175,6 +176,8 @@ pub async fn set_status<C: ConnectionTrait>(
         .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
+    // A disabled or locked user's tokens stop being active: cached answers are stale.
+    crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     found(res.rows_affected)
 }
 
@@ -189,12 +192,13 @@ pub async fn delete<C: ConnectionTrait>(
 }
 
 /// Deletes what a user owns in the grant and token tables: consent grants, the refresh tokens
-/// of its token families, its authorization codes and the families themselves. Run it in the
-/// transaction that deletes the user, so no token outlives its subject.
+/// of its token families, its opaque access tokens, its authorization codes and the families
+/// themselves. Run it in the transaction that deletes the user, so no token outlives its subject.
 pub async fn delete_grants_and_tokens<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     id: UserId,
+    now: i64,
 ) -> Result<u64, StoreError> {
     let families = Query::select()
         .column("id")
@@ -207,6 +211,11 @@ pub async fn delete_grants_and_tokens<C: ConnectionTrait>(
             .from_table("refresh_tokens")
             .and_where(Expr::col("tenant_id").eq(tenant))
             .and_where(Expr::col("family_id").in_subquery(families))
+            .to_owned(),
+        Query::delete()
+            .from_table("access_tokens")
+            .and_where(Expr::col("tenant_id").eq(tenant))
+            .and_where(Expr::col("user_id").eq(id))
             .to_owned(),
         Query::delete()
             .from_table("consent_grants")
@@ -228,5 +237,6 @@ pub async fn delete_grants_and_tokens<C: ConnectionTrait>(
     for statement in &statements {
         removed += db.execute(statement).await?.rows_affected();
     }
+    crate::revocations::revoked(db, tenant, removed, now).await?;
     Ok(removed)
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tessera_core::Clock;
-use tessera_store::feed;
+use tessera_store::{feed, revocations};
 
 use crate::{Directory, FeedCursor, TenantAdmin};
 
@@ -96,6 +96,13 @@ impl TenantDirectory {
                         None => vec![],
                     };
                     for change in fresh {
+                        // Tokens revoked at some node: only the token caches are stale.
+                        if change.what == revocations::FEED_WHAT {
+                            if let Some(tenant) = change.tenant_id {
+                                revocations::bump(tenant);
+                            }
+                            continue;
+                        }
                         match change.tenant_slug.as_deref() {
                             Some(slug) => act.directory.invalidate(slug),
                             None => act.directory.invalidate_all(),

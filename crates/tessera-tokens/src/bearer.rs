@@ -276,22 +276,22 @@ pub async fn inspect(
         return Ok(None);
     }
     let hash = sha256_hex(token);
-    let Some(record) = access_tokens::find(db, tenant, &hash).await? else {
+    // One cached lookup: the token live, its grant live, its user present (see `find_live`).
+    let Some(live) = access_tokens::find_live(store, tenant, &hash, now).await? else {
         return Ok(None);
     };
+    let (record, user) = (&live.record, &live.user);
     if record.revoked_at.is_some() || record.expires_at <= now {
         return Ok(None);
     }
-    let mut user = None;
-    if let Some(gid) = &record.family_id {
-        let Some((family, u)) = families::live_with_user(db, tenant, gid, now).await? else {
-            return Ok(None);
-        };
-        if Some(family.user_id) != record.user_id || u.status != UserStatus::Active {
-            return Ok(None);
+    if record.family_id.is_some() {
+        match user {
+            Some(u) if Some(u.id) == record.user_id && u.status == UserStatus::Active => {}
+            _ => return Ok(None),
         }
-        user = Some(u);
     }
+    let record = record.clone();
+    let user = user.clone();
     let claims = match crate::opaque_claims(snapshot, &record) {
         Value::Object(map) => map,
         _ => Map::new(),
