@@ -65,7 +65,7 @@ mod tests {
         let (ga, gb) = (generation(a), generation(b));
         bump(a);
         assert!(generation(a) > ga);
-        if slot(a) as *const _ != slot(b) as *const _ {
+        if !std::ptr::eq(slot(a), slot(b)) {
             assert_eq!(generation(b), gb);
         }
     }
