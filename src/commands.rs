@@ -76,7 +76,7 @@ pub enum TenantCommand {
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; a confidential client's secret is printed once.
-    Create(ClientCreate),
+    Create(Box<ClientCreate>),
     /// List a tenant's clients.
     List {
         /// Tenant slug.
@@ -113,7 +113,9 @@ pub struct ClientCreate {
     /// A public client (no secret).
     #[arg(long)]
     pub public: bool,
-    /// Allowed grant type (repeatable): client_credentials, authorization_code, refresh_token.
+    /// Allowed grant type (repeatable): client_credentials, authorization_code, refresh_token,
+    /// device_code (short for urn:ietf:params:oauth:grant-type:device_code, RFC 8628), password
+    /// (RFC 6749 §4.3; legacy apps only, RFC 9700 §2.4 advises against it).
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// Registered redirect URI (repeatable), matched exactly.
@@ -149,7 +151,8 @@ pub struct ClientCreate {
 #[derive(Debug, Args)]
 pub struct ClientOptionArgs {
     /// token_endpoint_auth_method: client_secret_basic, client_secret_post, none (public
-    /// clients), tls_client_auth or self_signed_tls_client_auth (RFC 8705 §2).
+    /// clients), tls_client_auth or self_signed_tls_client_auth (RFC 8705 §2),
+    /// private_key_jwt or client_secret_jwt (RFC 7523 §2.2).
     #[arg(long)]
     pub auth_method: Option<String>,
     /// For tls_client_auth: the subject DN of the client's certificate (RFC 4514 form).
@@ -159,6 +162,14 @@ pub struct ClientOptionArgs {
     /// self_signed_tls_client_auth a key's first x5c certificate is the one accepted.
     #[arg(long)]
     pub jwks_file: Option<PathBuf>,
+    /// For private_key_jwt: the HTTPS URL where the client publishes its JWK Set (instead of
+    /// --jwks-file).
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// For private_key_jwt / client_secret_jwt: the one JWS alg the client's assertions use
+    /// (token_endpoint_auth_signing_alg), e.g. ES256 or HS256.
+    #[arg(long)]
+    pub auth_signing_alg: Option<String>,
     /// Bind access tokens to the client's TLS certificate (RFC 8705 §3).
     #[arg(long)]
     pub cert_bound: bool,
@@ -177,6 +188,41 @@ pub struct ClientOptionArgs {
     /// Allow delegation in token exchange: an actor_token may be sent (RFC 8693 §1.1).
     #[arg(long)]
     pub allow_delegation: bool,
+    /// Authorization requests must be pushed to /par first (RFC 9126
+    /// require_pushed_authorization_requests).
+    #[arg(long)]
+    pub require_par: bool,
+    /// The one JWS alg of the client's request objects (request_object_signing_alg), e.g.
+    /// ES256; `none` allows unsigned request objects (and only those).
+    #[arg(long)]
+    pub request_object_alg: Option<String>,
+    /// Authorization requests must come as a signed request object (RFC 9101 §10.5
+    /// require_signed_request_object).
+    #[arg(long)]
+    pub require_signed_request_object: bool,
+    /// Back-channel logout endpoint (Back-Channel Logout 1.0 `backchannel_logout_uri`).
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens carry `sid` (`backchannel_logout_session_required`).
+    #[arg(long)]
+    pub backchannel_logout_session_required: bool,
+    /// Front-channel logout page (Front-Channel Logout 1.0 `frontchannel_logout_uri`).
+    #[arg(long)]
+    pub frontchannel_logout_uri: Option<String>,
+    /// `iss` and `sid` are added to it (`frontchannel_logout_session_required`).
+    #[arg(long)]
+    pub frontchannel_logout_session_required: bool,
+    /// `sub` values: public (the user id, default) or pairwise (one per sector, OIDC Core §8).
+    #[arg(long)]
+    pub subject_type: Option<String>,
+    /// For pairwise subjects: an https URL serving a JSON array of the client's redirect
+    /// URIs, whose host is the client's sector (OIDC Core §8.1 `sector_identifier_uri`).
+    #[arg(long)]
+    pub sector_identifier_uri: Option<String>,
+    /// Sign userinfo responses with this alg (RS256, ES256 or EdDSA;
+    /// `userinfo_signed_response_alg`).
+    #[arg(long)]
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 impl ClientOptionArgs {
@@ -187,7 +233,7 @@ impl ClientOptionArgs {
             None => None,
             Some(raw) => Some(AuthMethod::parse(raw).ok_or_else(|| {
                 invalid(format!(
-                    "unknown --auth-method `{raw}`; use client_secret_basic, client_secret_post, none, tls_client_auth or self_signed_tls_client_auth"
+                    "unknown --auth-method `{raw}`; use client_secret_basic, client_secret_post, none, tls_client_auth, self_signed_tls_client_auth, private_key_jwt or client_secret_jwt"
                 ))
             })?),
         };
@@ -199,6 +245,8 @@ impl ClientOptionArgs {
             token_endpoint_auth_method,
             tls_client_auth_subject_dn: self.tls_subject_dn,
             jwks,
+            jwks_uri: self.jwks_uri,
+            token_endpoint_auth_signing_alg: self.auth_signing_alg,
             tls_client_certificate_bound_access_tokens: self.cert_bound,
             require_dpop: self.require_dpop,
             default_resource: self.default_resource,
@@ -207,6 +255,34 @@ impl ClientOptionArgs {
                 subject_token_types: self.exchange_subject_types,
                 allow_delegation: self.allow_delegation,
             }),
+            require_pushed_authorization_requests: self.require_par,
+            request_object_signing_alg: self.request_object_alg,
+            require_signed_request_object: self.require_signed_request_object,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
+            frontchannel_logout_uri: self.frontchannel_logout_uri,
+            frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+            subject_type: match self.subject_type.as_deref() {
+                None | Some("public") => tessera_core::SubjectType::Public,
+                Some("pairwise") => tessera_core::SubjectType::Pairwise,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "unknown --subject-type `{other}`; use public or pairwise"
+                    )));
+                }
+            },
+            sector_identifier_uri: self.sector_identifier_uri,
+            userinfo_signed_response_alg: self
+                .userinfo_signed_response_alg
+                .as_deref()
+                .map(|raw| {
+                    raw.parse::<tessera_core::SigningAlg>().map_err(|_| {
+                        invalid(format!(
+                            "unknown --userinfo-signed-response-alg `{raw}`; use RS256, ES256 or EdDSA"
+                        ))
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -350,6 +426,38 @@ pub enum ScopeCommand {
     },
 }
 
+/// `tessera registration-token …`: initial access tokens for dynamic client registration
+/// (RFC 7591 §3).
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Create a token; it is printed this once (only its SHA-256 hash is stored).
+    Create {
+        /// Tenant slug.
+        tenant: String,
+        /// What it is for.
+        #[arg(long)]
+        description: Option<String>,
+        /// Lifetime in seconds (60 s to 1 year); default: no expiry.
+        #[arg(long)]
+        expires_in: Option<i64>,
+        /// Registrations it allows; default: unlimited.
+        #[arg(long)]
+        max_uses: Option<i32>,
+    },
+    /// List a tenant's tokens (without the tokens).
+    List {
+        /// Tenant slug.
+        tenant: String,
+    },
+    /// Delete a token.
+    Delete {
+        /// Tenant slug.
+        tenant: String,
+        /// The token's id.
+        id: String,
+    },
+}
+
 /// `tessera keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -468,10 +576,15 @@ pub async fn tenant(s: &Services, cmd: TenantCommand) -> Result<Output, TenantEr
 pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantError> {
     match cmd {
         ClientCommand::Create(c) => {
+            let c = *c;
             let grant_types = c
                 .grants
                 .iter()
-                .map(|g| g.parse::<GrantType>())
+                // RFC 8628's URN is long to type: `device_code` stands for it.
+                .map(|g| match g.as_str() {
+                    "device_code" => Ok(GrantType::DeviceCode),
+                    other => other.parse::<GrantType>(),
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(invalid)?;
             let token_format: TokenFormat = c.token_format.parse().map_err(invalid)?;
@@ -702,6 +815,62 @@ pub async fn scope(s: &Services, cmd: ScopeCommand) -> Result<Output, TenantErro
             Ok(Output {
                 json: json!({ "items": items }),
                 text,
+            })
+        }
+    }
+}
+
+/// Runs a registration-token command.
+pub async fn registration_token(
+    s: &Services,
+    cmd: RegistrationTokenCommand,
+) -> Result<Output, TenantError> {
+    match cmd {
+        RegistrationTokenCommand::Create {
+            tenant,
+            description,
+            expires_in,
+            max_uses,
+        } => {
+            let created = s
+                .admin
+                .create_initial_access_token(&tenant, description, expires_in, max_uses)
+                .await?;
+            let token = created.token.expose_secret();
+            let mut json = serde_json::to_value(&created.record).unwrap_or(Value::Null);
+            if let Some(map) = json.as_object_mut() {
+                map.insert("token".into(), Value::from(token));
+            }
+            Ok(Output {
+                text: format!(
+                    "initial access token {} created in {tenant} (shown once):\n  {token}",
+                    created.record.id
+                ),
+                json,
+            })
+        }
+        RegistrationTokenCommand::List { tenant } => {
+            let items = s.admin.list_initial_access_tokens(&tenant).await?;
+            let text = list_text(&items, |t| {
+                format!(
+                    "{}\tuses {}/{}\texpires {}\t{}",
+                    t.id,
+                    t.uses,
+                    t.max_uses.map_or("∞".to_owned(), |m| m.to_string()),
+                    t.expires_at.map_or("never".to_owned(), |e| e.to_string()),
+                    t.description.as_deref().unwrap_or("")
+                )
+            });
+            Ok(Output {
+                json: json!({ "items": items }),
+                text,
+            })
+        }
+        RegistrationTokenCommand::Delete { tenant, id } => {
+            s.admin.delete_initial_access_token(&tenant, &id).await?;
+            Ok(Output {
+                text: format!("initial access token {id} deleted from {tenant}"),
+                json: json!({ "deleted": id }),
             })
         }
     }

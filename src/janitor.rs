@@ -1,7 +1,9 @@
 //! The janitor: every minute, deletes what has expired — SSO sessions, login-throttle rows,
 //! authorization codes (kept an hour past expiry so a late replay still revokes what the code
 //! issued, RFC 6749 §4.1.2), refresh tokens, token families, opaque access tokens, revoked JWT
-//! ids and the DPoP replay cache (a proof past its age window is refused for its age anyway).
+//! ids, the DPoP replay cache (a proof past its age window is refused for its age anyway) and
+//! pushed authorization requests (RFC 9126), and device codes (RFC 8628) past their expiry, and
+//! back-channel logout notices a week after they were delivered or given up.
 //! Every delete is idempotent and
 //! indexed by expiry, so each node may run it; no lock is needed.
 
@@ -14,6 +16,9 @@ use tessera_store::Store;
 
 /// How long a code is kept past its expiry for replay detection, seconds.
 const CODE_RETENTION_SECS: i64 = 3600;
+
+/// How long a delivered or given-up back-channel logout notice is kept, seconds.
+const LOGOUT_RETENTION_SECS: i64 = 7 * 86_400;
 
 /// The periodic cleanup actor.
 pub struct Janitor {
@@ -42,6 +47,10 @@ pub async fn sweep(store: &Store, authn: &Authenticator, now: i64) -> anyhow::Re
     removed += tessera_store::families::delete_expired(db, now).await?;
     removed += tessera_store::access_tokens::delete_expired(db, now).await?;
     removed += tessera_store::replay::delete_expired(db, now).await?;
+    removed += tessera_store::device_codes::delete_expired(db, now).await?;
+    removed += tessera_store::pushed_requests::delete_expired(db, now).await?;
+    removed +=
+        tessera_store::logout_outbox::delete_settled(db, now - LOGOUT_RETENTION_SECS).await?;
     Ok(removed)
 }
 

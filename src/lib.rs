@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod janitor;
+pub mod logout_worker;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

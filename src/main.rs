@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tessera::commands::{
-    self, ClientCommand, KeysCommand, Output, ResourceCommand, ScopeCommand, TenantCommand,
-    UserCommand,
+    self, ClientCommand, KeysCommand, Output, RegistrationTokenCommand, ResourceCommand,
+    ScopeCommand, TenantCommand, UserCommand,
 };
 use tessera::{Application, Overrides, Services, Settings, telemetry};
 use tessera_tenants::TenantError;
@@ -57,6 +57,9 @@ enum Command {
     /// Manage a tenant's scope definitions.
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Manage a tenant's initial access tokens for dynamic client registration (RFC 7591).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
     /// Manage a tenant's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -125,6 +128,7 @@ async fn main() -> ExitCode {
                 Command::Client(c) => commands::client(&services, c).await,
                 Command::Resource(c) => commands::resource(&services, c).await,
                 Command::Scope(c) => commands::scope(&services, c).await,
+                Command::RegistrationToken(c) => commands::registration_token(&services, c).await,
                 Command::Keys(c) => commands::keys(&services, c).await,
                 Command::User(c) => commands::user(&services, c).await,
                 Command::Serve { .. } => unreachable!("handled above"),

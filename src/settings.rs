@@ -41,6 +41,34 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0).
+    #[serde(default)]
+    pub logout: LogoutSettings,
+}
+
+/// Back-channel logout delivery settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogoutSettings {
+    /// How often each node looks for due logout notices, milliseconds.
+    pub poll_interval_ms: u64,
+    /// Wait before the first retry, seconds; doubled after each failed attempt (at most 1 h).
+    pub retry_base_secs: i64,
+    /// Attempts before a notice is given up.
+    pub max_attempts: i32,
+    /// Timeout of one delivery request, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for LogoutSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            retry_base_secs: 30,
+            max_attempts: 8,
+            timeout_secs: 5,
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -155,6 +183,10 @@ pub struct TenantSettings {
     pub feed_poll_ms: u64,
     /// Access-token lifetime of new tenants, seconds.
     pub default_access_token_ttl_secs: i64,
+    /// Fetch a client's `jwks_uri` over plain http when its host is loopback (development and
+    /// tests); otherwise only https is fetched.
+    #[serde(default)]
+    pub allow_loopback_http_jwks_uri: bool,
 }
 
 /// User authentication settings.

@@ -168,6 +168,14 @@ impl Application {
             Duration::from_secs(60),
         )
         .start();
+        // OpenID Connect Back-Channel Logout 1.0: delivers the logout outbox.
+        crate::logout_worker::LogoutWorker::new(
+            services.store.clone(),
+            services.directory.clone(),
+            settings.logout.clone(),
+        )
+        .context("starting the logout worker")?
+        .start();
 
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
@@ -182,6 +190,13 @@ impl Application {
         ));
         let master = web::Data::from(Arc::clone(&services.master));
         let authn = web::Data::new(services.authn.clone());
+        // RFC 7523 §2.2 private_key_jwt: clients' jwks_uri documents, fetched and cached.
+        let client_keys = web::Data::new(
+            tessera_tokens::client_keys::ClientKeyResolver::new(
+                settings.tenants.allow_loopback_http_jwks_uri,
+            )
+            .context("building the jwks_uri client")?,
+        );
         let tls_settings = &settings.server.tls;
         let tls = if tls_settings.enabled() {
             Some(TlsListener::open(tls_settings)?)
@@ -215,6 +230,7 @@ impl Application {
                 .app_data(authn.clone())
                 .app_data(client_cas.clone())
                 .app_data(mtls_origin.clone())
+                .app_data(client_keys.clone())
                 .configure(tessera_web::configure)
                 .configure(tessera_admin::configure)
                 .default_service(web::to(not_found))

@@ -7,6 +7,11 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_tenancy;
 mod m20261127_000002_create_signin;
 mod m20261128_000003_create_tokens;
+mod m20261128_000004_create_device_codes;
+mod m20261128_000005_create_pushed_requests;
+mod m20261128_000006_client_secret_jwt;
+mod m20261128_000007_create_logout_outbox;
+mod m20261128_000008_create_registration;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -18,6 +23,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_tenancy::Migration),
             Box::new(m20261127_000002_create_signin::Migration),
             Box::new(m20261128_000003_create_tokens::Migration),
+            Box::new(m20261128_000004_create_device_codes::Migration),
+            Box::new(m20261128_000005_create_pushed_requests::Migration),
+            Box::new(m20261128_000006_client_secret_jwt::Migration),
+            Box::new(m20261128_000007_create_logout_outbox::Migration),
+            Box::new(m20261128_000008_create_registration::Migration),
         ]
     }
 }

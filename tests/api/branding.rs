@@ -129,7 +129,7 @@ async fn a_template_override_reaches_its_tenants_pages_and_no_other_tenants() {
         .await;
     assert_eq!(status, 200);
     let items = body["items"].as_array().expect("items");
-    assert_eq!(items.len(), 7);
+    assert_eq!(items.len(), 10);
     for item in items {
         assert_eq!(item["overridden"], item["name"] == "error", "{item}");
     }

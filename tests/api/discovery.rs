@@ -234,8 +234,15 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:token-exchange"
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "password"
         ])
+    );
+    // RFC 8628 §4 (tests/api/device.rs).
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        format!("{issuer}/device_authorization")
     );
     let methods = doc["token_endpoint_auth_methods_supported"]
         .as_array()
@@ -246,7 +253,10 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
         methods.contains(&json!("none")),
         "public clients with PKCE: {doc}"
     );
-    assert_eq!(methods.len(), 3, "no method that is not implemented: {doc}");
+    // RFC 7523 §2.2 / OIDC Core §9 (tests/api/jwt_auth.rs).
+    assert!(methods.contains(&json!("private_key_jwt")), "{doc}");
+    assert!(methods.contains(&json!("client_secret_jwt")), "{doc}");
+    assert_eq!(methods.len(), 5, "no method that is not implemented: {doc}");
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
@@ -269,9 +279,7 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
     for absent in [
         "userinfo_endpoint",
         "registration_endpoint",
-        "device_authorization_endpoint",
         "end_session_endpoint",
-        "pushed_authorization_request_endpoint",
     ] {
         assert!(
             doc.get(absent).is_none(),

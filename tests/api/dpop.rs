@@ -26,16 +26,16 @@ use crate::opaque::{code, jwt_claims, patch_client, register_client, settle, tex
 const VERIFIER: &str = "dpop-verifier-0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// A client's DPoP key pair: the private key signs proofs, the public JWK rides in their header.
-struct DpopKey {
+pub(crate) struct DpopKey {
     signing: EncodingKey,
     jwk: Jwk,
     /// RFC 7638 SHA-256 thumbprint, computed here.
-    jkt: String,
+    pub(crate) jkt: String,
 }
 
 impl DpopKey {
     /// A fresh P-256 key.
-    fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
         let ec = EcKey::generate(&group).unwrap();
         let mut ctx = BigNumContext::new().unwrap();
@@ -69,7 +69,7 @@ impl DpopKey {
 
     /// A proof for `htm` `htu` made now with a fresh `jti`; `extra` adds or overrides claims
     /// (`ath`, `nonce`, a stale `iat`, a reused `jti`).
-    fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
+    pub(crate) fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
         let mut claims = json!({
             "jti": uuid::Uuid::new_v4().to_string(),
             "htm": htm,

@@ -754,6 +754,8 @@ async fn discovery_names_the_mtls_aliases_and_they_are_served_over_tls() {
             ("introspection_endpoint", "introspect"),
             ("revocation_endpoint", "revoke"),
             ("userinfo_endpoint", "userinfo"),
+            ("device_authorization_endpoint", "device_authorization"),
+            ("pushed_authorization_request_endpoint", "par"),
         ] {
             assert_eq!(aliases[name], format!("{base}/{endpoint}"), "{name}: {doc}");
         }
@@ -790,7 +792,12 @@ async fn discovery_names_the_mtls_aliases_and_they_are_served_over_tls() {
         "token alias without grant_type"
     );
     assert_eq!(TestApp::oauth_error(resp).await, "invalid_request");
-    for name in ["introspection_endpoint", "revocation_endpoint"] {
+    for name in [
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "device_authorization_endpoint",
+        "pushed_authorization_request_endpoint",
+    ] {
         let resp = http
             .post(text(aliases, name))
             .form(&[("token", "x"), ("client_id", "nobody")])

@@ -711,8 +711,12 @@ async fn invalid_client_options_are_refused_with_400_and_a_reason() {
             "unknown subject token type",
         ),
         (
-            svc(json!({"token_endpoint_auth_method": "private_key_jwt"})),
+            svc(json!({"token_endpoint_auth_method": "client_secret_magic"})),
             "unknown variant",
+        ),
+        (
+            svc(json!({"token_endpoint_auth_method": "private_key_jwt"})),
+            "jwks or jwks_uri",
         ),
         (svc(json!({"dpop": true})), "unknown field"),
     ];
@@ -884,5 +888,84 @@ async fn client_options_are_set_with_cli_flags() {
         let mut full = vec!["client", "create", "shop", "--name", "bad"];
         full.extend_from_slice(args);
         assert_eq!(cli_error(&app, &full), "invalid_request", "{args:?}");
+    }
+}
+
+/// The RFC 9728 metadata URL of `identifier` at tenant `slug`.
+fn metadata_url(app: &TestApp, slug: &str, identifier: &str) -> String {
+    let encoded: String = identifier
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{}/resource-metadata/{encoded}", app.issuer(slug))
+}
+
+#[actix_web::test]
+async fn each_resource_server_has_protected_resource_metadata() {
+    let app = spawn_app().await;
+    tenant(&app, "prm").await;
+    tenant(&app, "prm-other").await;
+    let identifier = "https://api.example.com/orders";
+    create_api(
+        &app,
+        "prm",
+        json!({"identifier": identifier, "name": "Orders API", "scopes": ["orders:read"]}),
+    )
+    .await;
+    let found = within(PROPAGATION, || async {
+        let resp = app
+            .http
+            .get(metadata_url(&app, "prm", identifier))
+            .send()
+            .await
+            .unwrap();
+        resp.status() == 200
+    })
+    .await;
+    assert!(
+        found.is_some(),
+        "the metadata appears within {PROPAGATION:?}"
+    );
+    let resp = app
+        .http
+        .get(metadata_url(&app, "prm", identifier))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let doc: Value = resp.json().await.unwrap();
+    // RFC 9728 §2, §3.3: `resource` is the identifier itself; the tenant is its server.
+    assert_eq!(doc["resource"], identifier);
+    assert_eq!(doc["authorization_servers"], json!([app.issuer("prm")]));
+    assert_eq!(doc["scopes_supported"], json!(["orders:read"]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    assert_eq!(doc["resource_name"], "Orders API");
+    assert!(
+        doc["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("ES256"))),
+        "{doc}"
+    );
+    assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
+
+    // Not a resource server of this tenant (nor of another one): 404.
+    for (slug, id) in [
+        ("prm", "https://api.example.com/unknown"),
+        ("prm-other", identifier),
+    ] {
+        let resp = app
+            .http
+            .get(metadata_url(&app, slug, id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{slug} {id}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
     }
 }

@@ -267,7 +267,7 @@ async fn unsupported_response_type_scope_and_request_objects_are_reported_to_the
         ),
         (
             f.authorize_url(&app, "openid", &v, &[("request", "eyJ.x.y")]),
-            "request_not_supported",
+            "invalid_request_object",
         ),
         (
             f.authorize_url(&app, "openid", &v, &[("prompt", "none login")]),

@@ -11,6 +11,7 @@ mod error;
 mod grants;
 mod keys;
 mod openapi;
+mod registration;
 mod resources;
 mod scopes;
 mod tenants;
@@ -80,6 +81,11 @@ admin_routes! {
         delete => resources::delete,
     },
     "/tenants/{slug}/scopes" => { get => scopes::list, post => scopes::create },
+    "/tenants/{slug}/registration-tokens" => {
+        get => registration::list,
+        post => registration::create,
+    },
+    "/tenants/{slug}/registration-tokens/{id}" => { delete => registration::delete },
     "/tenants/{slug}/keys" => { get => keys::list },
     "/tenants/{slug}/keys/rotate" => { post => keys::rotate },
     "/tenants/{slug}/admins" => { post => admins::create },
@@ -90,6 +96,7 @@ admin_routes! {
         delete => users::delete,
     },
     "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
+    "/tenants/{slug}/users/{username}/sessions" => { delete => users::end_sessions },
     "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
     "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
     "/tenants/{slug}/users/{username}/grants" => { get => grants::list_for_user },

@@ -337,7 +337,8 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-/// Deletes a user with its sessions, grants and tokens.
+/// Deletes a user with its sessions, grants and tokens; the clients of its sessions get
+/// back-channel logout tokens.
 pub(crate) async fn delete(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
@@ -347,6 +348,10 @@ pub(crate) async fn delete(
     let (slug, username) = path.into_inner();
     let tenant = tenant(&principal, &admin, &slug).await?;
     let user = user(&authn, &tenant, &username).await?;
+    // The notices are queued first: deleting the user deletes the token families that say
+    // which clients took part in its sessions.
+    let sids = authn.session_sids(tenant.id, user.id).await?;
+    sessions_ended(&admin, &tenant, user.id, &sids, false).await;
     authn.delete_user(tenant.id, user.id).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API deleted a user");
     Ok(HttpResponse::NoContent().finish())
@@ -364,9 +369,55 @@ pub(crate) async fn set_password(
     let tenant = tenant(&principal, &admin, &slug).await?;
     let body = body?.into_inner();
     let user = user(&authn, &tenant, &username).await?;
+    let sids = authn.session_sids(tenant.id, user.id).await?;
     authn.set_password(&tenant, user.id, body.password).await?;
+    sessions_ended(&admin, &tenant, user.id, &sids, false).await;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API set a user's password");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of a user (signing the user out everywhere); the clients of those
+/// sessions get back-channel logout tokens.
+pub(crate) async fn end_sessions(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    let sids = authn.session_sids(tenant.id, user.id).await?;
+    authn.end_user_sessions(tenant.id, user.id).await?;
+    sessions_ended(&admin, &tenant, user.id, &sids, true).await;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, sessions = sids.len(), "admin API ended a user's sessions");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Queues back-channel logout notices for the clients of the ended sessions `sids` (OpenID
+/// Connect Back-Channel Logout 1.0 §2.5), after revoking their tokens when `revoke` (as logout
+/// does). Failures only log: the sessions have ended either way.
+async fn sessions_ended(
+    admin: &TenantAdmin,
+    tenant: &TenantRecord,
+    user: UserId,
+    sids: &[String],
+    revoke: bool,
+) {
+    let now = tessera_core::Clock.now();
+    for sid in sids {
+        if revoke
+            && let Err(e) =
+                tessera_tokens::revoke_families_of_session(admin.store(), tenant.id, sid, now).await
+        {
+            tracing::warn!(error = %e, "revoking an ended session's tokens failed");
+        }
+        if let Err(e) =
+            tessera_tokens::logout::session_ended(admin.store(), tenant.id, user, sid, now).await
+        {
+            tracing::warn!(error = %e, "queueing logout notices failed");
+        }
+    }
 }
 
 /// Disables a user: sign-in is refused and the user's sessions end.
@@ -399,7 +450,11 @@ async fn set_status(
     let (slug, username) = path.into_inner();
     let tenant = tenant(&principal, &admin, &slug).await?;
     let user = user(&authn, &tenant, &username).await?;
+    let sids = authn.session_sids(tenant.id, user.id).await?;
     authn.set_status(tenant.id, user.id, status).await?;
+    if status != UserStatus::Active {
+        sessions_ended(&admin, &tenant, user.id, &sids, false).await;
+    }
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, status = %status, "admin API changed a user's status");
     let user = authn
         .user(tenant.id, user.id)

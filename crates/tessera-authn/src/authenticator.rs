@@ -555,6 +555,16 @@ impl Authenticator {
         Ok(())
     }
 
+    /// The public ids (`sid`) of a user's sessions: read before an action that ends them, so
+    /// the clients of those sessions can be told (Back-Channel Logout 1.0).
+    pub async fn session_sids(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Vec<String>, AuthnError> {
+        Ok(sessions::sids_of_user(self.store.conn(), tenant, user).await?)
+    }
+
     /// Ends every session of a user.
     pub async fn end_user_sessions(
         &self,

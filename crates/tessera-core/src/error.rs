@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and OIDC Core §3.1.2.6.
+/// Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8628 §3.5 and
+/// OIDC Core §3.1.2.6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthErrorCode {
@@ -55,11 +56,27 @@ pub enum OAuthErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the server-provided nonce (RFC 9449 §8, §9).
     UseDpopNonce,
+    /// The user has not yet finished the device authorization (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// The device polls faster than its interval, which grows by 5 s (RFC 8628 §3.5).
+    SlowDown,
+    /// The device code has expired (RFC 8628 §3.5).
+    ExpiredToken,
+    /// The `request_uri` is unknown, expired, used or another client's (RFC 9126 §4,
+    /// RFC 9101 §6.2, OIDC Core §3.1.2.6).
+    InvalidRequestUri,
+    /// The request object is invalid: bad signature, claims or algorithm (RFC 9101 §6.1,
+    /// OIDC Core §3.1.2.6).
+    InvalidRequestObject,
+    /// A registered redirect URI is invalid or not allowed (RFC 7591 §3.2.2).
+    InvalidRedirectUri,
+    /// A client metadata value is invalid or not allowed (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
 }
 
 impl OAuthErrorCode {
     /// Every variant, for exhaustive tests and documentation.
-    pub const ALL: [OAuthErrorCode; 24] = [
+    pub const ALL: [OAuthErrorCode; 31] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -84,6 +101,13 @@ impl OAuthErrorCode {
         Self::RegistrationNotSupported,
         Self::InvalidDpopProof,
         Self::UseDpopNonce,
+        Self::AuthorizationPending,
+        Self::SlowDown,
+        Self::ExpiredToken,
+        Self::InvalidRequestUri,
+        Self::InvalidRequestObject,
+        Self::InvalidRedirectUri,
+        Self::InvalidClientMetadata,
     ];
 
     /// The code as it travels on the wire.
@@ -113,6 +137,13 @@ impl OAuthErrorCode {
             Self::Conflict => "conflict",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod settings;
+pub mod subject;
 
 pub use client::{AuthMethod, ClientOptions, ExchangePolicy};
 pub use clock::Clock;
@@ -22,5 +23,7 @@ pub use protocol::{
 pub use redirect::{InvalidRedirectUri, RedirectUri};
 pub use scope::{InvalidScope, STANDARD_SCOPE_CLAIMS, Scope, ScopeSet};
 pub use settings::{
-    Branding, LockoutPolicy, PasswordPolicy, RefreshPolicy, SessionPolicy, TenantSettings,
+    Branding, LockoutPolicy, PasswordPolicy, RefreshPolicy, RegistrationMode, RegistrationPolicy,
+    SessionPolicy, TenantSettings,
 };
+pub use subject::SubjectType;

@@ -73,6 +73,11 @@ wire_enum!(
         ClientCredentials => "client_credentials",
         /// RFC 6749 §6.
         RefreshToken => "refresh_token",
+        /// RFC 8628 §3.4: the device authorization grant.
+        DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        /// RFC 6749 §4.3: resource owner password credentials. Never granted by default (RFC
+        /// 9700 §2.4: MUST NOT be used); only for clients explicitly registered with it.
+        Password => "password",
     }
 );
 
@@ -153,7 +158,7 @@ mod tests {
         for g in GrantType::ALL {
             assert_eq!(g.as_str().parse::<GrantType>().unwrap(), *g);
         }
-        assert!("password".parse::<GrantType>().is_err());
+        assert!("implicit".parse::<GrantType>().is_err());
         assert!("rs256".parse::<SigningAlg>().is_err());
     }
 }

@@ -15,6 +15,31 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// `len` characters drawn uniformly from `alphabet` (at most 256 symbols) by the OS-seeded
+/// CSPRNG, rejection-sampling bytes so no symbol is favoured.
+pub fn random_chars(alphabet: &[u8], len: usize) -> String {
+    let alphabet = &alphabet[..alphabet.len().min(256)];
+    if alphabet.is_empty() {
+        return String::new();
+    }
+    let n = alphabet.len();
+    // The largest multiple of `n` not above 256: bytes at or above it are redrawn.
+    let limit = 256 - 256 % n;
+    let mut out = String::with_capacity(len);
+    let mut drawn = 0;
+    let mut rng = rand::rng();
+    while drawn < len {
+        let mut byte = [0u8; 1];
+        rng.fill_bytes(&mut byte);
+        let b = usize::from(byte[0]);
+        if b < limit {
+            out.push(char::from(alphabet[b % n]));
+            drawn += 1;
+        }
+    }
+    out
+}
+
 /// A new client secret: 256 bits of randomness.
 pub fn new_client_secret() -> String {
     random_token(32)
@@ -34,6 +59,14 @@ pub fn verify_sha256_hex(presented: &str, stored_hex: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_chars_draw_only_from_the_alphabet() {
+        let code = random_chars(b"BCDF", 64);
+        assert_eq!(code.len(), 64);
+        assert!(code.bytes().all(|c| b"BCDF".contains(&c)), "{code}");
+        assert_eq!(random_chars(b"", 8), "");
+    }
 
     #[test]
     fn client_secrets_carry_256_bits_and_verify_only_themselves() {

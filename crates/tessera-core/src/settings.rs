@@ -18,6 +18,73 @@ pub struct TenantSettings {
     pub session: SessionPolicy,
     /// Refresh-token lifetime, rotation grace and code/ID-token lifetimes.
     pub tokens: RefreshPolicy,
+    /// Pushed authorization requests (RFC 9126).
+    pub authorization: AuthorizationPolicy,
+    /// Dynamic client registration (RFC 7591, RFC 7592).
+    pub registration: RegistrationPolicy,
+}
+
+/// Who may register clients at `/register` (RFC 7591 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// The endpoint is not offered (404) and not advertised.
+    #[default]
+    Disabled,
+    /// Anyone may register (RFC 7591 §3: open registration).
+    Open,
+    /// A registration needs `Authorization: Bearer` with an initial access token (RFC 7591 §3).
+    InitialAccessToken,
+}
+
+/// Dynamic client registration policy (RFC 7591, RFC 7592).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationPolicy {
+    /// Whether, and with what authorization, `/register` is offered.
+    pub mode: RegistrationMode,
+    /// Patterns every registered redirect URI must match; empty: any URI that passes the normal
+    /// redirect-URI rules. `*` matches any run of characters except `.` and `/` in the host, and
+    /// except `/`, `?` and `#` elsewhere; everything else matches literally (see
+    /// `tessera_tenants::registration::uri_matches`).
+    pub redirect_uri_patterns: Vec<String>,
+    /// Grant types a dynamically registered client may use (`authorization_code`,
+    /// `refresh_token`, `client_credentials`, `urn:ietf:params:oauth:grant-type:device_code`).
+    pub grant_types: Vec<String>,
+    /// Lifetime of registration access tokens, seconds; `None`: until the client is deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_ttl: Option<i64>,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self {
+            mode: RegistrationMode::Disabled,
+            redirect_uri_patterns: vec![],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            registration_access_token_ttl: None,
+        }
+    }
+}
+
+/// How authorization requests may arrive (RFC 9126).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthorizationPolicy {
+    /// Every client must push its authorization requests (RFC 9126 §5
+    /// `require_pushed_authorization_requests`).
+    pub require_pushed_authorization_requests: bool,
+    /// Lifetime of a pushed request's `request_uri` (RFC 9126 §2.2 `expires_in`), seconds.
+    pub pushed_request_ttl_secs: i64,
+}
+
+impl Default for AuthorizationPolicy {
+    fn default() -> Self {
+        Self {
+            require_pushed_authorization_requests: false,
+            pushed_request_ttl_secs: 60,
+        }
+    }
 }
 
 /// Display name, logo, colours and free CSS variables for the tenant's pages.
@@ -147,6 +214,10 @@ pub struct RefreshPolicy {
     /// DPoP proofs must carry a nonce this server issued (RFC 9449 §8, §9): a client first
     /// gets `use_dpop_nonce` with a `DPoP-Nonce` header, then retries with it.
     pub dpop_nonce_required: bool,
+    /// Device-code lifetime (RFC 8628 §3.2 `expires_in`), seconds.
+    pub device_code_ttl_secs: i64,
+    /// Least time between two polls of one device code (RFC 8628 §3.2 `interval`), seconds.
+    pub device_poll_interval_secs: i64,
 }
 
 impl Default for RefreshPolicy {
@@ -159,6 +230,8 @@ impl Default for RefreshPolicy {
             rotation_grace_secs: 0,
             rotation_grace_count: 0,
             dpop_nonce_required: false,
+            device_code_ttl_secs: 600,
+            device_poll_interval_secs: 5,
         }
     }
 }
@@ -210,6 +283,45 @@ impl TenantSettings {
         if !(0..=300).contains(&t.rotation_grace_secs) || t.rotation_grace_count > 10 {
             return Err("tokens: rotation_grace_secs 0..=300 and rotation_grace_count ≤ 10".into());
         }
+        if !(5..=600).contains(&self.authorization.pushed_request_ttl_secs) {
+            return Err("authorization.pushed_request_ttl_secs must be between 5 and 600".into());
+        }
+        if !(1..=1800).contains(&t.device_code_ttl_secs) {
+            return Err("tokens.device_code_ttl_secs must be between 1 and 1800".into());
+        }
+        if !(1..=60).contains(&t.device_poll_interval_secs) {
+            return Err("tokens.device_poll_interval_secs must be between 1 and 60".into());
+        }
+        let r = &self.registration;
+        if r.redirect_uri_patterns.len() > 100
+            || r.redirect_uri_patterns
+                .iter()
+                .any(|p| p.is_empty() || p.len() > 2048 || p.contains('#') || !p.contains("://"))
+        {
+            return Err(
+                "registration.redirect_uri_patterns: at most 100 absolute URI patterns without fragment".into(),
+            );
+        }
+        const GRANTS: [&str; 4] = [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ];
+        if let Some(bad) = r.grant_types.iter().find(|g| !GRANTS.contains(&g.as_str())) {
+            return Err(format!(
+                "registration.grant_types: `{}` is not one of {}",
+                bad.chars().take(64).collect::<String>(),
+                GRANTS.join(", ")
+            ));
+        }
+        if r.registration_access_token_ttl
+            .is_some_and(|t| !(60..=31_536_000).contains(&t))
+        {
+            return Err(
+                "registration.registration_access_token_ttl must be between 60 and 31536000".into(),
+            );
+        }
         Ok(())
     }
 }
@@ -242,5 +354,12 @@ mod tests {
         let mut s = TenantSettings::default();
         s.tokens.code_ttl_secs = 600;
         assert!(s.validate().unwrap_err().contains("code_ttl_secs"));
+        let mut s = TenantSettings::default();
+        s.authorization.pushed_request_ttl_secs = 3600;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .contains("pushed_request_ttl_secs")
+        );
     }
 }

@@ -68,6 +68,8 @@ fn to_active(c: &ClientRecord) -> client::ActiveModel {
         require_pkce: Set(c.require_pkce),
         id_token_alg: Set(Some(c.id_token_alg.as_str().to_owned())),
         options: Set(serde_json::to_string(&c.options).unwrap_or_else(|_| "{}".to_owned())),
+        // Written only through `set_sealed_secret`; a record update leaves it as it is.
+        sealed_secret: sea_orm::ActiveValue::NotSet,
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
     }
@@ -138,4 +140,48 @@ pub async fn delete_all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The associated data a client's sealed secret is bound to, so a sealed value copied to another
+/// client or tenant does not open.
+pub fn sealed_secret_aad(tenant: TenantId, client_id: &ClientId) -> Vec<u8> {
+    format!("tessera client secret v1:{tenant}:{client_id}").into_bytes()
+}
+
+/// Stores (or with `None` clears) the sealed secret of a `client_secret_jwt` client.
+///
+/// Trade-off: every other client secret is kept only as a SHA-256 hash, so a database dump
+/// yields none of them. `client_secret_jwt` (RFC 7523 §2.2, OIDC Core §9) makes the secret an
+/// HMAC key that the server must hold in the clear to verify an assertion; this copy is sealed
+/// with AES-256-GCM under the master key (bound to tenant and client, see
+/// [`sealed_secret_aad`]), so a dump alone still does not reveal it, but anyone with the dump
+/// *and* the master key does. Prefer `private_key_jwt`.
+pub async fn set_sealed_secret<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    client_id: &ClientId,
+    sealed: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let res = client::Entity::update_many()
+        .col_expr(
+            client::Column::SealedSecret,
+            sea_orm::sea_query::Expr::value(sealed.map(<[u8]>::to_vec)),
+        )
+        .filter(client::Column::TenantId.eq(tenant))
+        .filter(client::Column::ClientId.eq(client_id.to_string()))
+        .exec(db)
+        .await?;
+    found(res.rows_affected)
+}
+
+/// The sealed secret of a `client_secret_jwt` client, if it has one.
+pub async fn sealed_secret<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    client_id: &ClientId,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(client::Entity::find_by_id((tenant, client_id.to_string()))
+        .one(db)
+        .await?
+        .and_then(|m| m.sealed_secret))
 }

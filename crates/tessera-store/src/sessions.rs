@@ -172,3 +172,20 @@ pub async fn tenants_with_sessions<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// The public ids of a user's sessions (read before they are ended, so logout notices can name
+/// them).
+pub async fn sids_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(session::Entity::find()
+        .select_only()
+        .column(session::Column::Sid)
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .into_tuple()
+        .all(db)
+        .await?)
+}

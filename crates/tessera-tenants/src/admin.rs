@@ -467,6 +467,21 @@ impl TenantAdmin {
             created_at: now,
             updated_at: now,
         };
+        crate::sector::check_subject_options(&client, tenant.signing_alg).await?;
+        // client_secret_jwt: the server must compute the assertion's HMAC, so the secret is also
+        // kept sealed under the master key (see `clients::set_sealed_secret`).
+        let sealed = match (&secret, client.options.token_endpoint_auth_method) {
+            (Some(plain), Some(AuthMethod::ClientSecretJwt)) => Some(
+                self.directory
+                    .master_key()
+                    .seal(
+                        plain.as_bytes(),
+                        &clients::sealed_secret_aad(client.tenant_id, &client.client_id),
+                    )
+                    .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e)))?,
+            ),
+            _ => None,
+        };
         let txn = self
             .store
             .begin()
@@ -475,6 +490,11 @@ impl TenantAdmin {
         clients::insert(&txn, &client)
             .await
             .map_err(Self::store_err("client"))?;
+        if let Some(sealed) = &sealed {
+            clients::set_sealed_secret(&txn, client.tenant_id, &client.client_id, Some(sealed))
+                .await
+                .map_err(Self::store_err("client"))?;
+        }
         self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %client.client_id, "client registered");
         Ok(RegisteredClient {
@@ -514,6 +534,10 @@ impl TenantAdmin {
         clients::delete(&txn, tenant.id, &id)
             .await
             .map_err(Self::store_err("client"))?;
+        // A dynamically registered client's registration access token goes with it (RFC 7592).
+        tessera_store::registration::delete_registration_token(&txn, tenant.id, id.as_ref())
+            .await
+            .map_err(Self::store_err("registration access token"))?;
         // A deleted client no longer introspects any resource server's tokens (RFC 7662 §2.1).
         let servers = resource_servers::list(&txn, tenant.id)
             .await
@@ -548,6 +572,14 @@ impl TenantAdmin {
             .await
             .map_err(Self::store_err("client"))?
             .ok_or(TenantError::NotFound("client"))?;
+        // What the subject checks depend on, to redo them (and fetch the sector document)
+        // only when it changes.
+        let subject_before = (
+            client.redirect_uris.clone(),
+            client.options.subject_type,
+            client.options.sector_identifier_uri.clone(),
+            client.options.userinfo_signed_response_alg,
+        );
         if let Some(name) = update.name {
             validate_name(&name)?;
             client.name = name;
@@ -568,10 +600,33 @@ impl TenantAdmin {
         if let Some(first_party) = update.first_party {
             client.first_party = first_party;
         }
+        // Leaving client_secret_jwt drops the sealed copy of the secret.
+        let mut drop_sealed = false;
         if let Some(options) = update.options {
             self.check_client_options(&tenant, client.client_type, &options)
                 .await?;
+            // The secret is kept only as a hash unless the client registered with
+            // client_secret_jwt, so the method cannot be switched on later.
+            if options.token_endpoint_auth_method == Some(AuthMethod::ClientSecretJwt)
+                && client.options.token_endpoint_auth_method != Some(AuthMethod::ClientSecretJwt)
+            {
+                return Err(TenantError::Invalid(
+                    "client_secret_jwt must be chosen when the client is registered: its secret is stored only as a hash".into(),
+                ));
+            }
+            drop_sealed = client.options.token_endpoint_auth_method
+                == Some(AuthMethod::ClientSecretJwt)
+                && options.token_endpoint_auth_method != Some(AuthMethod::ClientSecretJwt);
             client.options = options;
+        }
+        let subject_after = (
+            client.redirect_uris.clone(),
+            client.options.subject_type,
+            client.options.sector_identifier_uri.clone(),
+            client.options.userinfo_signed_response_alg,
+        );
+        if subject_after != subject_before {
+            crate::sector::check_subject_options(&client, tenant.signing_alg).await?;
         }
         let now = Clock.now();
         client.updated_at = now;
@@ -583,6 +638,11 @@ impl TenantAdmin {
         clients::update(&txn, &client)
             .await
             .map_err(Self::store_err("client"))?;
+        if drop_sealed {
+            clients::set_sealed_secret(&txn, tenant.id, &id, None)
+                .await
+                .map_err(Self::store_err("client"))?;
+        }
         self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %id, "client updated");
         Ok(client)
@@ -959,6 +1019,31 @@ pub(crate) fn check_options_shape(
             "self_signed_tls_client_auth needs a jwks with at least one key carrying its certificate in `x5c` (RFC 8705 §2.2.2)".into(),
         );
     }
+    check_jwt_auth_options(method, options)?;
+    // Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2.
+    for (field, uri) in [
+        ("backchannel_logout_uri", &options.backchannel_logout_uri),
+        ("frontchannel_logout_uri", &options.frontchannel_logout_uri),
+    ] {
+        if let Some(uri) = uri.as_deref() {
+            tessera_core::client::parse_logout_uri(field, uri).map_err(TenantError::Invalid)?;
+        }
+    }
+    // OIDC Registration §2 `request_object_signing_alg`: an algorithm we verify, or `none`.
+    if let Some(alg) = options.request_object_signing_alg.as_deref() {
+        let known = alg == "none" || tessera_core::client::REQUEST_OBJECT_ALGS.contains(&alg);
+        if !known {
+            return invalid(format!(
+                "request_object_signing_alg must be `none` or one of {}",
+                tessera_core::client::REQUEST_OBJECT_ALGS.join(", ")
+            ));
+        }
+        if alg == "none" && options.require_signed_request_object {
+            return invalid(
+                "require_signed_request_object cannot be combined with request_object_signing_alg `none`".into(),
+            );
+        }
+    }
     if let Some(exchange) = &options.token_exchange {
         const TYPES: [&str; 4] = [
             token_type::ACCESS_TOKEN,
@@ -975,6 +1060,53 @@ pub(crate) fn check_options_shape(
                 "unknown subject token type `{}`; accepted: {}",
                 bad.chars().take(128).collect::<String>(),
                 TYPES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JWT client-authentication options (RFC 7523 §2.2, OIDC Core §9): `jwks` and `jwks_uri`
+/// are exclusive (RFC 7591 §2), `jwks_uri` is https (http only for loopback),
+/// `private_key_jwt` needs one of them, and `token_endpoint_auth_signing_alg` names an
+/// algorithm of the registered JWT method (OIDC Registration §2).
+fn check_jwt_auth_options(
+    method: Option<AuthMethod>,
+    options: &ClientOptions,
+) -> Result<(), TenantError> {
+    use tessera_core::client::{CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS, parse_jwks_uri};
+    let invalid = |why: String| Err(TenantError::Invalid(why));
+    if options.jwks.is_some() && options.jwks_uri.is_some() {
+        return invalid("register either jwks or jwks_uri, not both (RFC 7591 §2)".into());
+    }
+    // Like `jwks`, a `jwks_uri` may serve other uses than client authentication (signed
+    // request objects, RFC 9101 §6.2), so any method may register one.
+    if let Some(uri) = options.jwks_uri.as_deref() {
+        parse_jwks_uri(uri).map_err(|why| TenantError::Invalid(why.to_owned()))?;
+    }
+    if method == Some(AuthMethod::PrivateKeyJwt)
+        && options.jwks.is_none()
+        && options.jwks_uri.is_none()
+    {
+        return invalid(
+            "private_key_jwt needs the client's public keys: jwks or jwks_uri (RFC 7523 §2.2)"
+                .into(),
+        );
+    }
+    if let Some(alg) = options.token_endpoint_auth_signing_alg.as_deref() {
+        let algs = match method {
+            Some(AuthMethod::PrivateKeyJwt) => PRIVATE_KEY_JWT_ALGS,
+            Some(AuthMethod::ClientSecretJwt) => CLIENT_SECRET_JWT_ALGS,
+            _ => {
+                return invalid(
+                    "token_endpoint_auth_signing_alg is used only with private_key_jwt or client_secret_jwt".into(),
+                );
+            }
+        };
+        if !algs.contains(&alg) {
+            return invalid(format!(
+                "token_endpoint_auth_signing_alg must be one of {} for this method",
+                algs.join(", ")
             ));
         }
     }

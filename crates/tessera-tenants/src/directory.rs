@@ -124,9 +124,12 @@ impl Directory {
             .map(|t| (t.name, t.source))
             .collect();
         let issuer = self.issuer_for(slug);
+        let salt = crate::snapshot::subject_salt(self.inner.master.to_base64().as_bytes(), id)
+            .map_err(|e| anyhow::Error::new(e).context("deriving the pairwise subject salt"))?;
         Ok(Some(Arc::new(
             TenantSnapshot::new(tenant, issuer, clients, scopes, keys, templates)
-                .with_resource_servers(resource_servers),
+                .with_resource_servers(resource_servers)
+                .with_subject_salt(salt),
         )))
     }
 

@@ -11,7 +11,9 @@ mod directory;
 mod error;
 mod feed;
 pub mod pages;
+pub mod registration;
 mod resources;
+mod sector;
 mod snapshot;
 mod standard;
 
@@ -28,5 +30,6 @@ pub use pages::{PageContext, TemplateName, TemplateProblem, TenantLook, TenantPa
 pub use resources::{
     MAX_RESOURCE_IDENTIFIER, NewResourceServer, ResourceServerUpdate, check_resource_identifier,
 };
+pub use sector::{MAX_SECTOR_DOCUMENT_BYTES, SECTOR_FETCH_TIMEOUT};
 pub use snapshot::{RenderCache, TenantSnapshot};
 pub use standard::standard_scopes;

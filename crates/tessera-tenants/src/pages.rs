@@ -50,8 +50,9 @@ const NEUTRAL_NAME: &str = "Tessera";
 const LAYOUT_SOURCE: &str = include_str!("../../../templates/partials/layout.hbs");
 
 /// Every page of the default set, by template name. `form_post` is ours alone: it carries the
-/// authorization response and is not a tenant's to change.
-const DEFAULT_PAGES: [(&str, &str); 7] = [
+/// authorization response and is not a tenant's to change; so is `frontchannel_logout`, whose
+/// iframes and script tenant templates may not write.
+const DEFAULT_PAGES: [(&str, &str); 11] = [
     ("error", include_str!("../../../templates/pages/error.hbs")),
     ("login", include_str!("../../../templates/pages/login.hbs")),
     (
@@ -71,8 +72,24 @@ const DEFAULT_PAGES: [(&str, &str); 7] = [
         include_str!("../../../templates/pages/account.hbs"),
     ),
     (
+        "device",
+        include_str!("../../../templates/pages/device.hbs"),
+    ),
+    (
+        "device_confirm",
+        include_str!("../../../templates/pages/device_confirm.hbs"),
+    ),
+    (
+        "device_done",
+        include_str!("../../../templates/pages/device_done.hbs"),
+    ),
+    (
         "form_post",
         include_str!("../../../templates/pages/form_post.hbs"),
+    ),
+    (
+        "frontchannel_logout",
+        include_str!("../../../templates/pages/frontchannel_logout.hbs"),
     ),
 ];
 
@@ -93,11 +110,17 @@ pub enum TemplateName {
     LoggedOut,
     /// The account page: the apps holding access, each with a revoke button.
     Account,
+    /// The device user-code form (RFC 8628 §3.3).
+    Device,
+    /// Confirming the device's code and consenting to its scopes (RFC 8628 §3.3, §5.4).
+    DeviceConfirm,
+    /// The device authorization was approved or denied.
+    DeviceDone,
 }
 
 impl TemplateName {
     /// Every overridable template, in listing order.
-    pub const ALL: [TemplateName; 7] = [
+    pub const ALL: [TemplateName; 10] = [
         TemplateName::Layout,
         TemplateName::Error,
         TemplateName::Login,
@@ -105,6 +128,9 @@ impl TemplateName {
         TemplateName::LogoutConfirm,
         TemplateName::LoggedOut,
         TemplateName::Account,
+        TemplateName::Device,
+        TemplateName::DeviceConfirm,
+        TemplateName::DeviceDone,
     ];
 
     /// The name in URLs and the registry.
@@ -117,6 +143,9 @@ impl TemplateName {
             TemplateName::LogoutConfirm => "logout_confirm",
             TemplateName::LoggedOut => "logged_out",
             TemplateName::Account => "account",
+            TemplateName::Device => "device",
+            TemplateName::DeviceConfirm => "device_confirm",
+            TemplateName::DeviceDone => "device_done",
         }
     }
 
@@ -405,6 +434,27 @@ pub struct LoggedOutPage {
     pub return_uri: Option<String>,
 }
 
+/// Fields of the `frontchannel_logout` page: the signed-out page that loads the clients'
+/// front-channel logout URIs in hidden iframes (OpenID Connect Front-Channel Logout 1.0 §3),
+/// then continues to `return_uri`. Ours alone, like `form_post`: tenant templates may not write
+/// frames or script.
+#[derive(Clone, Debug, Serialize)]
+pub struct FrontChannelLogoutPage {
+    /// What happened.
+    pub message: String,
+    /// Registered post-logout redirect URI to continue to once the frames loaded.
+    pub return_uri: Option<String>,
+    /// The iframes.
+    pub frames: Vec<LogoutFrame>,
+}
+
+/// One front-channel logout iframe.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogoutFrame {
+    /// The client's `frontchannel_logout_uri`, with `iss` and `sid` when it requires them.
+    pub url: String,
+}
+
 /// One app holding access, on the `account` page. Its scopes come pre-joined: tenant templates
 /// cannot nest `{{#each}}` blocks.
 #[derive(Clone, Debug, Serialize)]
@@ -440,6 +490,48 @@ pub struct AccountPage {
     pub notice: Option<String>,
     /// The sign-out URL (RP-Initiated Logout, which asks the user to confirm).
     pub logout_url: String,
+}
+
+/// Fields of the `device` page: the user-code form (RFC 8628 §3.3).
+#[derive(Clone, Debug, Serialize)]
+pub struct DevicePage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// The code to prefill (from `verification_uri_complete`, or the last attempt).
+    pub user_code: Option<String>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// Fields of the `device_confirm` page: the device's code to compare (RFC 8628 §5.4) and the
+/// consent to its scopes.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceConfirmPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending device authorization.
+    pub request: String,
+    /// The user code, `XXXX-XXXX`, for the user to compare with the device's.
+    pub user_code: String,
+    /// Name of the client asking.
+    pub client_name: String,
+    /// The signed-in user.
+    pub username: String,
+    /// The requested scopes.
+    pub scopes: Vec<ConsentScope>,
+}
+
+/// Fields of the `device_done` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceDonePage {
+    /// Whether the device was given access.
+    pub approved: bool,
+    /// What happened.
+    pub message: String,
 }
 
 /// One hidden field of the `form_post` page.
@@ -479,7 +571,11 @@ fn sample_title(page: &str) -> &'static str {
         "consent" => "Allow access",
         "logout_confirm" => "Sign out",
         "logged_out" => "Signed out",
+        "frontchannel_logout" => "Signed out",
         "account" => "Your account",
+        "device" => "Connect a device",
+        "device_confirm" => "Connect a device",
+        "device_done" => "Device connected",
         _ => "Returning to the application",
     }
 }
@@ -549,6 +645,13 @@ fn sample_fields(page: &str, full: bool) -> Value {
             message: "You have been signed out.".into(),
             return_uri: some("https://wiki.example.com/"),
         }),
+        "frontchannel_logout" => to_value(&FrontChannelLogoutPage {
+            message: "You have been signed out.".into(),
+            return_uri: some("https://wiki.example.com/?state=s"),
+            frames: vec![LogoutFrame {
+                url: "https://wiki.example.com/logout?iss=https%3A%2F%2Fid.example.com%2Ft%2Facme&sid=c2FtcGxl".into(),
+            }],
+        }),
         // The sparse variant has no apps at all: the page's "no apps" branch is checked too.
         "account" => to_value(&AccountPage {
             username: "alice".into(),
@@ -570,6 +673,40 @@ fn sample_fields(page: &str, full: bool) -> Value {
             csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
             notice: some("Acme Mail no longer has access to your account."),
             logout_url: action("logout"),
+        }),
+        "device" => to_value(&DevicePage {
+            action: action("device"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            user_code: some("WDJB-MJHT"),
+            error: some("That code is not valid or has expired."),
+        }),
+        "device_confirm" => to_value(&DeviceConfirmPage {
+            action: action("device/confirm"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            user_code: "WDJB-MJHT".into(),
+            client_name: "Acme TV".into(),
+            username: "alice".into(),
+            scopes: vec![
+                ConsentScope {
+                    name: "openid".into(),
+                    description: "Sign you in".into(),
+                    required: true,
+                },
+                ConsentScope {
+                    name: "profile".into(),
+                    description: "See your name, picture and profile details".into(),
+                    required: false,
+                },
+            ],
+        }),
+        "device_done" => to_value(&DeviceDonePage {
+            approved: full,
+            message: if full {
+                "Acme TV can now access your account.".into()
+            } else {
+                "Acme TV was not given access to your account.".into()
+            },
         }),
         _ => to_value(&FormPostPage {
             action: "https://wiki.example.com/callback".into(),

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use tessera_core::{ScopeSet, TenantStatus};
+use secrecy::{ExposeSecret, SecretBox};
+use tessera_core::{ScopeSet, SubjectType, TenantId, TenantStatus, UserId};
 use tessera_keys::KeySet;
 use tessera_store::{ClientRecord, ResourceServerRecord, ScopeRecord, TenantRecord};
 
@@ -17,6 +18,21 @@ pub struct RenderCache {
     pub openid_configuration: OnceLock<Vec<u8>>,
     /// RFC 8414 authorization-server metadata.
     pub oauth_metadata: OnceLock<Vec<u8>>,
+}
+
+/// The pairwise-subject salt of `tenant` (OIDC Core §8.1): HMAC-SHA256 keyed with `secret` (the
+/// master key) over a label and the tenant id, so no other use of the master key yields it.
+pub(crate) fn subject_salt(
+    secret: &[u8],
+    tenant: TenantId,
+) -> Result<[u8; 32], openssl::error::ErrorStack> {
+    let key = openssl::pkey::PKey::hmac(secret)?;
+    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)?;
+    signer.update(b"tessera pairwise subject salt v1\0")?;
+    signer.update(tenant.to_string().as_bytes())?;
+    let mut salt = [0u8; 32];
+    signer.sign(&mut salt)?;
+    Ok(salt)
 }
 
 /// Everything the hot path needs to know about a tenant.
@@ -42,6 +58,9 @@ pub struct TenantSnapshot {
     /// The tenant's compiled pages, built on the first page render: an idle tenant compiles
     /// nothing.
     pages: OnceLock<TenantPages>,
+    /// The secret salt of pairwise subjects (OIDC Core §8.1), derived from the master key and
+    /// the tenant id so every node and every restart computes the same values.
+    subject_salt: SecretBox<[u8; 32]>,
 }
 
 impl std::fmt::Debug for TenantSnapshot {
@@ -79,7 +98,35 @@ impl TenantSnapshot {
             rendered: RenderCache::default(),
             templates,
             pages: OnceLock::new(),
+            // Replaced by `with_subject_salt` when the directory loads the tenant; a random
+            // salt never yields a guessable pairwise subject.
+            subject_salt: SecretBox::new(Box::new(rand::random())),
         }
+    }
+
+    /// The snapshot with the salt of its pairwise subjects, derived from the master key.
+    pub fn with_subject_salt(mut self, salt: [u8; 32]) -> Self {
+        self.subject_salt = SecretBox::new(Box::new(salt));
+        self
+    }
+
+    /// The `sub` of `user` as `client` sees it (OIDC Core §8): the user id for a public client,
+    /// the pairwise value of the client's sector for a pairwise one (§8.1). The sector is the
+    /// one validated at registration; a client with neither redirect URIs nor a sector URI is
+    /// its own sector.
+    pub fn subject_for(&self, client: &ClientRecord, user: UserId) -> String {
+        let user = user.to_string();
+        if client.options.subject_type != SubjectType::Pairwise {
+            return user;
+        }
+        let sector = tessera_core::subject::sector_identifier(
+            &client.redirect_uris,
+            client.options.sector_identifier_uri.as_deref(),
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| format!("client:{}", client.client_id));
+        tessera_core::subject::pairwise_subject(&sector, &user, self.subject_salt.expose_secret())
     }
 
     /// The snapshot with the tenant's resource servers.

@@ -5,18 +5,15 @@
 
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
-use tessera_core::secret::{random_token, sha256_hex};
-use tessera_core::{ClientType, GrantType, UserStatus};
-use tessera_store::{
-    AuthorizationCodeRecord, ClientRecord, RefreshTokenRecord, Store, TokenFamilyRecord, codes,
-    families, refresh, users,
-};
+use secrecy::ExposeSecret;
+use tessera_core::secret::sha256_hex;
+use tessera_core::{GrantType, UserStatus};
+use tessera_store::{AuthorizationCodeRecord, ClientRecord, Store, codes, families, users};
 use tessera_tenants::TenantSnapshot;
 
 use crate::access::Binding;
 use crate::client_credentials::check_resources;
-use crate::family::{family_expiry, reason};
+use crate::family::{NewFamily, UserGrant, reason};
 use crate::{Issuance, TokenError, TokenRequest, pkce};
 
 /// Redeems the authorization code of `req` for the authenticated `client`. The database work is
@@ -63,47 +60,27 @@ pub async fn exchange_code(
         .ok_or_else(|| TokenError::invalid_grant("the user is no longer active"))?;
 
     let policy = &snapshot.tenant.settings.tokens;
-    let family = TokenFamilyRecord {
-        tenant_id: tenant,
-        id: random_token(16),
-        client_id: client.client_id.clone(),
-        user_id: record.user_id,
-        sid: record.sid.clone(),
-        scopes: record.scopes.clone(),
-        auth_time: record.auth_time,
-        acr: record.acr.clone(),
-        amr: record.amr.clone(),
-        created_at: now,
-        expires_at: family_expiry(
-            policy,
-            &record.scopes,
-            record.auth_time,
-            snapshot.tenant.settings.session.absolute_secs,
-            now,
-        ),
-        revoked_at: None,
-        revoked_reason: None,
-        resources: resources.clone(),
-        // RFC 9449 §5: refresh tokens of public clients are bound to the DPoP key; those of
-        // confidential clients are bound to the client's authentication instead.
-        dpop_jkt: if client.client_type == ClientType::Public {
-            binding.jkt.clone()
-        } else {
-            None
+    let new = NewFamily::open(
+        snapshot,
+        client,
+        UserGrant {
+            user_id: record.user_id,
+            sid: record.sid.clone(),
+            scopes: record.scopes.clone(),
+            auth_time: record.auth_time,
+            acr: record.acr.clone(),
+            amr: record.amr.clone(),
+            resources: resources.clone(),
         },
-    };
-    // Refresh tokens go to clients allowed the grant; without `offline_access` they are bound
-    // to the SSO session through the family's expiry and logout.
-    let refresh_token = client
-        .grant_types
-        .contains(&GrantType::RefreshToken)
-        .then(|| SecretString::from(random_token(32)));
+        &binding,
+        now,
+    );
 
     // Redeem, create the family and its first refresh token in one transaction whose first
     // statement is the compare-and-set: a concurrent redemption waits for it and then finds the
     // code consumed, with `family_id` naming a committed family it can revoke.
     let txn = store.begin().await?;
-    if !codes::consume(&txn, tenant, &hash, &family.id, now).await? {
+    if !codes::consume(&txn, tenant, &hash, &new.family.id, now).await? {
         txn.rollback()
             .await
             .map_err(tessera_store::StoreError::from)?;
@@ -112,25 +89,7 @@ pub async fn exchange_code(
             _ => TokenError::invalid_grant("the authorization code has expired"),
         });
     }
-    families::insert(&txn, &family).await?;
-    if let Some(token) = &refresh_token {
-        refresh::insert(
-            &txn,
-            &RefreshTokenRecord {
-                tenant_id: tenant,
-                token_hash: sha256_hex(token.expose_secret()),
-                family_id: family.id.clone(),
-                client_id: client.client_id.clone(),
-                scopes: family.scopes.clone(),
-                issued_at: now,
-                expires_at: (now + policy.refresh_ttl_secs).min(family.expires_at),
-                rotated_at: None,
-                successor_hash: None,
-                grace_uses: 0,
-            },
-        )
-        .await?;
-    }
+    new.insert(&txn, policy, now).await?;
     txn.commit()
         .await
         .map_err(tessera_store::StoreError::from)?;
@@ -150,7 +109,7 @@ pub async fn exchange_code(
         )
         .map(str::to_owned)
         .collect(),
-        family_id: family.id,
+        family_id: new.family.id,
         scopes: record.scopes,
         sid: record.sid,
         auth_time: record.auth_time,
@@ -158,7 +117,7 @@ pub async fn exchange_code(
         amr: record.amr,
         nonce: record.nonce,
         resources,
-        refresh_token,
+        refresh_token: new.refresh_token,
         binding,
         now,
     })

@@ -12,6 +12,10 @@ pub enum TokenError {
     /// Client authentication failed.
     #[error("client authentication failed")]
     InvalidClient,
+    /// A client assertion (RFC 7523 §2.2) was refused; rendered as `invalid_client` (RFC 7521
+    /// §4.2.1) with this description, which never holds secret material.
+    #[error("{0}")]
+    InvalidClientAssertion(String),
     /// The client may not use this grant.
     #[error("the client is not allowed to use the {0} grant")]
     UnauthorizedClient(&'static str),
@@ -34,6 +38,19 @@ pub enum TokenError {
     /// The DPoP proof must carry the nonce sent in `DPoP-Nonce` (RFC 9449 §8).
     #[error("the DPoP proof must carry the nonce the server provides")]
     UseDpopNonce,
+    /// The user has not decided on the device code yet (RFC 8628 §3.5).
+    #[error("the user has not yet completed the authorization")]
+    AuthorizationPending,
+    /// The device polled before its interval passed; it must now wait this many seconds
+    /// between polls (RFC 8628 §3.5).
+    #[error("polling too fast: wait at least {0} seconds between requests")]
+    SlowDown(i64),
+    /// The device code expired before it was redeemed (RFC 8628 §3.5).
+    #[error("the device code has expired")]
+    ExpiredToken,
+    /// The user denied the device authorization (RFC 8628 §3.5).
+    #[error("the user denied the authorization")]
+    AccessDenied,
     /// The tenant has no active signing key (should not happen; keys are made with the tenant).
     #[error("no active signing key")]
     NoSigningKey,
@@ -50,7 +67,9 @@ impl TokenError {
     pub fn code(&self) -> OAuthErrorCode {
         match self {
             TokenError::InvalidRequest(_) => OAuthErrorCode::InvalidRequest,
-            TokenError::InvalidClient => OAuthErrorCode::InvalidClient,
+            TokenError::InvalidClient | TokenError::InvalidClientAssertion(_) => {
+                OAuthErrorCode::InvalidClient
+            }
             TokenError::UnauthorizedClient(_) => OAuthErrorCode::UnauthorizedClient,
             TokenError::UnsupportedGrantType => OAuthErrorCode::UnsupportedGrantType,
             TokenError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
@@ -58,6 +77,10 @@ impl TokenError {
             TokenError::InvalidGrant(_) => OAuthErrorCode::InvalidGrant,
             TokenError::InvalidDpopProof(_) => OAuthErrorCode::InvalidDpopProof,
             TokenError::UseDpopNonce => OAuthErrorCode::UseDpopNonce,
+            TokenError::AuthorizationPending => OAuthErrorCode::AuthorizationPending,
+            TokenError::SlowDown(_) => OAuthErrorCode::SlowDown,
+            TokenError::ExpiredToken => OAuthErrorCode::ExpiredToken,
+            TokenError::AccessDenied => OAuthErrorCode::AccessDenied,
             TokenError::Unavailable => OAuthErrorCode::TemporarilyUnavailable,
             TokenError::NoSigningKey | TokenError::Unexpected(_) => OAuthErrorCode::ServerError,
         }

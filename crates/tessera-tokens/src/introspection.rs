@@ -105,6 +105,8 @@ pub fn parse_presented_token(body: &[u8]) -> Result<PresentedToken, TokenError> 
             "token_type_hint" => "token_type_hint",
             "client_id" => "client_id",
             "client_secret" => "client_secret",
+            "client_assertion_type" => "client_assertion_type",
+            "client_assertion" => "client_assertion",
             _ => continue,
         };
         if seen.contains(&single) {
@@ -117,6 +119,8 @@ pub fn parse_presented_token(body: &[u8]) -> Result<PresentedToken, TokenError> 
             "token" => token = Some(SecretString::from(value)),
             "token_type_hint" => hint = Some(value),
             "client_id" => credentials.client_id = Some(value),
+            "client_assertion_type" => credentials.client_assertion_type = Some(value),
+            "client_assertion" => credentials.client_assertion = Some(SecretString::from(value)),
             _ => credentials.client_secret = Some(SecretString::from(value)),
         }
     }
@@ -349,7 +353,12 @@ fn describe(snapshot: &TenantSnapshot, found: &Found) -> Introspection {
         }
         Found::Refresh { record, user } => {
             claims.insert("iss".into(), Value::String(snapshot.issuer.clone()));
-            claims.insert("sub".into(), Value::String(user.id.to_string()));
+            // The `sub` of the client's ID and access tokens, pairwise for a pairwise client
+            // (OIDC Core §8.1).
+            let sub = snapshot
+                .client(record.client_id.as_ref())
+                .map_or_else(|| user.id.to_string(), |c| snapshot.subject_for(c, user.id));
+            claims.insert("sub".into(), Value::String(sub));
             claims.insert("username".into(), Value::String(user.username.clone()));
             claims.insert(
                 "client_id".into(),

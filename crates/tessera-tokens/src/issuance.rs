@@ -80,7 +80,10 @@ impl Issuance {
     /// an opaque handle — and signs the ID token with the active key of the client's
     /// `id_token_signed_response_alg`.
     pub fn sign(self, snapshot: &TenantSnapshot) -> Result<Minted, TokenError> {
-        let sub = self.user.to_string();
+        // OIDC Core §8: the client's view of the user (pairwise for a pairwise client); the
+        // access token states the same `sub` as the ID token, so userinfo and introspection
+        // agree with it (§5.3.2). The user is still resolved through the token family.
+        let sub = snapshot.subject_for(&self.client, self.user);
         let client_id = self.client.client_id.as_ref();
         let target = resolve_target(
             snapshot,

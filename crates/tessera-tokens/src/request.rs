@@ -19,6 +19,10 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     /// `client_secret` in the body.
     pub client_secret: Option<secrecy::SecretString>,
+    /// `client_assertion_type` (RFC 7521 §4.2).
+    pub client_assertion_type: Option<String>,
+    /// `client_assertion`, a JWT for `jwt-bearer` (RFC 7521 §4.2, RFC 7523 §2.2).
+    pub client_assertion: Option<secrecy::SecretString>,
     /// `code` (authorization code grant, RFC 6749 §4.1.3).
     pub code: Option<secrecy::SecretString>,
     /// `redirect_uri` (RFC 6749 §4.1.3).
@@ -39,6 +43,12 @@ pub struct TokenRequest {
     pub requested_token_type: Option<String>,
     /// `audience` values (RFC 8693 §2.1: it may repeat).
     pub audience: Vec<String>,
+    /// `device_code` (device authorization grant, RFC 8628 §3.4).
+    pub device_code: Option<secrecy::SecretString>,
+    /// `username` (resource owner password credentials grant, RFC 6749 §4.3.2).
+    pub username: Option<String>,
+    /// `password` (RFC 6749 §4.3.2).
+    pub password: Option<secrecy::SecretString>,
 }
 
 /// Parses a form body; unknown parameters are ignored (RFC 6749 §3.2), repeated ones refused.
@@ -64,6 +74,8 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             | "scope"
             | "client_id"
             | "client_secret"
+            | "client_assertion_type"
+            | "client_assertion"
             | "code"
             | "redirect_uri"
             | "code_verifier"
@@ -72,7 +84,10 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             | "subject_token_type"
             | "actor_token"
             | "actor_token_type"
-            | "requested_token_type") => n,
+            | "requested_token_type"
+            | "device_code"
+            | "username"
+            | "password") => n,
             _ => continue,
         };
         if seen.contains(&single) {
@@ -85,6 +100,10 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             "grant_type" => req.grant_type = Some(value.clone()),
             "scope" => req.scope = Some(value.clone()),
             "client_id" => req.client_id = Some(value.clone()),
+            "client_assertion_type" => req.client_assertion_type = Some(value.clone()),
+            "client_assertion" => {
+                req.client_assertion = Some(secrecy::SecretString::from(value.clone()))
+            }
             "redirect_uri" => req.redirect_uri = Some(value.clone()),
             "code" => req.code = Some(secrecy::SecretString::from(value.clone())),
             "code_verifier" => req.code_verifier = Some(secrecy::SecretString::from(value.clone())),
@@ -94,6 +113,9 @@ pub fn parse_token_form(body: &[u8]) -> Result<TokenRequest, TokenError> {
             "actor_token" => req.actor_token = Some(secrecy::SecretString::from(value.clone())),
             "actor_token_type" => req.actor_token_type = Some(value.clone()),
             "requested_token_type" => req.requested_token_type = Some(value.clone()),
+            "device_code" => req.device_code = Some(secrecy::SecretString::from(value.clone())),
+            "username" => req.username = Some(value.clone()),
+            "password" => req.password = Some(secrecy::SecretString::from(value.clone())),
             _ => req.client_secret = Some(secrecy::SecretString::from(value.clone())),
         }
     }

@@ -227,7 +227,7 @@ impl Harness {
             now,
         )
         .await
-        .map(Value::Object)
+        .map(|u| Value::Object(u.claims))
     }
 
     fn claims(&self, jws: &str) -> Value {
@@ -817,4 +817,187 @@ async fn concurrent_refreshes_of_one_token_without_grace_revoke_the_family() {
         h.refresh(winner.refresh_token.as_ref().unwrap(), None, NOW + 11)
             .await,
     );
+}
+
+/// The harness's code client (or the other one), also allowed the device grant (RFC 8628).
+fn with_device_grant(client: &Arc<ClientRecord>) -> Arc<ClientRecord> {
+    let mut c = (**client).clone();
+    c.grant_types.push(GrantType::DeviceCode);
+    Arc::new(c)
+}
+
+impl Harness {
+    async fn poll(
+        &self,
+        client: &Arc<ClientRecord>,
+        device_code: &str,
+        now: i64,
+    ) -> Result<TokenResponse, TokenError> {
+        let body = serde_urlencoded::to_string([("device_code", device_code)]).unwrap();
+        let req = parse_token_form(body.as_bytes())?;
+        poll_device_code(
+            &self.store,
+            &self.snapshot,
+            client,
+            &req,
+            Binding::default(),
+            now,
+        )
+        .await?
+        .sign(&self.snapshot)?
+        .persist(&self.store)
+        .await
+    }
+
+    async fn device_codes(&self, client: &ClientRecord, scope: &str) -> DeviceAuthorization {
+        let body = serde_urlencoded::to_string([("scope", scope)]).unwrap();
+        let req = parse_token_form(body.as_bytes()).unwrap();
+        authorize_device(&self.store, &self.snapshot, client, &req, NOW)
+            .await
+            .unwrap()
+    }
+
+    fn approval(&self, scopes: &str) -> tessera_store::device_codes::DeviceApproval {
+        tessera_store::device_codes::DeviceApproval {
+            user_id: self.user,
+            scopes: ScopeSet::parse(scopes).unwrap(),
+            sid: Some("sid-1".to_owned()),
+            auth_time: NOW - 5,
+            acr: Some("1".to_owned()),
+            amr: vec!["pwd".to_owned()],
+        }
+    }
+}
+
+fn error_code(result: Result<TokenResponse, TokenError>) -> OAuthErrorCode {
+    match result {
+        Err(e) => e.code(),
+        Ok(t) => panic!("expected an error, got tokens for {:?}", t.scope),
+    }
+}
+
+#[tokio::test]
+async fn device_polls_are_pending_then_slowed_down_then_redeem_the_granted_scopes_once() {
+    let h = Harness::new().await;
+    let tv = with_device_grant(&h.client);
+    let auth = h.device_codes(&tv, "openid profile email").await;
+    assert_eq!((auth.expires_in, auth.interval), (600, 5));
+    let code = UserCode::parse(&auth.user_code).unwrap();
+    let tenant = h.snapshot.tenant.id;
+
+    // RFC 8628 §3.5: pending; too soon is slow_down, and the interval grows by 5 s each time.
+    assert_eq!(
+        error_code(h.poll(&tv, &auth.device_code, NOW).await),
+        OAuthErrorCode::AuthorizationPending
+    );
+    assert!(matches!(
+        h.poll(&tv, &auth.device_code, NOW + 1).await,
+        Err(TokenError::SlowDown(10))
+    ));
+    assert!(matches!(
+        h.poll(&tv, &auth.device_code, NOW + 6).await,
+        Err(TokenError::SlowDown(15))
+    ));
+    assert_eq!(
+        error_code(h.poll(&tv, &auth.device_code, NOW + 21).await),
+        OAuthErrorCode::AuthorizationPending
+    );
+
+    // Another client cannot poll with it, and does not disturb it.
+    let other = with_device_grant(&h.other);
+    let e = grant_error(h.poll(&other, &auth.device_code, NOW + 22).await);
+    assert!(e.contains("another client"), "{e}");
+
+    // Approving more than was asked grants only what was asked; a code is decided once.
+    assert!(
+        pending_device_code(&h.store, &h.snapshot, &code, NOW + 30)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let wider = h.approval("openid profile offline_access");
+    assert!(
+        approve_device_code(&h.store, tenant, &code, wider, NOW + 30)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !deny_device_code(&h.store, tenant, &code, NOW + 31)
+            .await
+            .unwrap()
+    );
+    assert!(
+        pending_device_code(&h.store, &h.snapshot, &code, NOW + 31)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let tokens = h.poll(&tv, &auth.device_code, NOW + 40).await.unwrap();
+    assert_eq!(tokens.scope.as_deref(), Some("openid profile"));
+    assert!(tokens.refresh_token.is_some());
+    let id = h.claims(tokens.id_token.as_deref().unwrap());
+    assert_eq!(id["aud"], json!([tv.client_id.to_string()]));
+    assert_eq!(
+        (id["sid"].clone(), id["auth_time"].clone()),
+        (json!("sid-1"), json!(NOW - 5))
+    );
+    assert_eq!(id["amr"], json!(["pwd"]));
+
+    // Single use, even after the interval.
+    let e = grant_error(h.poll(&tv, &auth.device_code, NOW + 60).await);
+    assert!(e.contains("already used"), "{e}");
+}
+
+#[tokio::test]
+async fn denied_expired_and_unknown_device_codes_and_clients_without_the_grant_fail() {
+    let h = Harness::new().await;
+    let tv = with_device_grant(&h.client);
+    let tenant = h.snapshot.tenant.id;
+
+    let denied = h.device_codes(&tv, "openid").await;
+    let code = UserCode::parse(&denied.user_code).unwrap();
+    assert!(
+        deny_device_code(&h.store, tenant, &code, NOW + 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        error_code(h.poll(&tv, &denied.device_code, NOW + 2).await),
+        OAuthErrorCode::AccessDenied
+    );
+
+    let expiring = h.device_codes(&tv, "openid").await;
+    let code = UserCode::parse(&expiring.user_code).unwrap();
+    assert_eq!(
+        error_code(h.poll(&tv, &expiring.device_code, NOW + 600).await),
+        OAuthErrorCode::ExpiredToken
+    );
+    assert!(
+        !approve_device_code(&h.store, tenant, &code, h.approval("openid"), NOW + 600)
+            .await
+            .unwrap(),
+        "an expired code cannot be approved"
+    );
+
+    grant_error(h.poll(&tv, "not-a-device-code", NOW).await);
+
+    // Without the grant: unauthorized_client at both endpoints.
+    let req = parse_token_form(b"scope=openid").unwrap();
+    let refused = authorize_device(&h.store, &h.snapshot, &h.client, &req, NOW).await;
+    assert!(matches!(refused, Err(TokenError::UnauthorizedClient(_))));
+    assert_eq!(
+        error_code(h.poll(&h.client, &denied.device_code, NOW + 30).await),
+        OAuthErrorCode::UnauthorizedClient
+    );
+
+    // Scopes as at the authorization endpoint: required, and allowed for the client.
+    for body in ["", "scope=openid+admin"] {
+        let req = parse_token_form(body.as_bytes()).unwrap();
+        let refused = authorize_device(&h.store, &h.snapshot, &tv, &req, NOW).await;
+        assert!(
+            matches!(refused, Err(TokenError::InvalidScope(_))),
+            "{body}"
+        );
+    }
 }

@@ -7,9 +7,13 @@
 //! are released in addition to the scope claims. A claim the user has no value for is omitted
 //! (OIDC Core §5.3.2), never sent as `null`.
 
+pub mod request;
+
 use serde_json::{Map, Value};
 use tessera_core::{STANDARD_SCOPE_CLAIMS, ScopeSet};
 use tessera_store::UserRecord;
+
+pub use request::{acr_satisfies, requested_sub, subject_matches};
 
 /// The claims released at the userinfo endpoint: `sub`, the claims of every granted standard
 /// scope, and the claims named in `requested` — the `userinfo` member of the `claims` request

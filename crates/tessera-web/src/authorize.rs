@@ -2,14 +2,22 @@
 //! redirect URI are checked before anything is redirected: an unknown client or unregistered URI
 //! gets an HTML error page and never a redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11). Every other
 //! fault is reported to the verified client with `error`, `error_description`, `state` and `iss`.
-//! A valid request continues in [`crate::flow`]: login, consent, code.
+//! The request may come as a request object (`request`, RFC 9101) or as the `request_uri` of a
+//! pushed request (RFC 9126 §4); the checks here are also those of `/par`. A valid request
+//! continues in [`crate::flow`]: login, consent, code.
 
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tessera_core::{ClientType, Clock, GrantType, OAuthErrorCode, ScopeSet};
+use tessera_store::ClientRecord;
+use tessera_tenants::TenantSnapshot;
+use tessera_tokens::client_keys::ClientKeyResolver;
+use tessera_tokens::{
+    TokenError, is_pushed_request_uri, take_pushed_request, verify_request_object,
+};
 
 use crate::ActiveTenant;
 use crate::flow::{Flow, FlowDeps};
@@ -43,15 +51,17 @@ const SINGLE: &[&str] = &[
 ];
 
 /// The request's parameters: first value of each, and the first single-valued one repeated.
-struct Params {
+pub(crate) struct Params {
     values: HashMap<String, String>,
-    repeated: Option<String>,
+    /// The first single-valued parameter that was repeated.
+    pub(crate) repeated: Option<String>,
     /// Every `resource` (RFC 8707 §2: it may repeat).
     resources: Vec<String>,
 }
 
 impl Params {
-    fn parse(pairs: Vec<(String, String)>) -> Self {
+    /// Reads form or query pairs.
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Self {
         let mut values = HashMap::new();
         let mut repeated = None;
         let mut resources = Vec::new();
@@ -79,9 +89,107 @@ impl Params {
         }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The value of `name`, if present.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
+
+    /// Sets `name` to `value`.
+    pub(crate) fn set(&mut self, name: &str, value: String) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    /// The parameters as stored for a pushed request.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({ "values": self.values, "resources": self.resources })
+    }
+
+    /// Parameters stored by [`Params::to_json`].
+    fn from_json(stored: Value) -> Option<Self> {
+        let values = serde_json::from_value(stored.get("values")?.clone()).ok()?;
+        let resources = serde_json::from_value(stored.get("resources")?.clone()).ok()?;
+        Some(Self {
+            values,
+            repeated: None,
+            resources,
+        })
+    }
+
+    /// The parameters of a verified request object (RFC 9101 §5): only its own count, except
+    /// `client_id`, which the outer request carries and the object may only repeat, and
+    /// `response_type`, which OIDC Core §6.1 also requires outside: taken from outside when
+    /// the object has none, refused when the two differ.
+    fn from_request_object(outer: &Params, inner: Vec<(String, String)>) -> Result<Self, Refusal> {
+        let mut params = Self::parse(inner);
+        if let Some(name) = params.repeated.take() {
+            return Err((
+                OAuthErrorCode::InvalidRequestObject,
+                format!("{name} is repeated in the request object"),
+            ));
+        }
+        if let Some(id) = outer.get("client_id") {
+            params.values.insert("client_id".to_owned(), id.to_owned());
+        }
+        match (outer.get("response_type"), params.get("response_type")) {
+            (Some(o), Some(i)) if o != i => {
+                return Err(refuse(
+                    OAuthErrorCode::InvalidRequest,
+                    "response_type differs inside and outside the request object",
+                ));
+            }
+            (Some(o), None) => {
+                params
+                    .values
+                    .insert("response_type".to_owned(), o.to_owned());
+            }
+            _ => {}
+        }
+        Ok(params)
+    }
+}
+
+/// Where the authorization request came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Plain query or form parameters.
+    Plain,
+    /// A request object by value (RFC 9101 §5.1); `signed` is false for `alg: none`.
+    RequestObject {
+        /// Whether it was signed.
+        signed: bool,
+    },
+    /// A pushed request (RFC 9126 §4).
+    Pushed,
+}
+
+/// The parameters of the request object of `params`, if it has one (RFC 9101 §5), and where
+/// they came from.
+pub(crate) async fn open_request_object(
+    req: &HttpRequest,
+    snapshot: &TenantSnapshot,
+    params: &Params,
+    client: &ClientRecord,
+    now: i64,
+) -> Result<Option<(Params, Source)>, Refusal> {
+    let Some(jwt) = params.get("request") else {
+        return Ok(None);
+    };
+    let Some(keys) = req.app_data::<web::Data<ClientKeyResolver>>() else {
+        return Err(refuse(
+            OAuthErrorCode::ServerError,
+            "request objects cannot be checked",
+        ));
+    };
+    let object = verify_request_object(jwt, client, &snapshot.issuer, now, keys)
+        .await
+        .map_err(|e| (OAuthErrorCode::InvalidRequestObject, e.0))?;
+    let inner = Params::from_request_object(params, object.params)?;
+    Ok(Some((
+        inner,
+        Source::RequestObject {
+            signed: object.signed,
+        },
+    )))
 }
 
 /// `GET /t/{tenant}/authorize`.
@@ -116,45 +224,46 @@ async fn handle(
     let Some(pairs) = pairs else {
         return bad("The request is malformed.");
     };
-    let params = Params::parse(pairs);
+    let outer = Params::parse(pairs);
     // A repeated client_id or redirect_uri leaves the redirect target unverified: no redirect.
     if matches!(
-        params.repeated.as_deref(),
+        outer.repeated.as_deref(),
         Some("client_id" | "redirect_uri")
     ) {
         return bad("A parameter is repeated.");
     }
-    let Some(client) = params
+    let Some(client) = outer
         .get("client_id")
         .and_then(|id| flow.snapshot.client(id))
     else {
         return bad("The application that sent you here is not registered with this provider.");
     };
-    let redirect_uri = match params.get("redirect_uri") {
-        // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1).
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
-        Some(_) => return bad("The redirect URI is not registered for this application."),
-        // OIDC Core requires redirect_uri; plain OAuth may omit it with one registered URI.
-        None if client.redirect_uris.len() == 1
-            && !params
-                .get("scope")
-                .is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
-        {
-            client.redirect_uris[0].clone()
-        }
-        None => return bad("The request does not say where to return to (redirect_uri)."),
-    };
-    let mode = params
-        .get("response_mode")
-        .and_then(ResponseMode::parse)
-        .unwrap_or(ResponseMode::Query);
-    let return_to = ReturnTo {
-        redirect_uri,
-        mode,
-        state: params.get("state").map(str::to_owned),
-    };
     let now = Clock.now();
-    let pending = match validate(flow, &params, client, return_to.clone(), now) {
+    let (params, source) = match resolve(flow, req, outer, client, now).await {
+        Ok(resolved) => resolved,
+        Err(Unresolved::Unavailable) => return flow.unavailable(),
+        Err(Unresolved::Refused(outer, (code, description))) => {
+            // The request's own redirect URI is unknown: answer at the outer one if it is
+            // registered, else on the error page.
+            return match return_to(&outer, client) {
+                Ok(to) => crate::page::respond_error(
+                    flow.templates,
+                    flow.snapshot,
+                    &to,
+                    code,
+                    &description,
+                ),
+                Err(_) => flow.error(StatusCode::BAD_REQUEST, code, &description),
+            };
+        }
+    };
+    let return_to = match return_to(&params, client) {
+        Ok(to) => to,
+        Err(message) => return bad(message),
+    };
+    let checked = policy(flow.snapshot, client, source)
+        .and_then(|()| validate(flow.snapshot, &params, client, return_to.clone(), now));
+    let pending = match checked {
         Ok(p) => p,
         Err((code, description)) => {
             return crate::page::respond_error(
@@ -173,17 +282,144 @@ async fn handle(
     flow.proceed(req, pending, session, false, vec![]).await
 }
 
-type Refusal = (OAuthErrorCode, String);
+/// Why the effective parameters could not be worked out.
+enum Unresolved {
+    /// Refused; the outer parameters say where the error may be sent.
+    Refused(Box<Params>, Refusal),
+    /// The database is unreachable.
+    Unavailable,
+}
+
+/// The effective parameters of the request: those of the pushed request its `request_uri`
+/// names (RFC 9126 §4: only `client_id` and `request_uri` count outside), of its request
+/// object (RFC 9101 §5), or its own.
+async fn resolve(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    outer: Params,
+    client: &ClientRecord,
+    now: i64,
+) -> Result<(Params, Source), Unresolved> {
+    use OAuthErrorCode as E;
+    let Some(request_uri) = outer.get("request_uri") else {
+        return match open_request_object(req, flow.snapshot, &outer, client, now).await {
+            Ok(Some(opened)) => Ok(opened),
+            Ok(None) => Ok((outer, Source::Plain)),
+            Err(refusal) => Err(Unresolved::Refused(Box::new(outer), refusal)),
+        };
+    };
+    if outer.get("request").is_some() {
+        return Err(Unresolved::Refused(
+            Box::new(outer),
+            refuse(E::InvalidRequest, "send request or request_uri, not both"),
+        ));
+    }
+    // Remote request URIs are never fetched; only those of our pushed requests are accepted.
+    if !is_pushed_request_uri(request_uri) {
+        return Err(Unresolved::Refused(
+            Box::new(outer),
+            refuse(
+                E::RequestUriNotSupported,
+                "only request_uri values from the pushed authorization request endpoint are supported",
+            ),
+        ));
+    }
+    let taken = take_pushed_request(
+        flow.store,
+        flow.snapshot.tenant.id,
+        request_uri,
+        client.client_id.as_ref(),
+        now,
+    )
+    .await;
+    match taken {
+        Ok(Some(stored)) => match Params::from_json(stored) {
+            Some(params) => Ok((params, Source::Pushed)),
+            None => Err(Unresolved::Unavailable),
+        },
+        Ok(None) => Err(Unresolved::Refused(
+            Box::new(outer),
+            refuse(
+                E::InvalidRequestUri,
+                "the request_uri is unknown, expired, already used or not this client's",
+            ),
+        )),
+        Err(TokenError::Unavailable) => Err(Unresolved::Unavailable),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a pushed authorization request failed");
+            Err(Unresolved::Unavailable)
+        }
+    }
+}
+
+/// The client's and the tenant's policies on how requests arrive: pushed only (RFC 9126 §6),
+/// signed request objects only (RFC 9101 §10.5; a pushed request was checked when pushed).
+fn policy(snapshot: &TenantSnapshot, client: &ClientRecord, source: Source) -> Result<(), Refusal> {
+    let par_required = client.options.require_pushed_authorization_requests
+        || snapshot
+            .tenant
+            .settings
+            .authorization
+            .require_pushed_authorization_requests;
+    if par_required && source != Source::Pushed {
+        return Err(refuse(
+            OAuthErrorCode::InvalidRequest,
+            "this client must push its authorization requests to the pushed authorization request endpoint",
+        ));
+    }
+    let signed = matches!(
+        source,
+        Source::RequestObject { signed: true } | Source::Pushed
+    );
+    if client.options.require_signed_request_object && !signed {
+        return Err(refuse(
+            OAuthErrorCode::InvalidRequest,
+            "this client must send its authorization requests as a signed request object",
+        ));
+    }
+    Ok(())
+}
+
+/// The verified redirect target of `params`: the `redirect_uri`, matched exactly against the
+/// registration, or the one registered URI when it may be omitted. The error is for the page.
+pub(crate) fn return_to(params: &Params, client: &ClientRecord) -> Result<ReturnTo, &'static str> {
+    let redirect_uri = match params.get("redirect_uri") {
+        // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1).
+        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(_) => return Err("The redirect URI is not registered for this application."),
+        // OIDC Core requires redirect_uri; plain OAuth may omit it with one registered URI.
+        None if client.redirect_uris.len() == 1
+            && !params
+                .get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
+        {
+            client.redirect_uris[0].clone()
+        }
+        None => return Err("The request does not say where to return to (redirect_uri)."),
+    };
+    let mode = params
+        .get("response_mode")
+        .and_then(ResponseMode::parse)
+        .unwrap_or(ResponseMode::Query);
+    Ok(ReturnTo {
+        redirect_uri,
+        mode,
+        state: params.get("state").map(str::to_owned),
+    })
+}
+
+/// A refused request: the error code and its description.
+pub(crate) type Refusal = (OAuthErrorCode, String);
 
 fn refuse(code: OAuthErrorCode, description: &str) -> Refusal {
     (code, description.to_owned())
 }
 
 /// The checks after the client and redirect URI are verified (OIDC Core §3.1.2.2).
-fn validate(
-    flow: &Flow<'_>,
+pub(crate) fn validate(
+    snapshot: &TenantSnapshot,
     params: &Params,
-    client: &tessera_store::ClientRecord,
+    client: &ClientRecord,
     return_to: ReturnTo,
     now: i64,
 ) -> Result<PendingAuthorization, Refusal> {
@@ -197,17 +433,11 @@ fn validate(
     {
         return Err(refuse(E::InvalidRequest, "unsupported response_mode"));
     }
-    // OIDC Core §6: request objects are not supported by this version.
-    if params.get("request").is_some() {
+    // Request objects and request URIs were opened before; one left here is nested or stray.
+    if params.get("request").is_some() || params.get("request_uri").is_some() {
         return Err(refuse(
-            E::RequestNotSupported,
-            "the request parameter is not supported",
-        ));
-    }
-    if params.get("request_uri").is_some() {
-        return Err(refuse(
-            E::RequestUriNotSupported,
-            "the request_uri parameter is not supported",
+            E::InvalidRequest,
+            "request and request_uri cannot be used here",
         ));
     }
     if params.get("registration").is_some() {
@@ -336,7 +566,7 @@ fn validate(
         return Err(refuse(E::InvalidTarget, "too many resource indicators"));
     }
     for resource in &params.resources {
-        if flow.snapshot.resource_server(resource).is_none() {
+        if snapshot.resource_server(resource).is_none() {
             return Err(refuse(
                 E::InvalidTarget,
                 "resource is not an API registered with this provider",
@@ -366,7 +596,7 @@ fn validate(
     let hint_sub = match params.get("id_token_hint") {
         None => None,
         Some(hint) => Some(
-            verify_id_token_hint(flow, hint, client.client_id.as_ref()).ok_or_else(|| {
+            hint_subject(snapshot, hint, client.client_id.as_ref()).ok_or_else(|| {
                 refuse(
                     E::InvalidRequest,
                     "id_token_hint is not a valid ID token of this provider",
@@ -376,7 +606,7 @@ fn validate(
     };
 
     Ok(PendingAuthorization {
-        tenant_id: flow.snapshot.tenant.id,
+        tenant_id: snapshot.tenant.id,
         expires_at: now + INTERACTION_TTL,
         client_id: client.client_id.to_string(),
         redirect_uri_sent: params.get("redirect_uri").is_some(),
@@ -408,9 +638,9 @@ fn pkce_charset(value: &str) -> bool {
 
 /// Verifies an ID token we issued to `client_id` (OIDC Core §3.1.2.1: it may have expired) and
 /// returns its `sub`.
-pub fn verify_id_token_hint(flow: &Flow<'_>, hint: &str, client_id: &str) -> Option<String> {
-    let claims = flow.snapshot.keys.verify(hint).ok()?;
-    if claims.get("iss").and_then(Value::as_str) != Some(flow.snapshot.issuer.as_str()) {
+fn hint_subject(snapshot: &TenantSnapshot, hint: &str, client_id: &str) -> Option<String> {
+    let claims = snapshot.keys.verify(hint).ok()?;
+    if claims.get("iss").and_then(Value::as_str) != Some(snapshot.issuer.as_str()) {
         return None;
     }
     let audience_ok = match claims.get("aud") {

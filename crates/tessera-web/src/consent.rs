@@ -11,6 +11,21 @@ use crate::flow::{FlowDeps, is_optional};
 use crate::form::{field, read_form};
 use crate::login::open_form;
 
+/// What a consent form grants: the requested scopes that were ticked, plus the required ones;
+/// never a scope that was not requested.
+pub fn granted_scopes(requested: &ScopeSet, form: &[(String, String)]) -> ScopeSet {
+    let ticked: Vec<&str> = form
+        .iter()
+        .filter(|(name, _)| name == "scope")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    requested
+        .iter()
+        .filter(|s| !is_optional(s.as_ref()) || ticked.contains(&s.as_ref()))
+        .cloned()
+        .collect()
+}
+
 /// `POST /t/{tenant}/consent`.
 pub async fn consent(
     tenant: ActiveTenant,
@@ -30,6 +45,15 @@ pub async fn consent(
         Ok(p) => p,
         Err(response) => return *response,
     };
+    // A device authorization (RFC 8628) is confirmed at `/device/confirm`, never here: refuse
+    // before anything is recorded.
+    if pending.return_to.mode == crate::interaction::ResponseMode::Device {
+        return flow.error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "A device sign-in is confirmed on the device page.",
+        );
+    }
     let active = match flow.session(&req).await {
         Ok(Some(active)) => active,
         Ok(None) => return flow.proceed(&req, pending, None, false, vec![]).await,
@@ -61,16 +85,7 @@ pub async fn consent(
         }
     }
     let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
-    let ticked: Vec<&str> = form
-        .iter()
-        .filter(|(name, _)| name == "scope")
-        .map(|(_, value)| value.as_str())
-        .collect();
-    let granted: ScopeSet = requested
-        .iter()
-        .filter(|s| !is_optional(s.as_ref()) || ticked.contains(&s.as_ref()))
-        .cloned()
-        .collect();
+    let granted = granted_scopes(&requested, &form);
     let Some(client) = flow.snapshot.client(&pending.client_id) else {
         return flow.error(
             StatusCode::BAD_REQUEST,

@@ -22,18 +22,38 @@ struct Metadata<'a> {
     /// RP-Initiated Logout 1.0 §2.1.
     #[serde(skip_serializing_if = "Option::is_none")]
     end_session_endpoint: Option<String>,
+    /// Back-Channel Logout 1.0 §2.1: logout tokens are POSTed, with `sid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_session_supported: Option<bool>,
+    /// Front-Channel Logout 1.0 §3: the signed-out page loads the clients' logout URIs, with
+    /// `iss` and `sid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frontchannel_logout_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frontchannel_logout_session_supported: Option<bool>,
     scopes_supported: Vec<&'a str>,
     response_types_supported: [&'a str; 1],
     /// OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode.
     response_modes_supported: [&'a str; 3],
-    grant_types_supported: [&'a str; 4],
+    grant_types_supported: [&'a str; 6],
     token_endpoint_auth_methods_supported: Vec<&'a str>,
+    /// RFC 8628 §4.
+    device_authorization_endpoint: String,
+    /// RFC 7591 §3 / RFC 8414 §2: only when the tenant offers dynamic registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+    /// RFC 8414 §2, OIDC Discovery §3: algorithms of `private_key_jwt` / `client_secret_jwt`.
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'a str>,
     /// RFC 7662 §2, RFC 8414 §2.
     introspection_endpoint: String,
     introspection_endpoint_auth_methods_supported: Vec<&'a str>,
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<&'a str>,
     /// RFC 7009 §2, RFC 8414 §2.
     revocation_endpoint: String,
     revocation_endpoint_auth_methods_supported: Vec<&'a str>,
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<&'a str>,
     /// RFC 9449 §5.1.
     dpop_signing_alg_values_supported: &'a [&'a str],
     /// RFC 8705 §3.3.
@@ -45,20 +65,34 @@ struct Metadata<'a> {
     code_challenge_methods_supported: [&'a str; 1],
     /// RFC 9207 §3: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
+    /// OIDC Core §8: `pairwise` for clients that register it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    subject_types_supported: Option<[&'a str; 1]>,
+    subject_types_supported: Option<[&'a str; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token_signing_alg_values_supported: Option<Vec<&'a str>>,
+    /// OIDC Discovery §3: the algorithms a client may register as
+    /// `userinfo_signed_response_alg` (the tenant's key rings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_signing_alg_values_supported: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claims_supported: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt_values_supported: Option<[&'a str; 4]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claims_parameter_supported: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_parameter_supported: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_uri_parameter_supported: Option<bool>,
+    /// OIDC Discovery §3, RFC 9101 §10.1: request objects by value.
+    request_parameter_supported: bool,
+    /// OIDC Discovery §3: `request_uri` is accepted, but only the `urn:` values of our pushed
+    /// authorization request endpoint; remote request URIs are never fetched (so there is
+    /// nothing to pre-register: `require_request_uri_registration` is false).
+    request_uri_parameter_supported: bool,
+    require_request_uri_registration: bool,
+    /// OIDC Discovery §3, RFC 9101 §10.1; `none` only for clients registered with it.
+    request_object_signing_alg_values_supported: Vec<&'a str>,
+    /// RFC 9126 §5.
+    pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: the tenant's policy (a client may also be required to push on its own).
+    require_pushed_authorization_requests: bool,
 }
 
 /// RFC 8705 §5 `mtls_endpoint_aliases`.
@@ -68,6 +102,8 @@ struct MtlsAliases {
     introspection_endpoint: String,
     revocation_endpoint: String,
     userinfo_endpoint: String,
+    pushed_authorization_request_endpoint: String,
+    device_authorization_endpoint: String,
 }
 
 /// Where the mutual-TLS listener is reached (`{origin}` without a trailing slash), when one is
@@ -77,7 +113,20 @@ pub struct MtlsOrigin(pub Option<String>);
 
 fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Metadata<'a> {
     let base = &s.issuer;
-    let mut auth_methods = vec!["client_secret_basic", "client_secret_post", "none"];
+    // RFC 7523 §2.2 / OIDC Core §9: JWT assertions work at every endpoint that authenticates
+    // clients.
+    let mut auth_methods = vec![
+        "client_secret_basic",
+        "client_secret_post",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "none",
+    ];
+    let jwt_algs: Vec<&str> = tessera_core::client::PRIVATE_KEY_JWT_ALGS
+        .iter()
+        .chain(tessera_core::client::CLIENT_SECRET_JWT_ALGS)
+        .copied()
+        .collect();
     if mtls.is_some() {
         auth_methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
     }
@@ -95,6 +144,8 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
             introspection_endpoint: at("introspect"),
             revocation_endpoint: at("revoke"),
             userinfo_endpoint: at("userinfo"),
+            pushed_authorization_request_endpoint: at("par"),
+            device_authorization_endpoint: at("device_authorization"),
         }
     });
     let mut claims: BTreeSet<&str> = s
@@ -124,6 +175,10 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
         jwks_uri: format!("{base}/jwks"),
         userinfo_endpoint: openid.then(|| format!("{base}/userinfo")),
         end_session_endpoint: openid.then(|| format!("{base}/logout")),
+        backchannel_logout_supported: openid.then_some(true),
+        backchannel_logout_session_supported: openid.then_some(true),
+        frontchannel_logout_supported: openid.then_some(true),
+        frontchannel_logout_session_supported: openid.then_some(true),
         scopes_supported: s.scopes.iter().map(|sc| sc.name.as_ref()).collect(),
         response_types_supported: ["code"],
         response_modes_supported: ["query", "fragment", "form_post"],
@@ -132,26 +187,49 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            // RFC 6749 §4.3, for clients registered with it only (off by default).
+            "password",
         ],
         token_endpoint_auth_methods_supported: auth_methods.clone(),
+        device_authorization_endpoint: format!("{base}/device_authorization"),
+        registration_endpoint: (s.tenant.settings.registration.mode
+            != tessera_core::RegistrationMode::Disabled)
+            .then(|| format!("{base}/register")),
+        token_endpoint_auth_signing_alg_values_supported: jwt_algs.clone(),
         introspection_endpoint: format!("{base}/introspect"),
         introspection_endpoint_auth_methods_supported: client_auth.clone(),
+        introspection_endpoint_auth_signing_alg_values_supported: jwt_algs.clone(),
         revocation_endpoint: format!("{base}/revoke"),
         // RFC 7009 §2.1: public clients revoke their own tokens by `client_id` alone.
         revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_signing_alg_values_supported: jwt_algs,
         dpop_signing_alg_values_supported: tessera_keys::foreign::DPOP_ALGS,
         tls_client_certificate_bound_access_tokens: mtls.is_some(),
         mtls_endpoint_aliases: mtls_aliases,
         code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
         // OIDC Discovery §3 requires these three; RFC 8414 does not define them.
-        subject_types_supported: openid.then_some(["public"]),
+        subject_types_supported: openid.then_some(["public", "pairwise"]),
+        userinfo_signing_alg_values_supported: openid.then(|| algs.clone()),
         id_token_signing_alg_values_supported: openid.then_some(algs),
         claims_supported: openid.then(|| claims.into_iter().collect()),
         prompt_values_supported: openid.then_some(["none", "login", "consent", "select_account"]),
         claims_parameter_supported: openid.then_some(true),
-        request_parameter_supported: openid.then_some(false),
-        request_uri_parameter_supported: openid.then_some(false),
+        request_parameter_supported: true,
+        request_uri_parameter_supported: true,
+        require_request_uri_registration: false,
+        request_object_signing_alg_values_supported: tessera_core::client::REQUEST_OBJECT_ALGS
+            .iter()
+            .copied()
+            .chain(["none"])
+            .collect(),
+        pushed_authorization_request_endpoint: format!("{base}/par"),
+        require_pushed_authorization_requests: s
+            .tenant
+            .settings
+            .authorization
+            .require_pushed_authorization_requests,
     }
 }
 

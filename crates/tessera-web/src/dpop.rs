@@ -117,7 +117,7 @@ pub async fn check(
 /// proof's `htu` must name it, RFC 9449 §4.3 point 9): the issuer's, or for a request that came
 /// in on the mutual-TLS listener, the alias discovery advertises there (RFC 8705 §5). Never
 /// taken from `Host`.
-fn endpoint_url(req: &HttpRequest, snapshot: &TenantSnapshot, path: &str) -> String {
+pub(crate) fn endpoint_url(req: &HttpRequest, snapshot: &TenantSnapshot, path: &str) -> String {
     let alias = req
         .app_config()
         .secure()

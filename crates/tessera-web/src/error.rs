@@ -93,6 +93,14 @@ impl OAuthError {
                 // RFC 6749 §5.2: a 401 carries the scheme the client used (or should use).
                 challenge: Some(format!("Basic realm=\"{issuer}\"")),
             },
+            // RFC 7521 §4.2.1: a refused client assertion is `invalid_client`, 401 as any
+            // failed client authentication.
+            TokenError::InvalidClientAssertion(why) => Self {
+                status: StatusCode::UNAUTHORIZED,
+                code,
+                description: Some(why),
+                challenge: Some(format!("Basic realm=\"{issuer}\"")),
+            },
             TokenError::Unexpected(e) => {
                 tracing::error!(error = ?e, "token endpoint failed");
                 Self::server_error()

@@ -15,7 +15,7 @@ use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::CodeGrant;
 
-use crate::interaction::PendingAuthorization;
+use crate::interaction::{PendingAuthorization, ResponseMode};
 use crate::page::{self, Page};
 use crate::{Templates, cookies};
 
@@ -128,10 +128,11 @@ impl Flow<'_> {
                 .max_age
                 // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1).
                 .is_some_and(|max| max == 0 || now - active.session.auth_time > max);
-            let other_user = pending
-                .hint_sub
-                .as_deref()
-                .is_some_and(|sub| sub != active.user.id.to_string());
+            // The hint's `sub`, and a `sub` requested by value in the `claims` parameter (OIDC
+            // Core §5.5.1), are the client's view of the user: pairwise for a pairwise client.
+            let sub = self.subject_of(&pending, &active);
+            let other_user = pending.hint_sub.as_deref().is_some_and(|h| h != sub)
+                || !tessera_userinfo::subject_matches(pending.claims.as_ref(), &sub);
             if prompt_none && (too_old || other_user) {
                 return self.refuse(
                     &pending,
@@ -153,6 +154,11 @@ impl Flow<'_> {
             }
         }
 
+        // RFC 8628 §5.4: a device authorization always asks the signed-in user to compare the
+        // code and consent, whatever was remembered.
+        if pending.return_to.mode == ResponseMode::Device {
+            return crate::device::confirm_page(self, req, pending, &active, cookies);
+        }
         let Some(client) = self.snapshot.client(&pending.client_id).cloned() else {
             return self.error(
                 StatusCode::BAD_REQUEST,
@@ -203,6 +209,15 @@ impl Flow<'_> {
         granted: ScopeSet,
         cookies: Vec<Cookie<'static>>,
     ) -> HttpResponse {
+        // A device authorization (RFC 8628) is decided at `/device/confirm`, never answered
+        // with a code: its sealed request sent to `/consent` gets the error page.
+        if pending.return_to.mode == ResponseMode::Device {
+            return self.refuse(
+                pending,
+                OAuthErrorCode::InvalidRequest,
+                "a device authorization is confirmed on the device page",
+            );
+        }
         let Some(client) = self.snapshot.client(&pending.client_id) else {
             return self.error(
                 StatusCode::BAD_REQUEST,
@@ -210,6 +225,35 @@ impl Flow<'_> {
                 "The application is no longer registered with this provider.",
             );
         };
+        // OIDC Core §5.5.1: no code for another user than the `sub` the claims request names.
+        let sub = self.snapshot.subject_for(client, active.user.id);
+        // The user did sign in: the session (its cookies) is kept either way.
+        let denied = |description: &str, cookies| {
+            page::respond(
+                self.templates,
+                self.snapshot,
+                &pending.return_to,
+                vec![
+                    ("error", OAuthErrorCode::AccessDenied.as_str().to_owned()),
+                    ("error_description", description.to_owned()),
+                ],
+                cookies,
+            )
+        };
+        if !tessera_userinfo::subject_matches(pending.claims.as_ref(), &sub) {
+            return denied(
+                "the signed-in user is not the one the claims request names",
+                cookies,
+            );
+        }
+        // OIDC Core §5.5.1.1: an essential acr that cannot be met is a failed authentication.
+        if !tessera_userinfo::acr_satisfies(pending.claims.as_ref(), active.session.acr.as_deref())
+        {
+            return denied(
+                "the authentication does not meet the essential acr the request requires",
+                cookies,
+            );
+        }
         let grant = CodeGrant {
             client_id: client.client_id.clone(),
             user_id: active.user.id,
@@ -249,6 +293,14 @@ impl Flow<'_> {
                 )
             }
         }
+    }
+
+    /// The `sub` of the signed-in user as the requesting client sees it (OIDC Core §8).
+    fn subject_of(&self, pending: &PendingAuthorization, active: &ActiveSession) -> String {
+        self.snapshot.client(&pending.client_id).map_or_else(
+            || active.user.id.to_string(),
+            |c| self.snapshot.subject_for(c, active.user.id),
+        )
     }
 
     /// Answers the client with an error.

@@ -26,6 +26,10 @@ pub enum ResponseMode {
     Fragment,
     /// An auto-submitting HTML form POSTed to the redirect URI.
     FormPost,
+    /// The device authorization grant (RFC 8628 §3.3): the outcome is recorded on the device
+    /// code the device polls for, never sent to a redirect URI. `redirect_uri` is then the
+    /// verification URI and `state` the user code. Internal: no request can ask for it.
+    Device,
 }
 
 impl ResponseMode {

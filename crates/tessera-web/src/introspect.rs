@@ -1,7 +1,8 @@
 //! `POST /t/{tenant}/introspect` (RFC 7662): a confidential client of the tenant asks whether a
 //! token is active and what it states, answered as JSON or, on `Accept:
 //! application/token-introspection+jwt`, as a signed JWT (RFC 9701), never cached. Also the
-//! request reading shared with revocation: form body and client authentication.
+//! request reading shared with revocation: form body and client authentication, and the client
+//! authentication every endpoint shares, JWT assertions included ([`authenticate_client_of`]).
 
 use std::sync::Arc;
 
@@ -9,11 +10,15 @@ use actix_web::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use tessera_core::{Clock, SigningAlg};
+use tessera_keys::MasterKey;
 use tessera_store::{ClientRecord, Store};
 use tessera_tenants::TenantSnapshot;
+use tessera_tokens::client_keys::ClientKeyResolver;
+use tessera_tokens::mtls::ClientCertificate;
 use tessera_tokens::{
-    ClientAuthentication, INTROSPECTION_JWT_MEDIA_TYPE, MAX_BODY_BYTES, PresentedToken, TokenError,
-    authenticate_client, introspect, introspection_jwt, parse_presented_token,
+    AssertionCheck, ClientAuthentication, INTROSPECTION_JWT_MEDIA_TYPE, MAX_BODY_BYTES,
+    PresentedToken, TokenError, authenticate, authenticate_client, introspect, introspection_jwt,
+    parse_presented_token,
 };
 
 use crate::body::{is_form, read_limited};
@@ -91,9 +96,47 @@ pub(crate) async fn authenticated(
     let auth =
         ClientAuthentication::from_request(authorization, &mut form.credentials).map_err(fail)?;
     let cert = crate::client_certificate(req);
-    let client = Arc::clone(authenticate_client(snapshot, &auth, cert.as_ref()).map_err(fail)?);
+    let client = Arc::clone(
+        authenticate_client_of(req, snapshot, &auth, cert.as_ref())
+            .await
+            .map_err(fail)?,
+    );
     tracing::Span::current().record("client_id", client.client_id.as_ref());
     Ok((client, form))
+}
+
+/// Authenticates the client of `req` (RFC 6749 §2.3): a secret or a certificate synchronously
+/// against the snapshot, as before; a JWT assertion (RFC 7523 §2.2) with the shared replay cache
+/// and the client's keys, its `aud` checked against the issuer, the token endpoint and the URL
+/// of the endpoint `req` was sent to (the last segment of its path below the issuer).
+pub(crate) async fn authenticate_client_of<'a>(
+    req: &HttpRequest,
+    snapshot: &'a TenantSnapshot,
+    auth: &ClientAuthentication,
+    cert: Option<&ClientCertificate>,
+) -> Result<&'a Arc<ClientRecord>, TokenError> {
+    if !auth.is_assertion() {
+        return authenticate_client(snapshot, auth, cert);
+    }
+    let (Some(store), Some(master), Some(keys)) = (
+        req.app_data::<web::Data<Store>>(),
+        req.app_data::<web::Data<MasterKey>>(),
+        req.app_data::<web::Data<ClientKeyResolver>>(),
+    ) else {
+        return Err(TokenError::Unexpected(anyhow::anyhow!(
+            "client assertion checking is not configured"
+        )));
+    };
+    let endpoint = req.path().rsplit('/').next().unwrap_or_default();
+    let url = crate::dpop::endpoint_url(req, snapshot, &format!("/{endpoint}"));
+    let check = AssertionCheck {
+        store,
+        master,
+        keys,
+        endpoint_url: &url,
+        now: Clock.now(),
+    };
+    authenticate(snapshot, auth, cert, &check).await
 }
 
 /// Whether the request asks for a JWT response (RFC 9701 §4): `Accept` names

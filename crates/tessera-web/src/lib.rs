@@ -1,5 +1,6 @@
-//! HTTP edge of Tessera: per-tenant protocol endpoints (discovery, JWKS, authorize, login,
-//! consent, logout, token, userinfo, introspection, revocation, the account page), DPoP proofs and
+//! HTTP edge of Tessera: per-tenant protocol endpoints (discovery, JWKS, authorize, pushed
+//! authorization requests (RFC 9126), login,
+//! consent, logout, token, device authorization (RFC 8628), userinfo, introspection, revocation, the account page), DPoP proofs and
 //! TLS client certificates on requests, the operational endpoints (`/healthz`, `/readyz`,
 //! `/metrics`), and the shared plumbing every endpoint uses: the tenant extractor, OAuth error
 //! rendering, security headers, request metrics and the template engine. Handlers are thin; the
@@ -12,6 +13,7 @@ mod client_cert;
 mod client_ip;
 mod consent;
 mod cookies;
+mod device;
 mod discovery;
 mod dpop;
 mod error;
@@ -25,6 +27,10 @@ mod logout;
 mod metrics;
 mod ops;
 mod page;
+mod par;
+mod password_grant;
+mod register;
+mod resource_metadata;
 mod revoke;
 mod templates;
 mod tenant;
@@ -58,8 +64,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(discovery::openid_configuration),
                 )
                 .route("/jwks", web::get().to(jwks::jwks))
+                .route(
+                    "/resource-metadata/{resource}",
+                    web::get().to(resource_metadata::resource_metadata),
+                )
                 .route("/authorize", web::get().to(authorize::authorize_get))
                 .route("/authorize", web::post().to(authorize::authorize_post))
+                .route("/par", web::post().to(par::push))
+                .route("/register", web::post().to(register::register))
+                .route("/register/{client_id}", web::get().to(register::read))
+                .route("/register/{client_id}", web::put().to(register::update))
+                .route("/register/{client_id}", web::delete().to(register::delete))
                 .route("/login", web::post().to(login::login))
                 .route("/consent", web::post().to(consent::consent))
                 .route("/account", web::get().to(account::account))
@@ -72,6 +87,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::post().to(logout::logout_post))
                 .route("/logout/confirm", web::post().to(logout::confirm))
                 .route("/token", web::post().to(token::token))
+                .route(
+                    "/device_authorization",
+                    web::post().to(device::device_authorization),
+                )
+                .route("/device", web::get().to(device::device_get))
+                .route("/device", web::post().to(device::device_post))
+                .route("/device/confirm", web::post().to(device::device_confirm))
                 .route("/introspect", web::post().to(introspect::introspect_token))
                 .route("/revoke", web::post().to(revoke::revoke_token))
                 .route("/userinfo", web::get().to(userinfo::userinfo_get))

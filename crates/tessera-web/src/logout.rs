@@ -129,13 +129,18 @@ async fn handle(
     };
     let Some(active) = session else {
         // Nothing to end.
-        return finish(flow, redirect_uri, state, vec![]);
+        return finish(flow, redirect_uri, state, vec![], vec![]);
     };
     let trusted = hint.as_ref().is_some_and(|claims| {
         let sid_matches =
             claims.get("sid").and_then(Value::as_str) == Some(active.session.sid.as_str());
-        let sub_matches =
-            claims.get("sub").and_then(Value::as_str) == Some(active.user.id.to_string().as_str());
+        // The hint's `sub` is the one its client sees: pairwise for a pairwise client (OIDC
+        // Core §8.1).
+        let expected_sub = client.map_or_else(
+            || active.user.id.to_string(),
+            |c| flow.snapshot.subject_for(c, active.user.id),
+        );
+        let sub_matches = claims.get("sub").and_then(Value::as_str) == Some(expected_sub.as_str());
         sid_matches || sub_matches
     });
     if trusted {
@@ -234,6 +239,7 @@ async fn end_and_finish(
     redirect_uri: Option<String>,
     state: Option<String>,
 ) -> HttpResponse {
+    let mut frames = Vec::new();
     if let Some(value) = cookies::session_value(req, flow.snapshot) {
         match flow
             .authn
@@ -251,6 +257,26 @@ async fn end_and_finish(
                 {
                     tracing::warn!(error = %e, "revoking the session's tokens failed");
                 }
+                // Back-Channel Logout 1.0 §2.5 (queued) and Front-Channel Logout 1.0 §3 (the
+                // signed-out page's iframes) for the clients of this session.
+                match tessera_tokens::logout::session_ended(
+                    flow.store,
+                    flow.snapshot.tenant.id,
+                    ended.user_id,
+                    &ended.sid,
+                    Clock.now(),
+                )
+                .await
+                {
+                    Ok(participants) => {
+                        frames = tessera_tokens::logout::frontchannel_frames(
+                            &flow.snapshot.issuer,
+                            &ended.sid,
+                            &participants,
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = %e, "queueing logout notices failed"),
+                }
                 tracing::info!(tenant = %flow.snapshot.tenant.slug, user = %ended.user_id, "signed out");
             }
             Ok(None) => {}
@@ -265,25 +291,30 @@ async fn end_and_finish(
         redirect_uri,
         state,
         vec![cookies::clear_session(flow.snapshot)],
+        frames,
     )
 }
 
+/// Redirects to the post-logout redirect URI, or shows the signed-out page. With front-channel
+/// logout frames the page is always shown (the iframes need it), and it continues to the
+/// redirect URI once they loaded (Front-Channel Logout 1.0 §4).
 fn finish(
     flow: &Flow<'_>,
     redirect_uri: Option<String>,
     state: Option<String>,
     cookies: Vec<Cookie<'static>>,
+    frames: Vec<tessera_tokens::logout::FrontChannelFrame>,
 ) -> HttpResponse {
-    match redirect_uri {
-        Some(uri) => {
-            let location = match state {
-                Some(state) => {
-                    let sep = if uri.contains('?') { '&' } else { '?' };
-                    let q = serde_urlencoded::to_string([("state", state)]).unwrap_or_default();
-                    format!("{uri}{sep}{q}")
-                }
-                None => uri,
-            };
+    let location = redirect_uri.map(|uri| match state {
+        Some(state) => {
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            let q = serde_urlencoded::to_string([("state", state)]).unwrap_or_default();
+            format!("{uri}{sep}{q}")
+        }
+        None => uri,
+    });
+    match location {
+        Some(location) if frames.is_empty() => {
             let mut response = HttpResponse::SeeOther();
             for cookie in cookies {
                 response.cookie(cookie);
@@ -293,7 +324,7 @@ fn finish(
                 .insert_header((CACHE_CONTROL, "no-store"))
                 .finish()
         }
-        None => page::render(
+        None if frames.is_empty() => page::render(
             flow.templates,
             flow.snapshot,
             StatusCode::OK,
@@ -304,5 +335,29 @@ fn finish(
             },
             cookies,
         ),
+        // Front-Channel Logout 1.0 §3: one hidden iframe per client; the page's CSP frames
+        // exactly their origins.
+        location => {
+            let mut origins: Vec<String> = frames.iter().map(|f| f.origin.clone()).collect();
+            origins.sort();
+            origins.dedup();
+            let urls: Vec<Value> = frames.iter().map(|f| json!({ "url": f.url })).collect();
+            page::render_with_frames(
+                flow.templates,
+                flow.snapshot,
+                StatusCode::OK,
+                Page {
+                    name: "frontchannel_logout",
+                    title: "Signed out",
+                    data: json!({
+                        "message": "You have been signed out.",
+                        "return_uri": location,
+                        "frames": urls,
+                    }),
+                },
+                cookies,
+                &origins,
+            )
+        }
     }
 }

@@ -32,6 +32,19 @@ pub fn render(
     page: Page<'_>,
     cookies: Vec<Cookie<'_>>,
 ) -> HttpResponse {
+    render_with_frames(templates, snapshot, status, page, cookies, &[])
+}
+
+/// [`render`] for a page that embeds iframes from `frame_origins` (the signed-out page's
+/// front-channel logout frames): the policy's `frame-src` names exactly those origins.
+pub fn render_with_frames(
+    templates: &Templates,
+    snapshot: &TenantSnapshot,
+    status: StatusCode,
+    page: Page<'_>,
+    cookies: Vec<Cookie<'_>>,
+    frame_origins: &[String],
+) -> HttpResponse {
     let nonce = tessera_core::secret::random_token(16);
     let html = templates.render_page(snapshot, page.name, page.title, &nonce, page.data);
     let mut response = HttpResponse::build(status);
@@ -42,19 +55,25 @@ pub fn render(
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
-        .insert_header((CONTENT_SECURITY_POLICY, csp(&nonce)))
+        .insert_header((CONTENT_SECURITY_POLICY, csp(&nonce, frame_origins)))
         .body(html)
 }
 
 /// The pages' policy: nothing external; inline style and script only with this response's nonce;
 /// images from data URIs and https (tenant logos); forms post only to us or to an https/loopback
 /// client (form_post); never framed.
-fn csp(nonce: &str) -> String {
-    format!(
+fn csp(nonce: &str, frame_origins: &[String]) -> String {
+    let mut policy = format!(
         "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; \
          img-src data: https:; form-action 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; \
          frame-ancestors 'none'; base-uri 'none'"
-    )
+    );
+    // Origins are serialized by `url` (scheme://host[:port]): no spaces or semicolons.
+    if !frame_origins.is_empty() {
+        policy.push_str("; frame-src ");
+        policy.push_str(&frame_origins.join(" "));
+    }
+    policy
 }
 
 /// The HTML error page, for requests that cannot be answered at a verified client.
@@ -112,6 +131,15 @@ pub fn respond(
                 .insert_header((CACHE_CONTROL, "no-store"))
                 .finish()
         }
+        // A device authorization is answered on the device code by `crate::device`; nothing
+        // (least of all a code) is sent anywhere from here.
+        ResponseMode::Device => error(
+            templates,
+            snapshot,
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "This device sign-in cannot continue here. Enter the code from your device again.",
+        ),
         // OAuth 2.0 Form Post Response Mode §2: an auto-submitting form, with a button for
         // browsers without JavaScript.
         ResponseMode::FormPost => {

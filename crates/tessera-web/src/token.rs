@@ -1,6 +1,7 @@
 //! `POST /t/{tenant}/token` (RFC 6749 §3.2): authenticates the client, checks a DPoP proof
 //! (RFC 9449 §5) and a client certificate (RFC 8705 §3) when present, dispatches on
-//! `grant_type` (client credentials, authorization code, refresh token, token exchange), stores
+//! `grant_type` (client credentials, authorization code, refresh token, token exchange, device
+//! code), stores
 //! an opaque access token before handing it out, and answers with a token response or an
 //! RFC 6749 §5.2 error, never cached.
 
@@ -13,9 +14,8 @@ use tessera_keys::MasterKey;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::{
-    Binding, ClientAuthentication, Issuance, MAX_BODY_BYTES, Minted, TokenError,
-    authenticate_client, exchange_code, issue_client_credentials, parse_token_form, refresh_tokens,
-    token_exchange,
+    Binding, ClientAuthentication, Issuance, MAX_BODY_BYTES, Minted, TokenError, exchange_code,
+    issue_client_credentials, parse_token_form, poll_device_code, refresh_tokens, token_exchange,
 };
 
 use crate::body::{is_form, read_limited};
@@ -23,6 +23,9 @@ use crate::{ActiveTenant, Metrics, OAuthError, dpop};
 
 /// The token exchange grant type (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The device code grant type (RFC 8628 §3.4).
+pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Handles a token request.
 pub async fn token(
@@ -52,7 +55,11 @@ pub async fn token(
     };
     let auth = ClientAuthentication::from_request(authorization, &mut form).map_err(fail)?;
     let cert = crate::client_certificate(&req);
-    let client = Arc::clone(authenticate_client(&snapshot, &auth, cert.as_ref()).map_err(fail)?);
+    let client = Arc::clone(
+        crate::introspect::authenticate_client_of(&req, &snapshot, &auth, cert.as_ref())
+            .await
+            .map_err(fail)?,
+    );
     tracing::Span::current().record("client_id", client.client_id.as_ref());
 
     let now = Clock.now();
@@ -123,6 +130,20 @@ pub async fn token(
                 .map_err(fail)?;
             sign(issued, &snapshot).await?.map_err(fail)?
         }
+        DEVICE_CODE => {
+            let issued = poll_device_code(&store, &snapshot, &client, &form, binding, now)
+                .await
+                .map_err(fail)?;
+            sign(issued, &snapshot).await?.map_err(fail)?
+        }
+        tessera_tokens::PASSWORD_GRANT => {
+            let issued = crate::password_grant::password_grant(
+                &req, &snapshot, &store, &client, &form, binding,
+            )
+            .await
+            .map_err(fail)?;
+            sign(issued, &snapshot).await?.map_err(fail)?
+        }
         TOKEN_EXCHANGE => token_exchange(&store, &snapshot, &client, &form, binding, now)
             .await
             .map_err(fail)?,
@@ -146,12 +167,13 @@ pub async fn token(
     Ok(resp)
 }
 
-/// The metrics label of a grant type: the short names, `token_exchange` for RFC 8693.
+/// The metrics label of a grant type: the short names, `token_exchange` for RFC 8693 and
+/// `device_code` for RFC 8628.
 fn metric_label(grant_type: &str) -> &str {
-    if grant_type == TOKEN_EXCHANGE {
-        "token_exchange"
-    } else {
-        grant_type
+    match grant_type {
+        TOKEN_EXCHANGE => "token_exchange",
+        DEVICE_CODE => "device_code",
+        other => other,
     }
 }
 

@@ -3,12 +3,14 @@
 //! form-encoded `access_token` (RFC 6750 §2.1, §2.2), not both; failures are RFC 6750 §3
 //! challenges. Browser clients of the tenant may call it cross-origin (CORS), and preflight.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
     self, AUTHORIZATION, CACHE_CONTROL, HeaderValue, ORIGIN, PRAGMA, VARY,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
-use tessera_core::{Clock, OAuthErrorCode};
+use tessera_core::{Clock, OAuthErrorCode, SigningAlg};
 use tessera_keys::MasterKey;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
@@ -148,7 +150,7 @@ fn body_token(body: &[u8]) -> Result<Option<String>, OAuthError> {
 
 /// The userinfo response for `token`, or the RFC 6750 §3 / RFC 9449 §7.1 error.
 async fn answer(
-    snapshot: &TenantSnapshot,
+    snapshot: &Arc<TenantSnapshot>,
     store: &Store,
     master: &MasterKey,
     req: &HttpRequest,
@@ -211,10 +213,35 @@ async fn answer(
         cert_x5t: cert.as_ref().map(|c| c.x5t_s256.as_str()),
     };
     match tessera_tokens::userinfo(store, snapshot, &presented.token, how, now).await {
-        Ok(claims) => Ok(HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header((PRAGMA, "no-cache"))
-            .json(claims)),
+        Ok(info) => match info.signing_alg(snapshot) {
+            None => Ok(HttpResponse::Ok()
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .insert_header((PRAGMA, "no-cache"))
+                .json(info.claims)),
+            // OIDC Core §5.3.2: a client registered for signed responses gets a JWS.
+            Some(alg) => {
+                let snap = Arc::clone(snapshot);
+                let signed = if alg == SigningAlg::Rs256 {
+                    // RSA signing costs ~1 ms of CPU: keep it off the reactor.
+                    web::block(move || info.sign(&snap, alg))
+                        .await
+                        .map_err(|_| OAuthError::server_error())?
+                } else {
+                    info.sign(&snap, alg)
+                };
+                match signed {
+                    Ok(jwt) => Ok(HttpResponse::Ok()
+                        .insert_header((CACHE_CONTROL, "no-store"))
+                        .insert_header((PRAGMA, "no-cache"))
+                        .insert_header((header::CONTENT_TYPE, "application/jwt"))
+                        .body(jwt)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "signing a userinfo response failed");
+                        Err(OAuthError::server_error())
+                    }
+                }
+            }
+        },
         Err(BearerError::InvalidDpopProof(why)) => Err(dpop_challenge(
             snapshot,
             OAuthErrorCode::InvalidDpopProof,

@@ -41,6 +41,9 @@ pub struct Model {
     pub id_token_alg: Option<String>,
     /// JSON document of [`tessera_core::ClientOptions`].
     pub options: String,
+    /// The client secret sealed under the master key, for `client_secret_jwt` clients only
+    /// (the server needs it to check an assertion's HMAC); `NULL` for every other client.
+    pub sealed_secret: Option<Vec<u8>>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -1,0 +1,80 @@
+//! `grant_type=password` at the token endpoint (RFC 6749 §4.3): only for clients explicitly
+//! allowed the grant, with the sign-in page's password check and throttling (per account and per
+//! client address, growing delays, temporary lock), so the token endpoint is no cheaper a place
+//! to guess passwords than the login form.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::web;
+use secrecy::{ExposeSecret, SecretString};
+use tessera_authn::{Authenticator, LoginError};
+use tessera_core::Clock;
+use tessera_store::{ClientRecord, Store};
+use tessera_tenants::TenantSnapshot;
+use tessera_tokens::Binding;
+use tessera_tokens::{
+    Issuance, TokenError, TokenRequest, check_password_client, issue_for_password, password_scopes,
+};
+
+/// Longest username or password accepted, as on the login form.
+const MAX_CREDENTIAL_LEN: usize = 1024;
+
+/// Checks the user's credentials of a password grant and issues the grant; every failure of the
+/// credentials is `invalid_grant` (RFC 6749 §5.2), the description telling a throttled caller
+/// when to come back but never whether the username exists.
+pub(crate) async fn password_grant(
+    req: &HttpRequest,
+    snapshot: &Arc<TenantSnapshot>,
+    store: &Store,
+    client: &Arc<ClientRecord>,
+    form: &TokenRequest,
+    binding: Binding,
+) -> Result<Issuance, TokenError> {
+    check_password_client(client)?;
+    let username = form
+        .username
+        .as_deref()
+        .ok_or_else(|| TokenError::InvalidRequest("username is required".into()))?;
+    let password = form
+        .password
+        .as_ref()
+        .ok_or_else(|| TokenError::InvalidRequest("password is required".into()))?;
+    if username.len() > MAX_CREDENTIAL_LEN || password.expose_secret().len() > MAX_CREDENTIAL_LEN {
+        return Err(TokenError::invalid_grant("incorrect username or password"));
+    }
+    let scopes = password_scopes(client, form.scope.as_deref())?;
+    let authn = req
+        .app_data::<web::Data<Authenticator>>()
+        .ok_or_else(|| TokenError::Unexpected(anyhow::anyhow!("no authenticator configured")))?;
+    let ip = match req.app_data::<web::Data<crate::TrustedProxies>>() {
+        Some(proxies) => proxies.client_ip(req),
+        None => req.peer_addr().map(|a| a.ip()),
+    };
+    let now = Clock.now();
+    let password = SecretString::from(password.expose_secret().to_owned());
+    let user = match authn
+        .login(&snapshot.tenant, username, &password, ip, now)
+        .await
+    {
+        Ok(user) => user,
+        Err(LoginError::Unavailable) => return Err(TokenError::Unavailable),
+        Err(LoginError::Unexpected(e)) => return Err(TokenError::Unexpected(e)),
+        // The login page's own words: they say nothing about whether the username exists.
+        Err(refused) => {
+            tracing::info!(client_id = %client.client_id, reason = ?refused, "password grant refused");
+            return Err(TokenError::invalid_grant(&refused.to_string()));
+        }
+    };
+    issue_for_password(
+        store,
+        snapshot,
+        client,
+        &user,
+        scopes,
+        &form.resource,
+        binding,
+        now,
+    )
+    .await
+}
