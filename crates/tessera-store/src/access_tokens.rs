@@ -134,13 +134,24 @@ pub async fn find_live(
     let key = (tenant, hash.to_owned());
     // Read before the row: a revocation signalled while the query runs leaves the entry stale.
     let generation = revocations::generation(tenant);
+    let fresh = |hit: &CachedToken| hit.generation == generation && now < hit.valid_until;
     let cache = store.active_tokens();
-    if let Some(hit) = cache.get(&key) {
-        if hit.generation == generation && now < hit.valid_until {
-            return Ok(Some(hit.token));
-        }
+    // Single flight: when an entry is missing or has just gone stale, one request reads the row
+    // and the others with the same token wait for its answer instead of all querying at once.
+    let mut found = cache.get_value_or_guard_async(&key).await;
+    if let Ok(hit) = &found
+        && !fresh(hit)
+    {
         cache.remove(&key);
+        found = cache.get_value_or_guard_async(&key).await;
     }
+    let guard = match found {
+        Ok(hit) if fresh(&hit) => return Ok(Some(hit.token)),
+        // Loaded by another request under an older generation: read it again, uncached.
+        Ok(_) => None,
+        Err(guard) => Some(guard),
+    };
+    // On an error or an inactive token the guard is dropped: a waiting request reads the row.
     let Some((token, grant_ends)) = live(store.conn(), tenant, hash, now).await? else {
         return Ok(None);
     };
@@ -152,14 +163,17 @@ pub async fn find_live(
     ]
     .into_iter()
     .fold(i64::MAX, std::cmp::min);
-    cache.insert(
-        key,
-        CachedToken {
-            token: Arc::clone(&token),
-            generation,
-            valid_until,
-        },
-    );
+    let entry = CachedToken {
+        token: Arc::clone(&token),
+        generation,
+        valid_until,
+    };
+    match guard {
+        Some(guard) => {
+            let _ = guard.insert(entry);
+        }
+        None => cache.insert(key, entry),
+    }
     Ok(Some(token))
 }
 
