@@ -283,6 +283,13 @@ impl ClientOptionArgs {
                     })
                 })
                 .transpose()?,
+            // Encrypted responses need the client's keys: registered through the admin API.
+            id_token_encrypted_response_alg: None,
+            id_token_encrypted_response_enc: None,
+            userinfo_encrypted_response_alg: None,
+            userinfo_encrypted_response_enc: None,
+            // Set by the server for Client ID Metadata Document clients only.
+            metadata_document: None,
         })
     }
 }
@@ -644,7 +651,12 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
         ClientCommand::List { tenant } => {
             let items = s.admin.list_clients(&tenant).await?;
             let text = list_text(&items, |c| {
-                format!("{}\t{}\t{}", c.client_id, c.client_type, c.name)
+                let mut line = format!("{}\t{}\t{}", c.client_id, c.client_type, c.name);
+                // Clients whose client_id is the URL of their metadata document.
+                if c.options.metadata_document.is_some() {
+                    line.push_str("\t(metadata document)");
+                }
+                line
             });
             Ok(Output {
                 json: json!({ "items": items }),
@@ -940,6 +952,8 @@ pub enum UserCommand {
     Enable(UserRef),
     /// Delete a user with its sessions, consent grants and tokens.
     Delete(UserRef),
+    /// Remove a user's authenticator app and recovery codes (a lost phone).
+    ResetMfa(UserRef),
     /// Set a user's password, read from stdin; the user's sessions end.
     SetPassword {
         /// Tenant slug.
@@ -1141,6 +1155,28 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
             return Ok(Output {
                 json: json!({ "deleted": user.username, "id": user.id }),
                 text: format!("deleted user {}", user.username),
+            });
+        }
+        UserCommand::ResetMfa(r) => {
+            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+            let removed = s
+                .authn
+                .remove_mfa(
+                    tenant.id,
+                    user.id,
+                    "admin:cli".to_owned(),
+                    None,
+                    tessera_core::Clock.now(),
+                )
+                .await
+                .map_err(authn_error)?;
+            return Ok(Output {
+                json: json!({ "mfa_reset": user.username, "id": user.id, "removed": removed }),
+                text: if removed {
+                    format!("removed the second factors of {}", user.username)
+                } else {
+                    format!("{} had no second factors", user.username)
+                },
             });
         }
         UserCommand::SetPassword {

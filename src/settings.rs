@@ -44,6 +44,9 @@ pub struct Settings {
     /// Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0).
     #[serde(default)]
     pub logout: LogoutSettings,
+    /// Outgoing e-mail: the transport and the outbox worker (`tessera-mail`).
+    #[serde(default)]
+    pub mail: tessera_mail::MailSettings,
 }
 
 /// Back-channel logout delivery settings.
@@ -184,7 +187,8 @@ pub struct TenantSettings {
     /// Access-token lifetime of new tenants, seconds.
     pub default_access_token_ttl_secs: i64,
     /// Fetch a client's `jwks_uri` over plain http when its host is loopback (development and
-    /// tests); otherwise only https is fetched.
+    /// tests); otherwise only https is fetched. Also lets a Client ID Metadata Document
+    /// `client_id` on a loopback host be fetched over plain http.
     #[serde(default)]
     pub allow_loopback_http_jwks_uri: bool,
 }
@@ -284,6 +288,7 @@ impl Settings {
             "server.public_url must be an http(s) URL without query or fragment"
         );
         self.server.tls.validate()?;
+        self.mail.validate()?;
         anyhow::ensure!(
             self.log.format == "pretty" || self.log.format == "json",
             "log.format must be pretty or json"

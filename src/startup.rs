@@ -76,7 +76,8 @@ impl Services {
             access_token_ttl: settings.tenants.default_access_token_ttl_secs,
             key_rotation_interval: settings.keys.rotation_interval_days * 86_400,
         };
-        let admin = TenantAdmin::new(store.clone(), forge.clone(), directory.clone(), defaults);
+        let admin = TenantAdmin::new(store.clone(), forge.clone(), directory.clone(), defaults)
+            .with_loopback_http(settings.tenants.allow_loopback_http_jwks_uri);
         let authn =
             tessera_authn::Authenticator::new(store.clone(), settings.auth.hashing_threads());
         Ok(Self {
@@ -128,6 +129,7 @@ pub struct Application {
     server: Server,
     services: Services,
     operator: Option<OperatorCredentials>,
+    mailer: Addr<tessera_mail::Mailer>,
 }
 
 impl Application {
@@ -176,6 +178,15 @@ impl Application {
         )
         .context("starting the logout worker")?
         .start();
+        // The mail outbox (tessera-mail): queued by the handlers, delivered by every node.
+        let mailer = tessera_mail::Mailer::new(
+            services.store.clone(),
+            settings.mail.clone(),
+            &settings.data_dir,
+        )
+        .context("starting the mailer")?
+        .start();
+        let outbox = web::Data::new(tessera_mail::Outbox::new(settings.mail.default_sender()?));
 
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(Metrics::new().context("registering metrics")?);
@@ -196,6 +207,12 @@ impl Application {
                 settings.tenants.allow_loopback_http_jwks_uri,
             )
             .context("building the jwks_uri client")?,
+        );
+        // draft-ietf-oauth-client-id-metadata-document: URL client_ids, fetched under the
+        // tenant's opt-in policy; loopback http only with the same deployment setting.
+        let metadata_documents = web::Data::new(
+            tessera_tenants::MetadataDocuments::new(settings.tenants.allow_loopback_http_jwks_uri)
+                .context("building the client metadata document client")?,
         );
         let tls_settings = &settings.server.tls;
         let tls = if tls_settings.enabled() {
@@ -231,6 +248,8 @@ impl Application {
                 .app_data(client_cas.clone())
                 .app_data(mtls_origin.clone())
                 .app_data(client_keys.clone())
+                .app_data(outbox.clone())
+                .app_data(metadata_documents.clone())
                 .configure(tessera_web::configure)
                 .configure(tessera_admin::configure)
                 .default_service(web::to(not_found))
@@ -257,6 +276,7 @@ impl Application {
             server: server.run(),
             services,
             operator,
+            mailer,
         })
     }
 
@@ -288,6 +308,7 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (drained gracefully) or [`Server::stop`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.mailer.do_send(tessera_mail::StopMailer);
         let _ = self.services.store.close().await;
         result
     }

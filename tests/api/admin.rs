@@ -471,7 +471,7 @@ async fn invalid_client_registrations_are_invalid_request() {
         ),
         (
             "unknown grant type",
-            json!({"name": "x", "grant_types": ["implicit"]}),
+            json!({"name": "x", "grant_types": ["urn:example:unknown"]}),
         ),
         ("empty name", json!({"name": " "})),
     ];

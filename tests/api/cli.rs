@@ -361,7 +361,7 @@ async fn cli_refuses_invalid_clients() {
             "--scope",
             "undefined.scope",
         ],
-        &["--grant", "implicit"],
+        &["--grant", "urn:example:unknown"],
     ];
     for extra in cases {
         let mut args = vec!["client", "create", "cli-strict", "--name", "bad"];

@@ -236,7 +236,8 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:token-exchange",
             "urn:ietf:params:oauth:grant-type:device_code",
-            "password"
+            "password",
+            "implicit"
         ])
     );
     // RFC 8628 §4 (tests/api/device.rs).
@@ -257,7 +258,17 @@ async fn oauth_authorization_server_metadata_advertises_only_what_is_served() {
     assert!(methods.contains(&json!("private_key_jwt")), "{doc}");
     assert!(methods.contains(&json!("client_secret_jwt")), "{doc}");
     assert_eq!(methods.len(), 5, "no method that is not implemented: {doc}");
-    assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        doc["response_types_supported"],
+        json!([
+            "code",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ])
+    );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         doc["introspection_endpoint"],

@@ -132,6 +132,9 @@ pub async fn spawn_app_on_with(
     actix_web::rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Below the server's 5 s keep-alive: a pooled connection the server is closing is never
+        // reused (hyper `IncompleteMessage` on a loaded machine).
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("http client");
     TestApp {

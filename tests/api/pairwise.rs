@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::agent::{SignIn, sign_in_fixture};
-use crate::helpers::{TestApp, spawn_app, spawn_app_on};
+use crate::helpers::{TestApp, spawn_app, spawn_app_on, spawn_app_with};
 
 /// What a tiny sector-document server answers.
 #[derive(Clone)]
@@ -279,7 +279,8 @@ async fn redirect_uris_on_several_hosts_need_a_sector_identifier_uri() {
 
 #[actix_web::test]
 async fn a_sector_identifier_uri_listing_the_redirect_uris_makes_its_host_the_sector() {
-    let app = spawn_app().await;
+    // The test's document server is plain http on loopback.
+    let app = spawn_app_with(|s| s.tenants.allow_loopback_http_jwks_uri = true).await;
     let base = sign_in_fixture(&app, "pw-sector-uri", true).await;
     let two_hosts = ["https://x.example.com/cb", "https://y.example.com/cb"];
     let url = serve(Serve::Body(json!(two_hosts).to_string())).await;
@@ -313,7 +314,8 @@ async fn a_sector_identifier_uri_listing_the_redirect_uris_makes_its_host_the_se
 
 #[actix_web::test]
 async fn a_sector_identifier_uri_that_does_not_serve_the_redirect_uris_is_refused() {
-    let app = spawn_app().await;
+    // The test's document server is plain http on loopback.
+    let app = spawn_app_with(|s| s.tenants.allow_loopback_http_jwks_uri = true).await;
     sign_in_fixture(&app, "pw-bad-sector", true).await;
     let uris = ["https://x.example.com/cb", "https://y.example.com/cb"];
     let refused = |body: Value| json!({"subject_type": "pairwise", "sector_identifier_uri": body});
@@ -468,4 +470,44 @@ async fn the_cli_registers_pairwise_clients_with_signed_userinfo() {
         .unwrap();
     assert_eq!(resp.headers()["content-type"], "application/jwt");
     assert_eq!(jwt_claims(&resp.text().await.unwrap())["sub"], sub);
+}
+
+#[actix_web::test]
+async fn a_sector_identifier_uri_on_the_deployments_own_network_is_never_fetched() {
+    // Without the development setting, plain http to loopback is refused before any request,
+    // and so is an https URL naming a private or link-local address (SSRF).
+    let app = spawn_app().await;
+    let base = sign_in_fixture(&app, "pw-ssrf", true).await;
+    let uris = ["https://x.example.com/cb", "https://y.example.com/cb"];
+    let document = serve(Serve::Body(json!(uris).to_string())).await;
+    for sector in [
+        document.as_str(),
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.1/sector.json",
+        "https://[::1]/sector.json",
+    ] {
+        let token = app.admin_token().await;
+        let (status, body) = app
+            .admin(
+                &token,
+                reqwest::Method::POST,
+                &format!("/tenants/{}/clients", base.tenant),
+                Some(json!({
+                    "name": "ssrf",
+                    "grant_types": ["authorization_code"],
+                    "redirect_uris": uris,
+                    "scopes": ["openid"],
+                    "options": {"subject_type": "pairwise", "sector_identifier_uri": sector},
+                })),
+            )
+            .await;
+        assert_eq!(status, 400, "{sector}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("sector_identifier_uri"),
+            "{sector}: {body}"
+        );
+    }
 }

@@ -639,7 +639,7 @@ async fn the_policy_and_the_metadata_rules_refuse_what_they_should() {
     // The policy itself is validated.
     let token = app.admin_token().await;
     for bad in [
-        json!({"registration": {"grant_types": ["implicit"]}}),
+        json!({"registration": {"grant_types": ["urn:example:unknown"]}}),
         json!({"registration": {"mode": "sometimes"}}),
         json!({"registration": {"redirect_uri_patterns": ["no-scheme"]}}),
     ] {

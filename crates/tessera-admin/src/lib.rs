@@ -10,6 +10,7 @@ mod clients;
 mod error;
 mod grants;
 mod keys;
+mod mail;
 mod openapi;
 mod registration;
 mod resources;
@@ -97,6 +98,7 @@ admin_routes! {
     },
     "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
     "/tenants/{slug}/users/{username}/sessions" => { delete => users::end_sessions },
+    "/tenants/{slug}/users/{username}/mfa" => { delete => users::reset_mfa },
     "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
     "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
     "/tenants/{slug}/users/{username}/grants" => { get => grants::list_for_user },
@@ -117,6 +119,8 @@ admin_routes! {
         delete => branding::reset_template,
     },
     "/tenants/{slug}/templates/{name}/preview" => { post => branding::preview_template },
+    "/tenants/{slug}/mail/test" => { post => mail::send_test },
+    "/tenants/{slug}/mail/outbox" => { get => mail::list_outbox },
 }
 
 /// Registers every admin route under /admin/v1 on the given ServiceConfig. Requires app data:

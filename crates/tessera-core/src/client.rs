@@ -200,6 +200,39 @@ pub struct ClientOptions {
     /// Registration §2 `userinfo_signed_response_alg`, OIDC Core §5.3.2); `None`: plain JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<crate::SigningAlg>,
+    /// ID tokens are encrypted (signed, then encrypted: a nested JWT) to the client's key with
+    /// this JWE key-management algorithm (OIDC Registration §2
+    /// `id_token_encrypted_response_alg`, OIDC Core §10.2); `None`: signed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<crate::JweAlg>,
+    /// Content encryption of encrypted ID tokens (`id_token_encrypted_response_enc`); only
+    /// with the `alg`, which alone means `A128CBC-HS256` (OIDC Registration §2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<crate::JweEnc>,
+    /// Userinfo responses are encrypted to the client's key with this JWE key-management
+    /// algorithm (OIDC Registration §2 `userinfo_encrypted_response_alg`, OIDC Core §5.3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_alg: Option<crate::JweAlg>,
+    /// Content encryption of encrypted userinfo responses (`userinfo_encrypted_response_enc`);
+    /// only with the `alg`, which alone means `A128CBC-HS256` (OIDC Registration §2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_enc: Option<crate::JweEnc>,
+    /// Set by the server, never by an administrator, on a client whose `client_id` is the URL
+    /// of its Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document-02):
+    /// when the document was fetched and until when it is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_document: Option<MetadataDocumentState>,
+}
+
+/// When a client's metadata document (draft-ietf-oauth-client-id-metadata-document-02 §4) was
+/// fetched, and when it must be fetched again (§5.2), Unix seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataDocumentState {
+    /// When the document was last fetched and validated.
+    pub fetched_at: i64,
+    /// When it is stale and fetched again on the next use.
+    pub expires_at: i64,
 }
 
 /// Parses a client's `backchannel_logout_uri` or `frontchannel_logout_uri` (Back-Channel Logout

@@ -3,10 +3,12 @@
 
 pub mod client;
 pub mod clock;
+pub mod encryption;
 pub mod error;
 pub mod ids;
 pub mod protocol;
 pub mod redirect;
+pub mod response_type;
 pub mod scope;
 pub mod secret;
 pub mod settings;
@@ -14,6 +16,7 @@ pub mod subject;
 
 pub use client::{AuthMethod, ClientOptions, ExchangePolicy};
 pub use clock::Clock;
+pub use encryption::{EncryptedResponse, Encryption, JweAlg, JweEnc};
 pub use error::OAuthErrorCode;
 pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug, UserId};
 pub use protocol::{
@@ -21,6 +24,7 @@ pub use protocol::{
     UnknownValue, UserStatus,
 };
 pub use redirect::{InvalidRedirectUri, RedirectUri};
+pub use response_type::ResponseType;
 pub use scope::{InvalidScope, STANDARD_SCOPE_CLAIMS, Scope, ScopeSet};
 pub use settings::{
     Branding, LockoutPolicy, PasswordPolicy, RefreshPolicy, RegistrationMode, RegistrationPolicy,

@@ -78,6 +78,10 @@ wire_enum!(
         /// RFC 6749 §4.3: resource owner password credentials. Never granted by default (RFC
         /// 9700 §2.4: MUST NOT be used); only for clients explicitly registered with it.
         Password => "password",
+        /// RFC 6749 §4.2, OIDC Core §3.2–§3.3: tokens returned by the authorization endpoint
+        /// (the implicit and hybrid flows). Never granted by default (RFC 9700 §2.1.2); only
+        /// for legacy clients explicitly registered with it.
+        Implicit => "implicit",
     }
 );
 
@@ -158,7 +162,7 @@ mod tests {
         for g in GrantType::ALL {
             assert_eq!(g.as_str().parse::<GrantType>().unwrap(), *g);
         }
-        assert!("implicit".parse::<GrantType>().is_err());
+        assert!("urn:example:unknown".parse::<GrantType>().is_err());
         assert!("rs256".parse::<SigningAlg>().is_err());
     }
 }

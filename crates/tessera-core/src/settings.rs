@@ -22,6 +22,88 @@ pub struct TenantSettings {
     pub authorization: AuthorizationPolicy,
     /// Dynamic client registration (RFC 7591, RFC 7592).
     pub registration: RegistrationPolicy,
+    /// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): https URLs
+    /// as `client_id`s, fetched from allow-listed hosts. Off by default.
+    pub client_id_metadata_documents: ClientIdMetadataDocumentPolicy,
+    /// The sender of the tenant's e-mails.
+    pub mail: MailPolicy,
+    /// Multi-factor authentication (TOTP second factor).
+    pub mfa: MfaSettings,
+}
+
+/// Whether a tenant's users use a second factor at sign-in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicy {
+    /// No second factor: enrolment is not offered and none is asked for (existing enrolments
+    /// are kept, unused).
+    Off,
+    /// Users may enrol an authenticator app; a user who did is always asked for a code, and a
+    /// client can demand one with `acr_values` (step-up).
+    #[default]
+    Optional,
+    /// Every user must pass a second factor: one without an authenticator enrols right after
+    /// the password.
+    Required,
+}
+
+/// Multi-factor authentication settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaSettings {
+    /// `off`, `optional` (default) or `required`.
+    pub policy: MfaPolicy,
+}
+
+/// The sender of a tenant's e-mails; what is unset comes from the deployment's `mail.from`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailPolicy {
+    /// Sender address (an RFC 5322 §3.4.1 addr-spec), e.g. `no-reply@acme.example`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Sender display name, e.g. `Acme`; unset: the deployment's, or none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+}
+
+impl MailPolicy {
+    /// Whether `address` is a plain `local@domain` address: dot-atom local part and a DNS
+    /// domain (RFC 5322 §3.4.1, without quoted strings, comments or address literals).
+    pub fn is_address(address: &str) -> bool {
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        address.len() <= 254
+            && (1..=64).contains(&local.len())
+            && local
+                .split('.')
+                .all(|a| !a.is_empty() && a.chars().all(atom))
+            && domain.split('.').count() >= 2
+            && domain.split('.').all(|l| {
+                (1..=63).contains(&l.len())
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(from) = &self.from
+            && !Self::is_address(from)
+        {
+            return Err("mail.from must be a plain address such as no-reply@example.com".into());
+        }
+        if let Some(name) = &self.from_name
+            && (name.trim().is_empty()
+                || name.chars().count() > 100
+                || name.chars().any(char::is_control))
+        {
+            return Err("mail.from_name needs 1 to 100 printable characters".into());
+        }
+        Ok(())
+    }
 }
 
 /// Who may register clients at `/register` (RFC 7591 §3).
@@ -64,6 +146,75 @@ impl Default for RegistrationPolicy {
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             registration_access_token_ttl: None,
         }
+    }
+}
+
+/// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02): a client
+/// whose `client_id` is an https URL is described by the JSON document at that URL, which the
+/// server fetches, validates like a dynamic registration and keeps as a client row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientIdMetadataDocumentPolicy {
+    /// Whether URL `client_id`s are accepted at all (and advertised, draft §6
+    /// `client_id_metadata_document_supported`).
+    pub enabled: bool,
+    /// Hosts documents may be fetched from: an exact host (`app.example.com`, `127.0.0.1`) or
+    /// `*.example.com`, whose `*` is exactly one DNS label. Empty: none, so nothing is fetched.
+    pub allowed_hosts: Vec<String>,
+    /// Longest time a fetched document is used before it is fetched again, seconds; a shorter
+    /// `Cache-Control: max-age` of the document wins, but not below one minute (draft §5.2).
+    pub cache_ttl_secs: i64,
+}
+
+impl Default for ClientIdMetadataDocumentPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_hosts: vec![],
+            cache_ttl_secs: 3600,
+        }
+    }
+}
+
+impl ClientIdMetadataDocumentPolicy {
+    /// Whether documents may be fetched from `host` (lower-case, as a URL parser gives it): an
+    /// exact entry, or `*.suffix` where the host is one label (no dot) before `.suffix`.
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.allowed_hosts.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            match entry.strip_prefix("*.") {
+                Some(suffix) => host
+                    .strip_suffix(suffix)
+                    .and_then(|label| label.strip_suffix('.'))
+                    .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+                None => host == entry,
+            }
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=86_400).contains(&self.cache_ttl_secs) {
+            return Err(
+                "client_id_metadata_documents.cache_ttl_secs must be between 1 and 86400".into(),
+            );
+        }
+        let host_ok = |h: &str| {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            !bare.is_empty()
+                && h.len() <= 253
+                && !bare.starts_with('.')
+                && !bare.ends_with('.')
+                && bare.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':')
+                })
+        };
+        if self.allowed_hosts.len() > 100 || !self.allowed_hosts.iter().all(|h| host_ok(h)) {
+            return Err(
+                "client_id_metadata_documents.allowed_hosts: at most 100 hosts, each a host name or IP literal, optionally starting with `*.`".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +390,7 @@ impl Default for RefreshPolicy {
 impl TenantSettings {
     /// Checks the ranges a running tenant relies on; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
+        self.mail.validate()?;
         let p = &self.password;
         if !(8 * 1024..=1024 * 1024).contains(&p.argon2_memory_kib) && p.argon2_memory_kib != 8 {
             // 8 KiB is argon2's minimum, allowed for benchmark tenants; otherwise 8 MiB..1 GiB.
@@ -322,6 +474,7 @@ impl TenantSettings {
                 "registration.registration_access_token_ttl must be between 60 and 31536000".into(),
             );
         }
+        self.client_id_metadata_documents.validate()?;
         Ok(())
     }
 }
@@ -337,6 +490,33 @@ mod tests {
         assert_eq!(s.password.argon2_memory_kib, 19 * 1024);
         assert!(s.tokens.code_ttl_secs <= 60);
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn metadata_document_hosts_match_exactly_or_by_one_label() {
+        let p = ClientIdMetadataDocumentPolicy {
+            enabled: true,
+            allowed_hosts: vec!["*.example.com".into(), "Client.Test".into()],
+            cache_ttl_secs: 60,
+        };
+        assert!(p.allows_host("app.example.com"));
+        assert!(p.allows_host("client.test"));
+        assert!(!p.allows_host("example.com"));
+        assert!(!p.allows_host("a.b.example.com"));
+        assert!(!p.allows_host("evilexample.com"));
+        assert!(!p.allows_host("app.example.com.evil.net"));
+        assert!(!p.allows_host("other.test"));
+        p.validate().unwrap();
+        let bad = ClientIdMetadataDocumentPolicy {
+            allowed_hosts: vec!["https://app.example.com/".into()],
+            ..p.clone()
+        };
+        assert!(bad.validate().is_err());
+        let bad = ClientIdMetadataDocumentPolicy {
+            cache_ttl_secs: 0,
+            ..p
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! compact JWS signing and verification (RFC 7515) with RS256, ES256 and EdDSA. A tenant keeps
 //! one ring per algorithm: its own (`signing_alg`, for access tokens) and RS256, the ID-token
 //! default every OpenID Provider must support (OIDC Core 1.0 §15.1).
+//! [`jwe`] encrypts ID tokens and userinfo responses to a client's own key (RFC 7516).
 
 mod b64;
 mod error;
 pub mod foreign;
 mod forge;
+pub mod jwe;
 mod jwk;
 mod keyset;
 mod master;

@@ -150,6 +150,9 @@ pub struct TenantAdmin {
     forge: Addr<KeyForge>,
     directory: Directory,
     defaults: TenantDefaults,
+    /// Whether client-registered documents (`sector_identifier_uri`) on a loopback host may be
+    /// fetched over plain http (development and tests).
+    allow_loopback_http: bool,
 }
 
 impl TenantAdmin {
@@ -165,7 +168,20 @@ impl TenantAdmin {
             forge,
             directory,
             defaults,
+            allow_loopback_http: false,
         }
+    }
+
+    /// Lets client-registered documents on a loopback host be fetched over plain http (the
+    /// deployment setting `tenants.allow_loopback_http_jwks_uri`); off by default.
+    pub fn with_loopback_http(mut self, allow: bool) -> Self {
+        self.allow_loopback_http = allow;
+        self
+    }
+
+    /// Whether client-registered documents on a loopback host may be fetched over plain http.
+    pub(crate) fn allows_loopback_http(&self) -> bool {
+        self.allow_loopback_http
     }
 
     /// The directory whose snapshots this invalidates.
@@ -467,7 +483,8 @@ impl TenantAdmin {
             created_at: now,
             updated_at: now,
         };
-        crate::sector::check_subject_options(&client, tenant.signing_alg).await?;
+        crate::sector::check_subject_options(&client, tenant.signing_alg, self.allow_loopback_http)
+            .await?;
         // client_secret_jwt: the server must compute the assertion's HMAC, so the secret is also
         // kept sealed under the master key (see `clients::set_sealed_secret`).
         let sealed = match (&secret, client.options.token_endpoint_auth_method) {
@@ -626,7 +643,12 @@ impl TenantAdmin {
             client.options.userinfo_signed_response_alg,
         );
         if subject_after != subject_before {
-            crate::sector::check_subject_options(&client, tenant.signing_alg).await?;
+            crate::sector::check_subject_options(
+                &client,
+                tenant.signing_alg,
+                self.allow_loopback_http,
+            )
+            .await?;
         }
         let now = Clock.now();
         client.updated_at = now;
@@ -673,7 +695,7 @@ impl TenantAdmin {
 
     /// Validates a client's options: their shape ([`check_options_shape`]) and that the resource
     /// servers they name (default resource, token-exchange audiences) exist in `tenant`.
-    async fn check_client_options(
+    pub(crate) async fn check_client_options(
         &self,
         tenant: &TenantRecord,
         client_type: ClientType,
@@ -939,7 +961,7 @@ impl TenantAdmin {
 }
 
 /// Absolute redirect URIs (OIDC Core 3.1.2.1), deduplicated, in the given order.
-fn exact_uris(raw: &[String]) -> Result<Vec<String>, TenantError> {
+pub(crate) fn exact_uris(raw: &[String]) -> Result<Vec<String>, TenantError> {
     let mut uris: Vec<String> = Vec::with_capacity(raw.len());
     for raw in raw {
         let uri = RedirectUri::parse(raw).map_err(|e| TenantError::Invalid(e.to_string()))?;
@@ -950,11 +972,21 @@ fn exact_uris(raw: &[String]) -> Result<Vec<String>, TenantError> {
     Ok(uris)
 }
 
-/// RFC 6749 §3.1.2.2: a client of the authorization code grant registers its redirect URIs.
-fn needs_redirect_uri(grants: &[GrantType], redirect_uris: &[String]) -> Result<(), TenantError> {
+/// RFC 6749 §3.1.2.2: a client of the authorization code or implicit grant registers its
+/// redirect URIs; the implicit grant (OIDC Core §3.2–§3.3, tokens from the authorization
+/// endpoint) is an addition to the code grant for legacy apps, never a client's only way in.
+pub(crate) fn needs_redirect_uri(
+    grants: &[GrantType],
+    redirect_uris: &[String],
+) -> Result<(), TenantError> {
     if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(TenantError::Invalid(
             "the authorization_code grant needs at least one redirect URI".into(),
+        ));
+    }
+    if grants.contains(&GrantType::Implicit) && !grants.contains(&GrantType::AuthorizationCode) {
+        return Err(TenantError::Invalid(
+            "the implicit grant needs the authorization_code grant too".into(),
         ));
     }
     Ok(())
@@ -1020,6 +1052,7 @@ pub(crate) fn check_options_shape(
         );
     }
     check_jwt_auth_options(method, options)?;
+    crate::encryption::check_encryption_options(options)?;
     // Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2.
     for (field, uri) in [
         ("backchannel_logout_uri", &options.backchannel_logout_uri),

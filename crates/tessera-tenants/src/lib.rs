@@ -8,8 +8,12 @@ mod actor;
 mod admin;
 mod branding;
 mod directory;
+pub mod emails;
+mod encryption;
 mod error;
 mod feed;
+pub mod metadata_document;
+pub mod outbound;
 pub mod pages;
 pub mod registration;
 mod resources;
@@ -26,6 +30,7 @@ pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
 pub use directory::Directory;
 pub use error::TenantError;
 pub use feed::FeedCursor;
+pub use metadata_document::{MetadataDocumentError, MetadataDocuments};
 pub use pages::{PageContext, TemplateName, TemplateProblem, TenantLook, TenantPages};
 pub use resources::{
     MAX_RESOURCE_IDENTIFIER, NewResourceServer, ResourceServerUpdate, check_resource_identifier,

@@ -82,6 +82,14 @@ pub struct ClientMetadata {
     pub token_endpoint_auth_signing_alg: Option<String>,
     /// OIDC Registration §2.
     pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// OIDC Registration §2 (OIDC Core §10.2).
+    pub id_token_encrypted_response_alg: Option<tessera_core::JweAlg>,
+    /// OIDC Registration §2; `A128CBC-HS256` when only the `alg` is sent.
+    pub id_token_encrypted_response_enc: Option<tessera_core::JweEnc>,
+    /// OIDC Registration §2 (OIDC Core §5.3.2).
+    pub userinfo_encrypted_response_alg: Option<tessera_core::JweAlg>,
+    /// OIDC Registration §2; `A128CBC-HS256` when only the `alg` is sent.
+    pub userinfo_encrypted_response_enc: Option<tessera_core::JweEnc>,
     /// OIDC Registration §2.
     pub subject_type: Option<SubjectType>,
     /// OIDC Registration §2.
@@ -195,7 +203,7 @@ fn glob(pattern: &[u8], text: &[u8], stop: &[u8], empty_ok: bool) -> bool {
 
 /// A client registration mapped from metadata: what [`NewClient`] needs, checked against the
 /// tenant's policy (grant types, redirect-URI patterns, response types).
-fn map_metadata(
+pub(crate) fn map_metadata(
     policy: &RegistrationPolicy,
     m: &ClientMetadata,
 ) -> Result<NewClient, RegistrationError> {
@@ -233,18 +241,30 @@ fn map_metadata(
     if grant_types.is_empty() {
         return Err(meta("grant_types must not be empty"));
     }
-    // RFC 7591 §2.1: response_types and grant_types must be consistent; only `code` exists.
+    // RFC 7591 §2.1: response_types and grant_types must be consistent: `code` goes with
+    // authorization_code, `id_token` and `token` with implicit (OIDC Core §3.2–§3.3).
     let code = grant_types.contains(&GrantType::AuthorizationCode);
-    match &m.response_types {
-        Some(rt) if rt.iter().any(|r| r != "code") => {
-            return Err(meta("only the response type `code` is supported"));
+    let implicit = grant_types.contains(&GrantType::Implicit);
+    if let Some(rt) = &m.response_types {
+        let mut parsed = Vec::with_capacity(rt.len());
+        for raw in rt {
+            parsed.push(
+                tessera_core::ResponseType::parse(raw)
+                    .ok_or_else(|| meta(format!("unsupported response type `{raw}`")))?,
+            );
         }
-        Some(rt) if rt.is_empty() == code => {
+        let needs_code = parsed.iter().any(|r| r.code);
+        let needs_implicit = parsed.iter().any(|r| r.has_front_channel_token());
+        if needs_code != code || needs_implicit != implicit || (implicit && !code) {
             return Err(meta(
-                "response_types `code` goes with grant type authorization_code (RFC 7591 §2.1)",
+                "response_types and grant_types are inconsistent (RFC 7591 §2.1): `code` goes \
+                 with authorization_code, `id_token` and `token` with implicit",
             ));
         }
-        _ => {}
+    } else if implicit {
+        return Err(meta(
+            "the implicit grant needs response_types naming the ones the client uses",
+        ));
     }
     check_redirect_uris(policy, &m.redirect_uris)?;
     if code && m.redirect_uris.is_empty() {
@@ -284,6 +304,17 @@ fn map_metadata(
         subject_type: m.subject_type.unwrap_or_default(),
         sector_identifier_uri: m.sector_identifier_uri.clone(),
         userinfo_signed_response_alg: m.userinfo_signed_response_alg,
+        // OIDC Registration §2: `enc` defaults to A128CBC-HS256 when `alg` is given; stored
+        // explicitly so the response echoes the value in force. `enc` alone stays as sent, for
+        // the shared validation to refuse.
+        id_token_encrypted_response_alg: m.id_token_encrypted_response_alg,
+        id_token_encrypted_response_enc: m.id_token_encrypted_response_enc.or(m
+            .id_token_encrypted_response_alg
+            .map(|_| tessera_core::JweEnc::A128CbcHs256)),
+        userinfo_encrypted_response_alg: m.userinfo_encrypted_response_alg,
+        userinfo_encrypted_response_enc: m.userinfo_encrypted_response_enc.or(m
+            .userinfo_encrypted_response_alg
+            .map(|_| tessera_core::JweEnc::A128CbcHs256)),
         ..ClientOptions::default()
     };
     Ok(NewClient {
@@ -376,7 +407,13 @@ fn information(
             .iter()
             .map(|g| g.as_str().to_owned())
             .collect(),
-        response_types: if code { vec!["code".into()] } else { vec![] },
+        response_types: match (code, client.grant_types.contains(&GrantType::Implicit)) {
+            (true, true) => tessera_core::ResponseType::SUPPORTED
+                .map(str::to_owned)
+                .to_vec(),
+            (true, false) => vec!["code".into()],
+            _ => vec![],
+        },
         token_endpoint_auth_method: method.as_str().to_owned(),
         scope: client.scopes.to_wire(),
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
@@ -784,6 +821,36 @@ mod tests {
 
     fn metadata(v: serde_json::Value) -> ClientMetadata {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn response_types_must_agree_with_the_implicit_and_code_grants() {
+        let p = policy(&["authorization_code", "implicit"], &[]);
+        let ok = metadata(serde_json::json!({
+            "redirect_uris": ["https://a.example.com/cb"],
+            "grant_types": ["authorization_code", "implicit"],
+            "response_types": ["code", "code id_token", "id_token token"],
+        }));
+        let c = map_metadata(&p, &ok).unwrap();
+        assert!(c.grant_types.contains(&GrantType::Implicit));
+        for bad in [
+            // implicit without saying which response types
+            serde_json::json!({"grant_types": ["authorization_code", "implicit"]}),
+            // a token response type without the implicit grant
+            serde_json::json!({"response_types": ["code", "code id_token"]}),
+            // the implicit grant alone
+            serde_json::json!({"grant_types": ["implicit"], "response_types": ["id_token"]}),
+            // bare `token` is not supported
+            serde_json::json!({"grant_types": ["authorization_code", "implicit"],
+                               "response_types": ["code", "token"]}),
+        ] {
+            let mut m = bad.clone();
+            m["redirect_uris"] = serde_json::json!(["https://a.example.com/cb"]);
+            assert!(map_metadata(&p, &metadata(m)).is_err(), "{bad}");
+        }
+        // A policy without `implicit` refuses the grant.
+        let strict = policy(&["authorization_code"], &[]);
+        assert!(map_metadata(&strict, &ok).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub const MAX_SECTOR_DOCUMENT_BYTES: usize = 64 * 1024;
 pub(crate) async fn check_subject_options(
     client: &ClientRecord,
     tenant_alg: SigningAlg,
+    allow_loopback_http: bool,
 ) -> Result<(), TenantError> {
     let options = &client.options;
     if let Some(alg) = options.userinfo_signed_response_alg
@@ -39,7 +40,7 @@ pub(crate) async fn check_subject_options(
             .map_err(|why| TenantError::Invalid(why.to_owned()))?;
     }
     if let Some(uri) = sector_uri {
-        let listed = fetch_sector_document(uri)
+        let listed = fetch_sector_document(uri, allow_loopback_http)
             .await
             .map_err(|why| TenantError::Invalid(format!("sector_identifier_uri: {why}")))?;
         // OIDC Registration §5: "the values registered in redirect_uris MUST be included in
@@ -58,18 +59,20 @@ pub(crate) async fn check_subject_options(
     Ok(())
 }
 
-/// Fetches a `sector_identifier_uri` (https, or plain http on a loopback host) within
+/// Fetches a `sector_identifier_uri` (https, or plain http on a loopback host where the
+/// deployment allows it) from a public address (see [`crate::outbound`]) within
 /// [`SECTOR_FETCH_TIMEOUT`] and at most [`MAX_SECTOR_DOCUMENT_BYTES`], and reads it as a JSON
 /// array of URIs. The error is safe to show: it never echoes what the server sent.
-async fn fetch_sector_document(uri: &str) -> Result<Vec<String>, &'static str> {
+async fn fetch_sector_document(
+    uri: &str,
+    allow_loopback_http: bool,
+) -> Result<Vec<String>, &'static str> {
     let url = parse_sector_identifier_uri(uri)?;
-    let http = reqwest::Client::builder()
-        .timeout(SECTOR_FETCH_TIMEOUT)
-        .connect_timeout(SECTOR_FETCH_TIMEOUT)
-        // A redirect could lead anywhere, including plain http: the registered URL is fetched.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("tessera")
-        .build()
+    if url.scheme() == "http" && !allow_loopback_http {
+        return Err("plain http is not allowed");
+    }
+    crate::outbound::check_url(&url, allow_loopback_http)?;
+    let http = crate::outbound::client(SECTOR_FETCH_TIMEOUT, allow_loopback_http)
         .map_err(|_| "no HTTP client")?;
     let work = async {
         let mut resp = http
@@ -144,7 +147,7 @@ mod tests {
     }
 
     async fn refusal(c: &ClientRecord, alg: SigningAlg) -> String {
-        match check_subject_options(c, alg).await {
+        match check_subject_options(c, alg, true).await {
             Err(TenantError::Invalid(why)) => why,
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -154,7 +157,7 @@ mod tests {
     async fn a_pairwise_client_needs_one_sector() {
         let one = ["https://a.example.com/cb", "https://a.example.com/x"];
         assert!(
-            check_subject_options(&client(&one, pairwise()), SigningAlg::Es256)
+            check_subject_options(&client(&one, pairwise()), SigningAlg::Es256, true)
                 .await
                 .is_ok()
         );
@@ -166,9 +169,13 @@ mod tests {
         );
         // Public clients may span hosts.
         assert!(
-            check_subject_options(&client(&two, ClientOptions::default()), SigningAlg::Es256)
-                .await
-                .is_ok()
+            check_subject_options(
+                &client(&two, ClientOptions::default()),
+                SigningAlg::Es256,
+                true
+            )
+            .await
+            .is_ok()
         );
         let plain_http = ClientOptions {
             sector_identifier_uri: Some("http://sector.example.com/s.json".into()),
@@ -194,7 +201,7 @@ mod tests {
             (SigningAlg::Es256, SigningAlg::EdDsa, false),
             (SigningAlg::Rs256, SigningAlg::Es256, false),
         ] {
-            let result = check_subject_options(&client(&uris, with(alg)), tenant).await;
+            let result = check_subject_options(&client(&uris, with(alg)), tenant, true).await;
             assert_eq!(result.is_ok(), ok, "{tenant} tenant, {alg}");
         }
     }

@@ -120,6 +120,7 @@ pub async fn exchange_code(
         refresh_token: new.refresh_token,
         binding,
         now,
+        encryption: None,
     })
 }
 

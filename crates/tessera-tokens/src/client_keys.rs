@@ -2,7 +2,8 @@
 //! its `jwks_uri`, fetched over HTTPS with a timeout and a size limit, cached per client for
 //! [`CACHE_TTL`], and fetched again when a JWS names a `kid` the cached set lacks (key
 //! rotation, OIDC Core §10.1), at most once per [`REFETCH_INTERVAL`]. Used to check
-//! `private_key_jwt` assertions (RFC 7523 §2.2) and signed request objects (RFC 9101 §6.2).
+//! `private_key_jwt` assertions (RFC 7523 §2.2) and signed request objects (RFC 9101 §6.2), and
+//! to find the key encrypted ID tokens and userinfo responses go to (OIDC Core §10.2).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tessera_core::client::{is_loopback, parse_jwks_uri};
-use tessera_core::{ClientId, TenantId};
+use tessera_core::{ClientId, EncryptedResponse, TenantId};
+use tessera_keys::jwe::Recipient;
 use tessera_store::ClientRecord;
 
 /// How long a fetch of a `jwks_uri` may take, connection included.
@@ -42,6 +44,10 @@ pub enum ClientKeysError {
     /// The fetch failed, timed out, answered other than 200, was too large or not a JWK Set.
     #[error("the client's jwks_uri could not be used: {0}")]
     Fetch(&'static str),
+    /// The client's keys hold none to encrypt to with the registered algorithm (OIDC Core
+    /// §10.2): a public key of its type whose `use` is `enc` or absent.
+    #[error("the client's keys hold no public key usable for {0}")]
+    NoEncryptionKey(&'static str),
 }
 
 /// A fetched JWK Set.
@@ -65,14 +71,8 @@ impl ClientKeyResolver {
     /// A resolver; `allow_loopback_http` lets a `jwks_uri` on a loopback host use plain http
     /// (development and tests), otherwise only https is fetched.
     pub fn new(allow_loopback_http: bool) -> Result<Self, ClientKeysError> {
-        let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT)
-            // A redirect could lead anywhere, including plain http: the registered URL is the
-            // one fetched.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("tessera")
-            .build()
+        // Public addresses only (loopback too when allowed), no redirects.
+        let http = tessera_tenants::outbound::client(FETCH_TIMEOUT, allow_loopback_http)
             .map_err(|_| ClientKeysError::Fetch("no HTTP client"))?;
         Ok(Self {
             http,
@@ -109,6 +109,8 @@ impl ClientKeyResolver {
         if url.scheme() == "http" && !(self.allow_loopback_http && is_loopback(&url)) {
             return Err(ClientKeysError::BadUri("plain http is not allowed"));
         }
+        tessera_tenants::outbound::check_url(&url, self.allow_loopback_http)
+            .map_err(ClientKeysError::BadUri)?;
         let work = async {
             let mut resp = self
                 .http
@@ -198,6 +200,23 @@ pub async fn client_jwks(
     Ok(keys)
 }
 
+/// The key to encrypt `what` to for `client` (OIDC Core §10.2, §5.3.2): `None` when the client
+/// registered no encryption of it, else the first suitable key of its `jwks` or of the document
+/// at its `jwks_uri` (see [`Recipient::select`]).
+pub async fn encryption_recipient(
+    resolver: &ClientKeyResolver,
+    client: &ClientRecord,
+    what: EncryptedResponse,
+) -> Result<Option<Recipient>, ClientKeysError> {
+    let Some(encryption) = client.options.encryption(what) else {
+        return Ok(None);
+    };
+    let set = client_jwks(resolver, client, None).await?;
+    Recipient::select(&set, encryption)
+        .map(Some)
+        .map_err(|_| ClientKeysError::NoEncryptionKey(encryption.alg.as_str()))
+}
+
 /// Whether the set has a key whose `kid` is `kid`.
 pub fn has_kid(set: &Value, kid: &str) -> bool {
     keys_of(set).any(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
@@ -247,6 +266,88 @@ mod tests {
             }
         });
         (url, hits)
+    }
+
+    fn client(options: serde_json::Value) -> ClientRecord {
+        use tessera_core::{ClientType, ScopeSet, SigningAlg, TokenFormat};
+        ClientRecord {
+            tenant_id: TenantId::new(),
+            client_id: ClientId::parse("rp").unwrap(),
+            name: "RP".to_owned(),
+            client_type: ClientType::Confidential,
+            secret_hash: None,
+            grant_types: vec![],
+            redirect_uris: vec![],
+            scopes: ScopeSet::default(),
+            token_format: TokenFormat::Jwt,
+            admin_role: None,
+            admin_tenant_id: None,
+            post_logout_redirect_uris: vec![],
+            first_party: false,
+            require_pkce: true,
+            id_token_alg: SigningAlg::Rs256,
+            options: serde_json::from_value(options).unwrap(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_encryption_key_is_the_registered_purposes_suitable_key() {
+        let resolver = ClientKeyResolver::new(true).unwrap();
+        // RFC 7518 Appendix C, Bob's P-256 key.
+        let ec = json!({
+            "kty": "EC", "crv": "P-256", "kid": "bob", "use": "enc",
+            "x": "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ",
+            "y": "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck",
+        });
+        let rp = client(json!({
+            "jwks": {"keys": [ec]},
+            "userinfo_encrypted_response_alg": "ECDH-ES",
+        }));
+        let recipient = encryption_recipient(&resolver, &rp, EncryptedResponse::Userinfo)
+            .await
+            .unwrap()
+            .expect("a recipient");
+        assert_eq!(recipient.kid(), Some("bob"));
+        assert_eq!(
+            recipient.encryption().enc,
+            tessera_core::JweEnc::A128CbcHs256
+        );
+        // Not registered for ID tokens.
+        let none = encryption_recipient(&resolver, &rp, EncryptedResponse::IdToken).await;
+        assert!(matches!(none, Ok(None)));
+        // Registered, but the keys hold no RSA key; or no keys at all.
+        let rsa = client(json!({
+            "jwks": {"keys": [ec]},
+            "id_token_encrypted_response_alg": "RSA-OAEP-256",
+        }));
+        assert_eq!(
+            encryption_recipient(&resolver, &rsa, EncryptedResponse::IdToken)
+                .await
+                .unwrap_err(),
+            ClientKeysError::NoEncryptionKey("RSA-OAEP-256")
+        );
+        let keyless = client(json!({"id_token_encrypted_response_alg": "ECDH-ES"}));
+        assert_eq!(
+            encryption_recipient(&resolver, &keyless, EncryptedResponse::IdToken)
+                .await
+                .unwrap_err(),
+            ClientKeysError::NoKeys
+        );
+        // From a jwks_uri.
+        let (url, hits) = serve(200, json!({"keys": [ec]}).to_string()).await;
+        let remote = client(json!({
+            "jwks_uri": url,
+            "id_token_encrypted_response_alg": "ECDH-ES",
+            "id_token_encrypted_response_enc": "A256GCM",
+        }));
+        let recipient = encryption_recipient(&resolver, &remote, EncryptedResponse::IdToken)
+            .await
+            .unwrap()
+            .expect("a recipient");
+        assert_eq!(recipient.encryption().enc, tessera_core::JweEnc::A256Gcm);
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

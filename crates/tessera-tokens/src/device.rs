@@ -356,6 +356,7 @@ async fn redeem(
         refresh_token: new.refresh_token,
         binding,
         now,
+        encryption: None,
     })
 }
 

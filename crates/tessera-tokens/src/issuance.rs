@@ -38,6 +38,10 @@ pub struct Issuance {
     /// What the access token is bound to (DPoP key, client certificate).
     pub(crate) binding: Binding,
     pub(crate) now: i64,
+    /// The client's key the ID token is encrypted to, when it registered encrypted ID tokens
+    /// (OIDC Core §10.2): set with [`Issuance::set_encryption`] or
+    /// [`Issuance::resolve_encryption`] before signing.
+    pub(crate) encryption: Option<tessera_keys::jwe::Recipient>,
 }
 
 /// Claims of an ID token (OIDC Core §2, §3.1.3.6).
@@ -56,7 +60,12 @@ struct IdTokenClaims<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     amr: &'a [String],
     azp: &'a str,
-    at_hash: String,
+    /// Binds the ID token to the access token issued with it (OIDC Core §3.1.3.6, §3.2.2.10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_hash: Option<String>,
+    /// Binds the ID token to the code issued with it (OIDC Core §3.3.2.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
     #[serde(flatten)]
@@ -84,31 +93,10 @@ impl Issuance {
         // access token states the same `sub` as the ID token, so userinfo and introspection
         // agree with it (§5.3.2). The user is still resolved through the token family.
         let sub = snapshot.subject_for(&self.client, self.user);
-        let client_id = self.client.client_id.as_ref();
-        let target = resolve_target(
-            snapshot,
-            &self.client,
-            &self.resources,
-            &self.scopes,
-            client_id,
-        )?;
-        let token = AccessToken {
-            subject: sub.clone(),
-            client_id: self.client.client_id.clone(),
-            user: Some(self.user),
-            family_id: Some(self.family_id.clone()),
-            target,
-            auth_time: Some(self.auth_time),
-            acr: self.acr.clone(),
-            amr: self.amr.clone(),
-            sid: self.sid.clone(),
-            userinfo_claims: self.userinfo_claims.clone(),
-            act: None,
-            binding: self.binding.clone(),
-        };
+        let token = self.access_token(snapshot, &sub)?;
         let minted = mint(snapshot, &token, self.now)?;
         let id_token = if self.has_id_token() {
-            Some(self.id_token(snapshot, &sub, &minted.token)?)
+            Some(self.id_token(snapshot, &sub, Some(&minted.token), None)?)
         } else {
             None
         };
@@ -130,12 +118,45 @@ impl Issuance {
         })
     }
 
-    /// The signed ID token (OIDC Core §3.1.3.6); `at_hash` binds it to `access_token`.
-    fn id_token(
+    /// What the grant's access token states: the user as `sub` sees them, the target (resource
+    /// servers, or the client itself as the audience of userinfo, RFC 9068 §3), the sign-in.
+    pub(crate) fn access_token(
         &self,
         snapshot: &TenantSnapshot,
         sub: &str,
-        access_token: &str,
+    ) -> Result<AccessToken, TokenError> {
+        let client_id = self.client.client_id.as_ref();
+        let target = resolve_target(
+            snapshot,
+            &self.client,
+            &self.resources,
+            &self.scopes,
+            client_id,
+        )?;
+        Ok(AccessToken {
+            subject: sub.to_owned(),
+            client_id: self.client.client_id.clone(),
+            user: Some(self.user),
+            family_id: Some(self.family_id.clone()),
+            target,
+            auth_time: Some(self.auth_time),
+            acr: self.acr.clone(),
+            amr: self.amr.clone(),
+            sid: self.sid.clone(),
+            userinfo_claims: self.userinfo_claims.clone(),
+            act: None,
+            binding: self.binding.clone(),
+        })
+    }
+
+    /// The signed ID token (OIDC Core §3.1.3.6); `at_hash` binds it to `access_token` and
+    /// `c_hash` to `code` (OIDC Core §3.3.2.11).
+    pub(crate) fn id_token(
+        &self,
+        snapshot: &TenantSnapshot,
+        sub: &str,
+        access_token: Option<&str>,
+        code: Option<&str>,
     ) -> Result<String, TokenError> {
         let alg = self.client.id_token_alg;
         let signer = snapshot
@@ -154,14 +175,16 @@ impl Issuance {
             acr: self.acr.as_deref(),
             amr: &self.amr,
             azp: client_id,
-            at_hash: token_hash(alg, access_token),
+            at_hash: access_token.map(|t| token_hash(alg, t)),
+            c_hash: code.map(|c| token_hash(alg, c)),
             sid: self.sid.as_deref(),
             extra: &self.id_token_claims,
         };
         let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
-        signer
+        let jws = signer
             .sign_jws("JWT", &payload)
-            .map_err(|e| anyhow::Error::new(e).context("signing an ID token").into())
+            .map_err(|e| anyhow::Error::new(e).context("signing an ID token"))?;
+        self.seal_id_token(jws)
     }
 }
 

@@ -18,9 +18,11 @@ pub mod client_keys;
 mod code;
 mod device;
 pub mod dpop;
+mod encryption;
 mod error;
 mod exchange;
 mod family;
+mod front_channel;
 mod introspection;
 mod issuance;
 pub mod logout;
@@ -54,10 +56,15 @@ pub use device::{
     DeviceAuthorization, SLOW_DOWN_STEP_SECS, USER_CODE_ALPHABET, USER_CODE_LEN, UserCode,
     approve_device_code, authorize_device, deny_device_code, pending_device_code, poll_device_code,
 };
+pub use encryption::encryption_key_unavailable;
 pub use error::TokenError;
 pub use exchange::token_exchange;
 pub use family::{
     OFFLINE_ACCESS, family_expiry, reason, revoke_families_of_client, revoke_families_of_session,
+};
+pub use front_channel::{
+    FrontChannelAccessToken, FrontChannelIssuance, FrontChannelResponse, FrontChannelSigned,
+    authorize_front_channel, front_channel_refusal,
 };
 pub use introspection::{
     INTROSPECTION_JWT_MEDIA_TYPE, INTROSPECTION_JWT_TYP, Introspection, PresentedToken,

@@ -124,5 +124,6 @@ pub async fn issue_for_password(
         refresh_token: new.refresh_token,
         binding,
         now,
+        encryption: None,
     })
 }

@@ -176,6 +176,7 @@ pub async fn refresh_tokens(
         refresh_token: Some(successor),
         binding,
         now,
+        encryption: None,
     })
 }
 

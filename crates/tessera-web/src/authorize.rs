@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use tessera_core::{ClientType, Clock, GrantType, OAuthErrorCode, ScopeSet};
+use tessera_core::{ClientType, Clock, OAuthErrorCode, ResponseType, ScopeSet};
 use tessera_store::ClientRecord;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::client_keys::ClientKeyResolver;
@@ -232,6 +232,13 @@ async fn handle(
     ) {
         return bad("A parameter is repeated.");
     }
+    // Client ID Metadata Documents: a URL client_id may be fetched first, into a new snapshot.
+    let refreshed =
+        match crate::client_metadata::for_authorize(flow, req, outer.get("client_id")).await {
+            Ok(refreshed) => refreshed,
+            Err(page) => return page,
+        };
+    let flow = &crate::client_metadata::with_snapshot(flow, refreshed.as_ref());
     let Some(client) = outer
         .get("client_id")
         .and_then(|id| flow.snapshot.client(id))
@@ -397,10 +404,18 @@ pub(crate) fn return_to(params: &Params, client: &ClientRecord) -> Result<Return
         }
         None => return Err("The request does not say where to return to (redirect_uri)."),
     };
-    let mode = params
-        .get("response_mode")
-        .and_then(ResponseMode::parse)
-        .unwrap_or(ResponseMode::Query);
+    // Multiple Response Type Encoding Practices §5: the default for a response carrying tokens
+    // is the fragment, and they are never put in the query, not even in an error to a request
+    // that asked for it (`validate` refuses that request).
+    let tokens = params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .is_some_and(ResponseType::has_front_channel_token);
+    let mode = match params.get("response_mode").and_then(ResponseMode::parse) {
+        Some(ResponseMode::Query) | None if tokens => ResponseMode::Fragment,
+        Some(mode) => mode,
+        None => ResponseMode::Query,
+    };
     Ok(ReturnTo {
         redirect_uri,
         mode,
@@ -446,21 +461,44 @@ pub(crate) fn validate(
             "the registration parameter is not supported",
         ));
     }
-    match params.get("response_type") {
+    let response_type = match params.get("response_type") {
         None => return Err(refuse(E::InvalidRequest, "response_type is required")),
-        Some("code") => {}
-        Some(_) => {
-            return Err(refuse(
+        Some(raw) => ResponseType::parse(raw).ok_or_else(|| {
+            refuse(
                 E::UnsupportedResponseType,
-                "only response_type=code is supported",
+                "response_type must be code, or for clients allowed the implicit grant \
+                 id_token, id_token token, code id_token, code token or code id_token token",
+            )
+        })?,
+    };
+    if let Some(why) = tessera_tokens::front_channel_refusal(client, response_type) {
+        return Err(refuse(E::UnauthorizedClient, why));
+    }
+    if response_type.has_front_channel_token() {
+        // Multiple Response Type Encoding Practices §5: tokens never travel in the query.
+        if params.get("response_mode") == Some("query") {
+            return Err(refuse(
+                E::InvalidRequest,
+                "response_mode=query cannot carry tokens; use fragment or form_post",
             ));
         }
-    }
-    if !client.grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(refuse(
-            E::UnauthorizedClient,
-            "the client may not use the authorization code grant",
-        ));
+        // OIDC Core §3.2.2.1, §3.3.2.11: nonce is required when an ID token comes from here.
+        if response_type.requires_nonce() && params.get("nonce").is_none() {
+            return Err(refuse(
+                E::InvalidRequest,
+                "nonce is required when the authorization endpoint returns an ID token",
+            ));
+        }
+        // The implicit and hybrid flows are OpenID Connect flows (OIDC Core §3.2.2.1).
+        if !params
+            .get("scope")
+            .is_some_and(|s| s.split(' ').any(|x| x == "openid"))
+        {
+            return Err(refuse(
+                E::InvalidRequest,
+                "the implicit and hybrid flows need the openid scope",
+            ));
+        }
     }
 
     let Some(raw_scope) = params.get("scope") else {
@@ -552,7 +590,11 @@ pub(crate) fn validate(
             Some(challenge.to_owned())
         }
     };
-    if code_challenge.is_none() && (client.require_pkce || client.client_type == ClientType::Public)
+    // Without a code (implicit flow) there is nothing for PKCE to protect.
+    let code_challenge = code_challenge.filter(|_| response_type.code);
+    if response_type.code
+        && code_challenge.is_none()
+        && (client.require_pkce || client.client_type == ClientType::Public)
     {
         return Err(refuse(
             E::InvalidRequest,
@@ -611,6 +653,7 @@ pub(crate) fn validate(
         client_id: client.client_id.to_string(),
         redirect_uri_sent: params.get("redirect_uri").is_some(),
         return_to,
+        response_type,
         scope: requested.to_wire(),
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge,

@@ -52,6 +52,9 @@ pub async fn device_authorization(
     let body = read_limited(payload, MAX_BODY_BYTES).await?;
     let fail = |e: TokenError| OAuthError::from_token_error(e, &snapshot.issuer);
     let mut form = parse_token_form(&body).map_err(fail)?;
+    // Client ID Metadata Documents: a URL client_id may be fetched first, into a new snapshot.
+    let snapshot =
+        crate::client_metadata::for_backchannel(&req, &snapshot, form.client_id.as_deref()).await?;
     let authorization = match req.headers().get(AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| fail(TokenError::InvalidClient))?),
         None => None,
@@ -178,6 +181,7 @@ pub async fn device_post(
             mode: ResponseMode::Device,
             state: Some(code.display()),
         },
+        response_type: tessera_core::ResponseType::CODE,
         redirect_uri_sent: false,
         scope: record.scopes.to_wire(),
         nonce: None,

@@ -34,10 +34,10 @@ struct Metadata<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     frontchannel_logout_session_supported: Option<bool>,
     scopes_supported: Vec<&'a str>,
-    response_types_supported: [&'a str; 1],
+    response_types_supported: [&'a str; 6],
     /// OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode.
     response_modes_supported: [&'a str; 3],
-    grant_types_supported: [&'a str; 6],
+    grant_types_supported: [&'a str; 7],
     token_endpoint_auth_methods_supported: Vec<&'a str>,
     /// RFC 8628 §4.
     device_authorization_endpoint: String,
@@ -74,12 +74,26 @@ struct Metadata<'a> {
     /// `userinfo_signed_response_alg` (the tenant's key rings).
     #[serde(skip_serializing_if = "Option::is_none")]
     userinfo_signing_alg_values_supported: Option<Vec<&'a str>>,
+    /// OIDC Discovery §3: JWE algorithms of encrypted ID tokens and userinfo responses (OIDC
+    /// Core §10.2, §5.3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_encryption_alg_values_supported: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_encryption_enc_values_supported: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_encryption_alg_values_supported: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_encryption_enc_values_supported: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claims_supported: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt_values_supported: Option<[&'a str; 4]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claims_parameter_supported: Option<bool>,
+    /// OIDC Discovery §3: "1" password, "2" password and a second factor
+    /// (`tessera_authn::mfa`); `acr_values` naming "2" asks for the second factor (step-up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr_values_supported: Option<[&'a str; 2]>,
     /// OIDC Discovery §3, RFC 9101 §10.1: request objects by value.
     request_parameter_supported: bool,
     /// OIDC Discovery §3: `request_uri` is accepted, but only the `urn:` values of our pushed
@@ -93,6 +107,26 @@ struct Metadata<'a> {
     pushed_authorization_request_endpoint: String,
     /// RFC 9126 §5: the tenant's policy (a client may also be required to push on its own).
     require_pushed_authorization_requests: bool,
+    /// draft-ietf-oauth-client-id-metadata-document-02 §6: only when the tenant takes URL
+    /// `client_id`s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id_metadata_document_supported: Option<bool>,
+}
+
+/// The JWE key-management algorithms of encrypted responses (RFC 7518 §4.3, §4.6).
+fn jwe_algs() -> Vec<&'static str> {
+    tessera_core::JweAlg::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect()
+}
+
+/// The JWE content-encryption algorithms of encrypted responses (RFC 7518 §5.2.3, §5.3).
+fn jwe_encs() -> Vec<&'static str> {
+    tessera_core::JweEnc::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .collect()
 }
 
 /// RFC 8705 §5 `mtls_endpoint_aliases`.
@@ -180,7 +214,8 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
         frontchannel_logout_supported: openid.then_some(true),
         frontchannel_logout_session_supported: openid.then_some(true),
         scopes_supported: s.scopes.iter().map(|sc| sc.name.as_ref()).collect(),
-        response_types_supported: ["code"],
+        // OIDC Core §3.2–§3.3: the implicit and hybrid ones only for clients allowed them.
+        response_types_supported: tessera_core::ResponseType::SUPPORTED,
         response_modes_supported: ["query", "fragment", "form_post"],
         grant_types_supported: [
             "authorization_code",
@@ -190,6 +225,8 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
             "urn:ietf:params:oauth:grant-type:device_code",
             // RFC 6749 §4.3, for clients registered with it only (off by default).
             "password",
+            // OIDC Core §3.2–§3.3, for clients registered with it only (off by default).
+            "implicit",
         ],
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         device_authorization_endpoint: format!("{base}/device_authorization"),
@@ -212,10 +249,15 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
         // OIDC Discovery §3 requires these three; RFC 8414 does not define them.
         subject_types_supported: openid.then_some(["public", "pairwise"]),
         userinfo_signing_alg_values_supported: openid.then(|| algs.clone()),
+        id_token_encryption_alg_values_supported: openid.then(jwe_algs),
+        id_token_encryption_enc_values_supported: openid.then(jwe_encs),
+        userinfo_encryption_alg_values_supported: openid.then(jwe_algs),
+        userinfo_encryption_enc_values_supported: openid.then(jwe_encs),
         id_token_signing_alg_values_supported: openid.then_some(algs),
         claims_supported: openid.then(|| claims.into_iter().collect()),
         prompt_values_supported: openid.then_some(["none", "login", "consent", "select_account"]),
         claims_parameter_supported: openid.then_some(true),
+        acr_values_supported: openid.then_some(tessera_authn::mfa::ACR_VALUES_SUPPORTED),
         request_parameter_supported: true,
         request_uri_parameter_supported: true,
         require_request_uri_registration: false,
@@ -230,6 +272,12 @@ fn metadata<'a>(s: &'a TenantSnapshot, openid: bool, mtls: Option<&str>) -> Meta
             .settings
             .authorization
             .require_pushed_authorization_requests,
+        client_id_metadata_document_supported: s
+            .tenant
+            .settings
+            .client_id_metadata_documents
+            .enabled
+            .then_some(true),
     }
 }
 

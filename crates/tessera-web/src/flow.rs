@@ -9,11 +9,13 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tessera_authn::{ActiveSession, Authenticator};
+use tessera_core::encryption::EncryptedResponse;
 use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
 use tessera_keys::MasterKey;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
-use tessera_tokens::CodeGrant;
+use tessera_tokens::client_keys::{ClientKeyResolver, encryption_recipient};
+use tessera_tokens::{CodeGrant, TokenError};
 
 use crate::interaction::{PendingAuthorization, ResponseMode};
 use crate::page::{self, Page};
@@ -31,6 +33,8 @@ pub struct Flow<'a> {
     pub authn: &'a Authenticator,
     /// The database.
     pub store: &'a Store,
+    /// Fetches clients' keys (ID tokens encrypted to them, OIDC Core §10.2).
+    pub keys: Option<&'a ClientKeyResolver>,
 }
 
 /// The app data every browser-flow handler needs, extracted as one value.
@@ -40,6 +44,7 @@ pub struct FlowDeps {
     authn: web::Data<Authenticator>,
     store: web::Data<Store>,
     proxies: Option<web::Data<crate::TrustedProxies>>,
+    keys: Option<web::Data<ClientKeyResolver>>,
 }
 
 impl FromRequest for FlowDeps {
@@ -54,6 +59,7 @@ impl FromRequest for FlowDeps {
                 authn: req.app_data::<web::Data<Authenticator>>()?.clone(),
                 store: req.app_data::<web::Data<Store>>()?.clone(),
                 proxies: req.app_data::<web::Data<crate::TrustedProxies>>().cloned(),
+                keys: req.app_data::<web::Data<ClientKeyResolver>>().cloned(),
             })
         })();
         std::future::ready(deps.ok_or_else(|| {
@@ -71,6 +77,7 @@ impl FlowDeps {
             master: &self.master,
             authn: &self.authn,
             store: &self.store,
+            keys: self.keys.as_ref().map(|k| k.get_ref()),
         }
     }
 
@@ -154,6 +161,12 @@ impl Flow<'_> {
             }
         }
 
+        // Step-up (OIDC Core §3.1.2.1 `acr_values`, §5.5.1.1 essential `acr`): a second factor
+        // the session lacks is asked for before the flow goes on.
+        let cookies = match crate::mfa::step_up(self, req, &pending, &active, cookies).await {
+            Ok(cookies) => cookies,
+            Err(response) => return *response,
+        };
         // RFC 8628 §5.4: a device authorization always asks the signed-in user to compare the
         // code and consent, whatever was remembered.
         if pending.return_to.mode == ResponseMode::Device {
@@ -274,6 +287,12 @@ impl Flow<'_> {
             resources: pending.resources.clone(),
             dpop_jkt: pending.dpop_jkt.clone(),
         };
+        if pending.response_type.has_front_channel_token() {
+            let client = Arc::clone(client);
+            return self
+                .issue_front_channel(pending, active, &client, grant, cookies)
+                .await;
+        }
         match tessera_tokens::issue_code(self.store, self.snapshot, grant, Clock.now()).await {
             Ok(code) => page::respond(
                 self.templates,
@@ -292,6 +311,105 @@ impl Flow<'_> {
                     "the authorization server could not complete the request",
                 )
             }
+        }
+    }
+
+    /// The implicit and hybrid flows (OIDC Core §3.2–§3.3): the code, access token and ID token
+    /// the response type asks for, sent in the fragment or a form post.
+    async fn issue_front_channel(
+        &self,
+        pending: &PendingAuthorization,
+        active: &ActiveSession,
+        client: &Arc<tessera_store::ClientRecord>,
+        grant: CodeGrant,
+        cookies: Vec<Cookie<'static>>,
+    ) -> HttpResponse {
+        let now = Clock.now();
+        let failed = |e: TokenError| {
+            let (code, description) = match e {
+                TokenError::UnauthorizedClient(_) => (
+                    OAuthErrorCode::UnauthorizedClient,
+                    "the client may not receive tokens from the authorization endpoint",
+                ),
+                TokenError::InvalidRequest(_) => (
+                    OAuthErrorCode::InvalidRequest,
+                    "the client's encryption key could not be obtained",
+                ),
+                e => {
+                    tracing::error!(error = %e, "issuing front-channel tokens failed");
+                    (
+                        OAuthErrorCode::TemporarilyUnavailable,
+                        "the authorization server could not complete the request",
+                    )
+                }
+            };
+            page::respond_error(
+                self.templates,
+                self.snapshot,
+                &pending.return_to,
+                code,
+                description,
+            )
+        };
+        // OIDC Core §10.2: an ID token for a client registered for encryption is encrypted to
+        // its key, found before anything is stored; none goes out unencrypted instead.
+        let mut recipient = None;
+        if pending.response_type.id_token
+            && client
+                .options
+                .encryption(EncryptedResponse::IdToken)
+                .is_some()
+        {
+            let Some(keys) = self.keys else {
+                return failed(TokenError::Unavailable);
+            };
+            match encryption_recipient(keys, client, EncryptedResponse::IdToken).await {
+                Ok(found) => recipient = found,
+                Err(e) => {
+                    tracing::warn!(client_id = %client.client_id, error = %e, "ID token encryption key unavailable");
+                    return failed(tessera_tokens::encryption_key_unavailable(&e));
+                }
+            }
+        }
+        let mut issued = match tessera_tokens::authorize_front_channel(
+            self.store,
+            self.snapshot,
+            client,
+            &active.user,
+            grant,
+            pending.response_type,
+            now,
+        )
+        .await
+        {
+            Ok(issued) => issued,
+            Err(e) => return failed(e),
+        };
+        let encrypting = recipient.is_some();
+        issued.issuance_mut().set_encryption(recipient);
+        // RSA signing and encryption cost about a millisecond of CPU: off the reactor.
+        let signed = if encrypting || issued.signs_with_rsa(self.snapshot) {
+            let snap = Arc::clone(self.snapshot);
+            match web::block(move || issued.sign(&snap)).await {
+                Ok(signed) => signed,
+                Err(_) => Err(TokenError::Unavailable),
+            }
+        } else {
+            issued.sign(self.snapshot)
+        };
+        let response = match signed {
+            Ok(signed) => signed.persist(self.store).await,
+            Err(e) => Err(e),
+        };
+        match response {
+            Ok(response) => page::respond(
+                self.templates,
+                self.snapshot,
+                &pending.return_to,
+                response.into_params(),
+                cookies,
+            ),
+            Err(e) => failed(e),
         }
     }
 

@@ -66,6 +66,10 @@ pub struct PendingAuthorization {
     pub client_id: String,
     /// Where to answer.
     pub return_to: ReturnTo,
+    /// What to answer with: a code, and in the implicit and hybrid flows tokens too (OIDC Core
+    /// §3.2–§3.3). Requests sealed before this field existed were `code` requests.
+    #[serde(default = "code_response_type")]
+    pub response_type: tessera_core::ResponseType,
     /// Whether `redirect_uri` was present in the request (then it is required at the token
     /// endpoint, RFC 6749 §4.1.3).
     pub redirect_uri_sent: bool,
@@ -123,6 +127,10 @@ impl PendingAuthorization {
         let pending: Self = serde_json::from_slice(&json).ok()?;
         (pending.tenant_id == tenant && pending.expires_at > now).then_some(pending)
     }
+}
+
+fn code_response_type() -> tessera_core::ResponseType {
+    tessera_core::ResponseType::CODE
 }
 
 fn aad(tenant: TenantId) -> Vec<u8> {

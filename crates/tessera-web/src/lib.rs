@@ -11,6 +11,7 @@ mod authorize;
 mod body;
 mod client_cert;
 mod client_ip;
+mod client_metadata;
 mod consent;
 mod cookies;
 mod device;
@@ -25,6 +26,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod mfa;
 mod ops;
 mod page;
 mod par;
@@ -76,6 +78,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/register/{client_id}", web::put().to(register::update))
                 .route("/register/{client_id}", web::delete().to(register::delete))
                 .route("/login", web::post().to(login::login))
+                .route("/login/mfa", web::post().to(mfa::verify))
+                .route("/login/mfa/enrol", web::post().to(mfa::enrol_at_sign_in))
+                .route("/login/continue", web::post().to(mfa::resume))
+                .route("/account/mfa", web::get().to(mfa::manage))
+                .route("/account/mfa/enrol", web::post().to(mfa::account_enrol))
+                .route("/account/mfa/remove", web::post().to(mfa::account_remove))
+                .route(
+                    "/account/mfa/recovery-codes",
+                    web::post().to(mfa::account_regenerate),
+                )
                 .route("/consent", web::post().to(consent::consent))
                 .route("/account", web::get().to(account::account))
                 .route("/account/login", web::post().to(account::login))

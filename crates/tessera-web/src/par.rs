@@ -51,6 +51,10 @@ pub async fn push(
 
     // RFC 9126 §2: the client authenticates exactly as at the token endpoint.
     let mut credentials = parse_token_form(&body).map_err(fail)?;
+    // Client ID Metadata Documents: a URL client_id may be fetched first, into a new snapshot.
+    let snapshot =
+        crate::client_metadata::for_backchannel(&req, &snapshot, credentials.client_id.as_deref())
+            .await?;
     let authorization = match req.headers().get(AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| fail(TokenError::InvalidClient))?),
         None => None,

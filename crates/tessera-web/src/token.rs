@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
-use tessera_core::{Clock, SigningAlg};
+use tessera_core::{Clock, EncryptedResponse, SigningAlg};
 use tessera_keys::MasterKey;
-use tessera_store::Store;
+use tessera_keys::jwe::Recipient;
+use tessera_store::{ClientRecord, Store};
 use tessera_tenants::TenantSnapshot;
+use tessera_tokens::client_keys::{ClientKeyResolver, encryption_recipient};
 use tessera_tokens::{
-    Binding, ClientAuthentication, Issuance, MAX_BODY_BYTES, Minted, TokenError, exchange_code,
-    issue_client_credentials, parse_token_form, poll_device_code, refresh_tokens, token_exchange,
+    Binding, ClientAuthentication, Issuance, MAX_BODY_BYTES, Minted, TokenError,
+    encryption_key_unavailable, exchange_code, issue_client_credentials, parse_token_form,
+    poll_device_code, refresh_tokens, token_exchange,
 };
 
 use crate::body::{is_form, read_limited};
@@ -89,6 +92,16 @@ pub async fn token(
         x5t,
     };
 
+    // OIDC Core §10.2: the key an encrypted ID token goes to is resolved before the grant
+    // consumes its code, refresh token or device code, so a key that cannot be had fails the
+    // request (`invalid_request`) and leaves them usable once the client fixes its keys.
+    let id_token_key = match grant_type.as_str() {
+        "authorization_code" | "refresh_token" | DEVICE_CODE | tessera_tokens::PASSWORD_GRANT => {
+            id_token_recipient(&req, &client).await.map_err(fail)?
+        }
+        _ => None,
+    };
+
     let minted = match grant_type.as_str() {
         "client_credentials" => {
             if snapshot.tenant.signing_alg == SigningAlg::Rs256 {
@@ -122,19 +135,19 @@ pub async fn token(
             let issued = exchange_code(&store, &snapshot, &client, &form, binding, now)
                 .await
                 .map_err(fail)?;
-            sign(issued, &snapshot).await?.map_err(fail)?
+            sign(issued, &snapshot, id_token_key).await?.map_err(fail)?
         }
         "refresh_token" => {
             let issued = refresh_tokens(&store, &snapshot, &client, &form, binding, now)
                 .await
                 .map_err(fail)?;
-            sign(issued, &snapshot).await?.map_err(fail)?
+            sign(issued, &snapshot, id_token_key).await?.map_err(fail)?
         }
         DEVICE_CODE => {
             let issued = poll_device_code(&store, &snapshot, &client, &form, binding, now)
                 .await
                 .map_err(fail)?;
-            sign(issued, &snapshot).await?.map_err(fail)?
+            sign(issued, &snapshot, id_token_key).await?.map_err(fail)?
         }
         tessera_tokens::PASSWORD_GRANT => {
             let issued = crate::password_grant::password_grant(
@@ -142,7 +155,7 @@ pub async fn token(
             )
             .await
             .map_err(fail)?;
-            sign(issued, &snapshot).await?.map_err(fail)?
+            sign(issued, &snapshot, id_token_key).await?.map_err(fail)?
         }
         TOKEN_EXCHANGE => token_exchange(&store, &snapshot, &client, &form, binding, now)
             .await
@@ -177,13 +190,45 @@ fn metric_label(grant_type: &str) -> &str {
     }
 }
 
-/// Signs what a grant issued: RSA signing costs ~1 ms of CPU, so it runs on the blocking pool;
-/// ES256 and EdDSA are cheap enough for the reactor.
+/// The key the client's ID tokens are encrypted to, if it registered
+/// `id_token_encrypted_response_alg` (OIDC Registration §2); `invalid_request` when its keys
+/// cannot be had or hold none suitable.
+async fn id_token_recipient(
+    req: &HttpRequest,
+    client: &ClientRecord,
+) -> Result<Option<Recipient>, TokenError> {
+    if client
+        .options
+        .encryption(EncryptedResponse::IdToken)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let Some(keys) = req.app_data::<web::Data<ClientKeyResolver>>() else {
+        return Err(TokenError::Unexpected(anyhow::anyhow!(
+            "client key resolution is not configured"
+        )));
+    };
+    encryption_recipient(keys, client, EncryptedResponse::IdToken)
+        .await
+        .map_err(|e| {
+            tracing::warn!(client_id = %client.client_id, error = %e, "ID token encryption key unavailable");
+            encryption_key_unavailable(&e)
+        })
+}
+
+/// Signs what a grant issued (and encrypts its ID token to `id_token_key`, when set): RSA
+/// signing costs ~1 ms of CPU, so it runs on the blocking pool, as does encryption; ES256 and
+/// EdDSA alone are cheap enough for the reactor.
 async fn sign(
-    issued: Issuance,
+    mut issued: Issuance,
     snapshot: &Arc<TenantSnapshot>,
+    id_token_key: Option<Recipient>,
 ) -> Result<Result<Minted, TokenError>, OAuthError> {
-    if issued.signs_with_rsa(snapshot) {
+    // RSA-OAEP and ECDH with a fresh key pair cost about as much: off the reactor too.
+    let blocking = issued.signs_with_rsa(snapshot) || id_token_key.is_some();
+    issued.set_encryption(id_token_key);
+    if blocking {
         let snap = Arc::clone(snapshot);
         web::block(move || issued.sign(&snap))
             .await

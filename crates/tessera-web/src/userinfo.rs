@@ -2,6 +2,7 @@
 //! release, never cached. The token comes in `Authorization: Bearer` or, on POST, as the
 //! form-encoded `access_token` (RFC 6750 §2.1, §2.2), not both; failures are RFC 6750 §3
 //! challenges. Browser clients of the tenant may call it cross-origin (CORS), and preflight.
+//! Clients registered for it get a signed, encrypted, or signed-then-encrypted JWT (§5.3.2).
 
 use std::sync::Arc;
 
@@ -10,10 +11,12 @@ use actix_web::http::header::{
     self, AUTHORIZATION, CACHE_CONTROL, HeaderValue, ORIGIN, PRAGMA, VARY,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
-use tessera_core::{Clock, OAuthErrorCode, SigningAlg};
+use tessera_core::{Clock, EncryptedResponse, OAuthErrorCode, SigningAlg};
 use tessera_keys::MasterKey;
+use tessera_keys::jwe::Recipient;
 use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
+use tessera_tokens::client_keys::{ClientKeyResolver, encryption_recipient};
 use tessera_tokens::{BearerError, Presentation};
 
 use crate::body::{is_form, read_limited};
@@ -213,35 +216,49 @@ async fn answer(
         cert_x5t: cert.as_ref().map(|c| c.x5t_s256.as_str()),
     };
     match tessera_tokens::userinfo(store, snapshot, &presented.token, how, now).await {
-        Ok(info) => match info.signing_alg(snapshot) {
-            None => Ok(HttpResponse::Ok()
-                .insert_header((CACHE_CONTROL, "no-store"))
-                .insert_header((PRAGMA, "no-cache"))
-                .json(info.claims)),
-            // OIDC Core §5.3.2: a client registered for signed responses gets a JWS.
-            Some(alg) => {
-                let snap = Arc::clone(snapshot);
-                let signed = if alg == SigningAlg::Rs256 {
-                    // RSA signing costs ~1 ms of CPU: keep it off the reactor.
-                    web::block(move || info.sign(&snap, alg))
-                        .await
-                        .map_err(|_| OAuthError::server_error())?
-                } else {
-                    info.sign(&snap, alg)
-                };
-                match signed {
-                    Ok(jwt) => Ok(HttpResponse::Ok()
+        Ok(info) => {
+            // OIDC Core §5.3.2: a client registered for signed or encrypted responses gets a
+            // JWT: signed, encrypted, or signed then encrypted (a nested JWT).
+            let rendering = match (
+                info.signing_alg(snapshot),
+                userinfo_recipient(req, snapshot, &info.client_id).await?,
+            ) {
+                (None, None) => {
+                    return Ok(HttpResponse::Ok()
                         .insert_header((CACHE_CONTROL, "no-store"))
                         .insert_header((PRAGMA, "no-cache"))
-                        .insert_header((header::CONTENT_TYPE, "application/jwt"))
-                        .body(jwt)),
-                    Err(e) => {
-                        tracing::error!(error = %e, "signing a userinfo response failed");
-                        Err(OAuthError::server_error())
-                    }
+                        .json(info.claims));
+                }
+                (Some(alg), None) => Rendering::Sign(alg),
+                (alg, Some(recipient)) => Rendering::Encrypt(alg, recipient),
+            };
+            // RSA signing, RSA-OAEP and ECDH with a fresh key pair cost up to a millisecond of
+            // CPU: keep them off the reactor.
+            let blocking = !matches!(rendering, Rendering::Sign(alg) if alg != SigningAlg::Rs256);
+            let snap = Arc::clone(snapshot);
+            let render = move || match rendering {
+                Rendering::Sign(alg) => info.sign(&snap, alg),
+                Rendering::Encrypt(alg, recipient) => info.encrypt(&snap, alg, &recipient),
+            };
+            let rendered = if blocking {
+                web::block(render)
+                    .await
+                    .map_err(|_| OAuthError::server_error())?
+            } else {
+                render()
+            };
+            match rendered {
+                Ok(jwt) => Ok(HttpResponse::Ok()
+                    .insert_header((CACHE_CONTROL, "no-store"))
+                    .insert_header((PRAGMA, "no-cache"))
+                    .insert_header((header::CONTENT_TYPE, "application/jwt"))
+                    .body(jwt)),
+                Err(e) => {
+                    tracing::error!(error = %e, "signing or encrypting a userinfo response failed");
+                    Err(OAuthError::server_error())
                 }
             }
-        },
+        }
         Err(BearerError::InvalidDpopProof(why)) => Err(dpop_challenge(
             snapshot,
             OAuthErrorCode::InvalidDpopProof,
@@ -274,6 +291,49 @@ async fn answer(
             Err(OAuthError::server_error())
         }
     }
+}
+
+/// How a userinfo response is made a JWT (OIDC Core §5.3.2).
+enum Rendering {
+    /// Signed with the tenant key of this algorithm.
+    Sign(SigningAlg),
+    /// Signed with this algorithm if any, then encrypted to the client's key.
+    Encrypt(Option<SigningAlg>, Recipient),
+}
+
+/// The key the response for `client_id` is encrypted to, if the client registered
+/// `userinfo_encrypted_response_alg` (OIDC Registration §2). A key that cannot be had is a 400
+/// `invalid_request` saying so: the claims are never sent unencrypted instead.
+async fn userinfo_recipient(
+    req: &HttpRequest,
+    snapshot: &TenantSnapshot,
+    client_id: &str,
+) -> Result<Option<Recipient>, OAuthError> {
+    let Some(client) = snapshot.client(client_id) else {
+        return Ok(None);
+    };
+    if client
+        .options
+        .encryption(EncryptedResponse::Userinfo)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let Some(keys) = req.app_data::<web::Data<ClientKeyResolver>>() else {
+        tracing::error!("client key resolution is not configured");
+        return Err(OAuthError::server_error());
+    };
+    encryption_recipient(keys, client, EncryptedResponse::Userinfo)
+        .await
+        .map_err(|e| {
+            tracing::warn!(client_id = %client.client_id, error = %e, "userinfo encryption key unavailable");
+            challenge(
+                snapshot,
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                &format!("the client's encryption key could not be obtained: {e}"),
+            )
+        })
 }
 
 /// An error with its `WWW-Authenticate: Bearer` challenge (RFC 6750 §3).
