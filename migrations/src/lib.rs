@@ -12,6 +12,8 @@ mod m20261128_000005_create_pushed_requests;
 mod m20261128_000006_client_secret_jwt;
 mod m20261128_000007_create_logout_outbox;
 mod m20261128_000008_create_registration;
+mod m20261128_000009_create_mail_outbox;
+mod m20261128_000011_create_mfa;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_client_secret_jwt::Migration),
             Box::new(m20261128_000007_create_logout_outbox::Migration),
             Box::new(m20261128_000008_create_registration::Migration),
+            Box::new(m20261128_000009_create_mail_outbox::Migration),
+            Box::new(m20261128_000011_create_mfa::Migration),
         ]
     }
 }

@@ -394,6 +394,27 @@ pub(crate) async fn end_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Resets a user's second factors (a lost phone): the authenticator app and recovery codes are
+/// removed, recorded in the audit log as `mfa.removed` by this admin. The user signs in with the
+/// password alone again, or enrols anew where the tenant requires a second factor. 204 also
+/// when there was nothing to remove.
+pub(crate) async fn reset_mfa(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    let actor = format!("admin:{}", principal.client_id());
+    let removed = authn
+        .remove_mfa(tenant.id, user.id, actor, None, tessera_core::Clock.now())
+        .await?;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, removed, "admin API reset a user's second factors");
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Queues back-channel logout notices for the clients of the ended sessions `sids` (OpenID
 /// Connect Back-Channel Logout 1.0 §2.5), after revoking their tokens when `revoke` (as logout
 /// does). Failures only log: the sessions have ended either way.

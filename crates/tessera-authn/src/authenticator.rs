@@ -81,7 +81,7 @@ pub struct ActiveSession {
 /// clone (it shares the store, the hashing pool and the dummy-hash cache).
 #[derive(Clone)]
 pub struct Authenticator {
-    store: Store,
+    pub(crate) store: Store,
     pool: HashPool,
     /// One dummy PHC string per parameter set: what an unknown username is verified against.
     pub(crate) dummies: Arc<Mutex<HashMap<HashParams, Arc<str>>>>,
@@ -280,14 +280,15 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Deletes a user with everything it owns: sessions, its failed-attempt counter, consent
-    /// grants, authorization codes, token families and their refresh tokens — in one
+    /// Deletes a user with everything it owns: sessions, its failed-attempt counter, second
+    /// factors, consent grants, authorization codes, token families and their refresh tokens — in one
     /// transaction, so no token outlives its subject.
     pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), AuthnError> {
         let txn = self.store.begin().await?;
         sessions::delete_for_user(&txn, tenant, id).await?;
         throttle_rows::delete(&txn, tenant, &user_key(id)).await?;
         users::delete_grants_and_tokens(&txn, tenant, id, Clock.now()).await?;
+        tessera_store::mfa::delete_for_user(&txn, tenant, id).await?;
         users::delete(&txn, tenant, id).await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!(tenant = %tenant, user = %id, "deleted a user");

@@ -1,5 +1,6 @@
 //! Authentication of a tenant's users: user accounts, argon2id passwords hashed off the reactor,
-//! failed-login throttling and lockout, and server-side SSO sessions.
+//! failed-login throttling and lockout, second factors (TOTP, recovery codes) and server-side
+//! SSO sessions.
 //!
 //! Everything goes through the [`Authenticator`]; [`policy`], [`hasher`] and [`throttle`] hold
 //! the rules it applies, usable on their own.
@@ -8,11 +9,14 @@ mod authenticator;
 mod breached;
 mod error;
 pub mod hasher;
+pub mod mfa;
 pub mod policy;
 pub mod throttle;
+pub mod totp;
 
 #[cfg(test)]
 mod tests;
 
 pub use authenticator::{ActiveSession, Authenticator, NewSession, NewUser, UserPatch};
 pub use error::{AuthnError, LoginError};
+pub use mfa::{Factor, MfaStatus, SecondFactor, TotpEnrolment};

@@ -16,6 +16,8 @@ pub mod feed;
 pub mod grants;
 pub mod keys;
 pub mod logout_outbox;
+pub mod mail_outbox;
+pub mod mfa;
 pub mod pushed_requests;
 pub mod records;
 pub mod refresh;

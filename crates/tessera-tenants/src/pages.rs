@@ -15,6 +15,7 @@ use serde_json::Value;
 use tessera_core::Branding;
 
 use crate::TenantSnapshot;
+use crate::emails::{self, EmailTemplate};
 
 /// Largest template source a tenant may store, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
@@ -52,7 +53,7 @@ const LAYOUT_SOURCE: &str = include_str!("../../../templates/partials/layout.hbs
 /// Every page of the default set, by template name. `form_post` is ours alone: it carries the
 /// authorization response and is not a tenant's to change; so is `frontchannel_logout`, whose
 /// iframes and script tenant templates may not write.
-const DEFAULT_PAGES: [(&str, &str); 11] = [
+const DEFAULT_PAGES: [(&str, &str); 13] = [
     ("error", include_str!("../../../templates/pages/error.hbs")),
     ("login", include_str!("../../../templates/pages/login.hbs")),
     (
@@ -83,6 +84,8 @@ const DEFAULT_PAGES: [(&str, &str); 11] = [
         "device_done",
         include_str!("../../../templates/pages/device_done.hbs"),
     ),
+    ("mfa", include_str!("../../../templates/pages/mfa.hbs")),
+    ("totp", include_str!("../../../templates/pages/totp.hbs")),
     (
         "form_post",
         include_str!("../../../templates/pages/form_post.hbs"),
@@ -116,11 +119,17 @@ pub enum TemplateName {
     DeviceConfirm,
     /// The device authorization was approved or denied.
     DeviceDone,
+    /// The second sign-in step: a code from the authenticator app or a recovery code.
+    Mfa,
+    /// Setting up, and turning off, the authenticator app (TOTP, RFC 6238); recovery codes.
+    Totp,
+    /// An e-mail template: `email.layout` or `email.{kind}.{subject|html|txt}`.
+    Email(EmailTemplate),
 }
 
 impl TemplateName {
-    /// Every overridable template, in listing order.
-    pub const ALL: [TemplateName; 10] = [
+    /// The overridable pages, in listing order.
+    const PAGES: [TemplateName; 12] = [
         TemplateName::Layout,
         TemplateName::Error,
         TemplateName::Login,
@@ -131,7 +140,25 @@ impl TemplateName {
         TemplateName::Device,
         TemplateName::DeviceConfirm,
         TemplateName::DeviceDone,
+        TemplateName::Mfa,
+        TemplateName::Totp,
     ];
+
+    /// Every overridable template, in listing order: the pages, then the e-mails.
+    pub const ALL: [TemplateName; 12 + EmailTemplate::ALL.len()] = {
+        let mut all = [TemplateName::Layout; 12 + EmailTemplate::ALL.len()];
+        let mut i = 0;
+        while i < Self::PAGES.len() {
+            all[i] = Self::PAGES[i];
+            i += 1;
+        }
+        let mut j = 0;
+        while j < EmailTemplate::ALL.len() {
+            all[i + j] = TemplateName::Email(EmailTemplate::ALL[j]);
+            j += 1;
+        }
+        all
+    };
 
     /// The name in URLs and the registry.
     pub fn as_str(self) -> &'static str {
@@ -146,6 +173,9 @@ impl TemplateName {
             TemplateName::Device => "device",
             TemplateName::DeviceConfirm => "device_confirm",
             TemplateName::DeviceDone => "device_done",
+            TemplateName::Mfa => "mfa",
+            TemplateName::Totp => "totp",
+            TemplateName::Email(email) => email.as_str(),
         }
     }
 
@@ -158,6 +188,7 @@ impl TemplateName {
     pub fn default_source(self) -> &'static str {
         match self {
             TemplateName::Layout => LAYOUT_SOURCE,
+            TemplateName::Email(email) => email.default_source(),
             page => DEFAULT_PAGES
                 .iter()
                 .find(|(name, _)| *name == page.as_str())
@@ -214,10 +245,18 @@ impl TemplateProblem {
     fn from_render(template: TemplateName, err: &RenderError) -> Self {
         let position = err.line_no.zip(err.column_no);
         let message = match err.reason() {
-            RenderErrorReason::MissingVariable(Some(path)) => format!(
-                "`{path}` is not a variable of the {} page (strict mode refuses unknown variables)",
-                sample_page(template)
-            ),
+            RenderErrorReason::MissingVariable(Some(path)) => match template {
+                TemplateName::Email(email) => format!(
+                    "`{path}` is not a variable of the `{email}` e-mail template (strict mode \
+                     refuses unknown variables)",
+                    email = email.as_str()
+                ),
+                page => format!(
+                    "`{path}` is not a variable of the {} page (strict mode refuses unknown \
+                     variables)",
+                    sample_page(page)
+                ),
+            },
             RenderErrorReason::HelperNotFound(name) => {
                 format!("`{name}` is not an available helper")
             }
@@ -229,6 +268,11 @@ impl TemplateProblem {
         };
         Self::at(position, message)
     }
+}
+
+/// The problem a failed render of a checked `template` reports (for the e-mail templates).
+pub(crate) fn problem_from_render(template: TemplateName, err: &RenderError) -> TemplateProblem {
+    TemplateProblem::from_render(template, err)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,6 +534,10 @@ pub struct AccountPage {
     pub notice: Option<String>,
     /// The sign-out URL (RP-Initiated Logout, which asks the user to confirm).
     pub logout_url: String,
+    /// The authenticator-app page, unless the tenant turned two-step verification off.
+    pub mfa_url: Option<String>,
+    /// Whether the user has an authenticator app.
+    pub mfa_on: bool,
 }
 
 /// Fields of the `device` page: the user-code form (RFC 8628 §3.3).
@@ -534,6 +582,63 @@ pub struct DeviceDonePage {
     pub message: String,
 }
 
+/// Fields of the `mfa` page: the second sign-in step.
+#[derive(Clone, Debug, Serialize)]
+pub struct MfaPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request (empty for the account page).
+    pub request: String,
+    /// Opaque proof that the first factor passed, short-lived.
+    pub ticket: String,
+    /// The user signing in.
+    pub username: String,
+    /// Name of the client asking.
+    pub client_name: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// Fields of the `totp` page: enrolling an authenticator app (QR code, key, first code), the
+/// recovery codes shown once, and turning it off or renewing the codes.
+#[derive(Clone, Debug, Serialize)]
+pub struct TotpPage {
+    /// The user.
+    pub username: String,
+    /// CSRF token of the forms.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request, during sign-in (else empty).
+    pub request: String,
+    /// Opaque proof that the first factor passed, during sign-in (else empty).
+    pub ticket: String,
+    /// Whether the enrolment form is shown.
+    pub enrolling: bool,
+    /// The QR code of the `otpauth://` URI, an SVG `data:` URL.
+    pub qr_image: Option<String>,
+    /// The key in base32, for typing in by hand.
+    pub secret: Option<String>,
+    /// Where the enrolment form posts.
+    pub confirm_action: String,
+    /// Fresh recovery codes, shown once.
+    pub recovery_codes: Vec<String>,
+    /// Where the "continue" form posts (the authorization flow after enrolling at sign-in).
+    pub continue_action: Option<String>,
+    /// Where the "turn off" form posts, when an authenticator is enrolled.
+    pub remove_action: Option<String>,
+    /// Where the "new recovery codes" form posts, when an authenticator is enrolled.
+    pub regenerate_action: Option<String>,
+    /// Unused recovery codes, when an authenticator is enrolled.
+    pub recovery_codes_left: Option<u64>,
+    /// The account page.
+    pub account_url: String,
+    /// A confirmation of what was just done.
+    pub notice: Option<String>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
 /// One hidden field of the `form_post` page.
 #[derive(Clone, Debug, Serialize)]
 pub struct FormField {
@@ -576,8 +681,15 @@ fn sample_title(page: &str) -> &'static str {
         "device" => "Connect a device",
         "device_confirm" => "Connect a device",
         "device_done" => "Device connected",
+        "mfa" => "Two-step verification",
+        "totp" => "Authenticator app",
         _ => "Returning to the application",
     }
+}
+
+/// The sample look the e-mail templates are checked and previewed with.
+pub(crate) fn sample_look_for_email() -> TenantLook {
+    sample_look()
 }
 
 /// The sample look: a tenant with a logo, its colours and one CSS variable.
@@ -673,6 +785,8 @@ fn sample_fields(page: &str, full: bool) -> Value {
             csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
             notice: some("Acme Mail no longer has access to your account."),
             logout_url: action("logout"),
+            mfa_url: some(&action("account/mfa")),
+            mfa_on: full,
         }),
         "device" => to_value(&DevicePage {
             action: action("device"),
@@ -707,6 +821,39 @@ fn sample_fields(page: &str, full: bool) -> Value {
             } else {
                 "Acme TV was not given access to your account.".into()
             },
+        }),
+        "mfa" => to_value(&MfaPage {
+            action: action("login/mfa"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            ticket: "c2FtcGxlLXRpY2tldA".into(),
+            username: "alice".into(),
+            client_name: "Acme Wiki".into(),
+            error: some("That code is not valid. Try again."),
+        }),
+        // The full variant is an enrolment just confirmed during sign-in (codes shown, continue);
+        // the sparse one the management form of an enrolled account.
+        "totp" => to_value(&TotpPage {
+            username: "alice".into(),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            ticket: "c2FtcGxlLXRpY2tldA".into(),
+            enrolling: full,
+            qr_image: some("data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="),
+            secret: some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+            confirm_action: action("login/mfa/enrol"),
+            recovery_codes: if full {
+                vec!["ABCDE-FGH23".into(), "KLMNO-PQR45".into()]
+            } else {
+                vec![]
+            },
+            continue_action: some(&action("login/continue")),
+            remove_action: (!full).then(|| action("account/mfa/remove")),
+            regenerate_action: (!full).then(|| action("account/mfa/recovery-codes")),
+            recovery_codes_left: (!full).then_some(7),
+            account_url: action("account"),
+            notice: some("Two-step verification is on."),
+            error: some("That code is not valid. Try again."),
         }),
         _ => to_value(&FormPostPage {
             action: "https://wiki.example.com/callback".into(),
@@ -912,7 +1059,16 @@ impl Policy {
             each_depth: 0,
         };
         policy.walk(compiled)?;
+        if policy.is_text() {
+            return Ok(());
+        }
         policy.check_elements(source)
+    }
+
+    /// An e-mail subject or text body: not HTML, so neither escaped nor checked as markup
+    /// (`<{{link}}>` is how a text mail writes a link).
+    fn is_text(&self) -> bool {
+        matches!(self.template, TemplateName::Email(email) if !email.is_html())
     }
 
     fn walk(&mut self, template: &Template) -> Result<(), TemplateProblem> {
@@ -922,6 +1078,7 @@ impl Policy {
                 TemplateElement::RawString(text) => self.skeleton.push_str(text),
                 TemplateElement::Comment(_) => {}
                 TemplateElement::Expression(_) => self.computed(at)?,
+                TemplateElement::HtmlExpression(_) if self.is_text() => {}
                 TemplateElement::HtmlExpression(_) => {
                     return Err(TemplateProblem::at(
                         at,
@@ -978,6 +1135,9 @@ impl Policy {
 
     /// A value computed at render time follows: it may not complete a tag name.
     fn computed(&mut self, at: Option<(usize, usize)>) -> Result<(), TemplateProblem> {
+        if self.is_text() {
+            return Ok(());
+        }
         let open = self
             .skeleton
             .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == ':');
@@ -999,7 +1159,13 @@ impl Policy {
         at: Option<(usize, usize)>,
     ) -> Result<(), TemplateProblem> {
         let allowed = match self.template {
-            TemplateName::Layout => "@partial-block",
+            TemplateName::Layout | TemplateName::Email(EmailTemplate::Layout) => "@partial-block",
+            TemplateName::Email(email) if !email.is_html() => {
+                return Err(TemplateProblem::at(
+                    at,
+                    "an e-mail subject or text body may include no partial",
+                ));
+            }
             _ => "layout",
         };
         let literal = matches!(name, Parameter::Name(_) | Parameter::Path(_));
@@ -1007,6 +1173,12 @@ impl Policy {
             let what = match self.template {
                 TemplateName::Layout => {
                     "the layout may include only the page ({{> @partial-block}})"
+                }
+                TemplateName::Email(EmailTemplate::Layout) => {
+                    "the e-mail layout may include only the message ({{> @partial-block}})"
+                }
+                TemplateName::Email(_) => {
+                    "an HTML e-mail may include only the e-mail layout ({{#> layout}}…{{/layout}})"
                 }
                 _ => "a page may include only the layout ({{#> layout}}…{{/layout}})",
             };
@@ -1070,7 +1242,10 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Size, nesting, syntax and policy: everything that can be judged without rendering.
-fn compile_checked(template: TemplateName, source: &str) -> Result<Template, TemplateProblem> {
+pub(crate) fn compile_checked(
+    template: TemplateName,
+    source: &str,
+) -> Result<Template, TemplateProblem> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(TemplateProblem::general(format!(
             "a template may be at most {MAX_SOURCE_BYTES} bytes"
@@ -1100,6 +1275,9 @@ pub fn validate(name: &str, source: &str) -> Result<(), TemplateProblem> {
         ))
     })?;
     let compiled = compile_checked(template, source)?;
+    if let TemplateName::Email(email) = template {
+        return emails::validate(email, compiled);
+    }
     let mut engine = PageEngine::defaults()?.clone();
     engine
         .registry
@@ -1212,6 +1390,10 @@ impl TenantPages {
                 tracing::warn!(tenant = %slug, template = %name, "ignoring an unknown template override");
                 continue;
             };
+            // E-mail overrides are compiled by `TenantEmails`.
+            if matches!(template, TemplateName::Email(_)) {
+                continue;
+            }
             let compiled = match compile_checked(template, source) {
                 Ok(compiled) => compiled,
                 Err(problem) => {
@@ -1268,6 +1450,9 @@ pub fn preview(
     csp_nonce: &str,
 ) -> Result<String, TemplateProblem> {
     let compiled = compile_checked(template, source)?;
+    if let TemplateName::Email(email) = template {
+        return emails::preview(snapshot.emails(), email, compiled, &snapshot.look());
+    }
     let mut engine = match &snapshot.pages().custom {
         Some(custom) => custom.clone(),
         None => PageEngine::defaults()?.clone(),

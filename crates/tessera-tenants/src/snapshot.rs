@@ -9,6 +9,7 @@ use tessera_core::{ScopeSet, SubjectType, TenantId, TenantStatus, UserId};
 use tessera_keys::KeySet;
 use tessera_store::{ClientRecord, ResourceServerRecord, ScopeRecord, TenantRecord};
 
+use crate::emails::TenantEmails;
 use crate::pages::{TenantLook, TenantPages};
 
 /// Serialized documents derived from a snapshot, rendered once on first use.
@@ -58,6 +59,8 @@ pub struct TenantSnapshot {
     /// The tenant's compiled pages, built on the first page render: an idle tenant compiles
     /// nothing.
     pages: OnceLock<TenantPages>,
+    /// The tenant's compiled e-mail templates, built on the first mail it sends.
+    emails: OnceLock<TenantEmails>,
     /// The secret salt of pairwise subjects (OIDC Core §8.1), derived from the master key and
     /// the tenant id so every node and every restart computes the same values.
     subject_salt: SecretBox<[u8; 32]>,
@@ -98,6 +101,7 @@ impl TenantSnapshot {
             rendered: RenderCache::default(),
             templates,
             pages: OnceLock::new(),
+            emails: OnceLock::new(),
             // Replaced by `with_subject_salt` when the directory loads the tenant; a random
             // salt never yields a guessable pairwise subject.
             subject_salt: SecretBox::new(Box::new(rand::random())),
@@ -162,6 +166,12 @@ impl TenantSnapshot {
     pub fn pages(&self) -> &TenantPages {
         self.pages
             .get_or_init(|| TenantPages::build(self.tenant.slug.as_ref(), &self.templates))
+    }
+
+    /// The tenant's e-mail templates: the defaults with its overrides, compiled on first use.
+    pub fn emails(&self) -> &TenantEmails {
+        self.emails
+            .get_or_init(|| TenantEmails::build(self.tenant.slug.as_ref(), &self.templates))
     }
 
     /// Renders page `name` (`login`, `consent`, `error`, …) with `data`, which holds `page`,

@@ -45,6 +45,18 @@ pub async fn account(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> 
         .and_then(|id| flow.snapshot.client(&id).cloned())
         .filter(|client| !apps.iter().any(|a| a.client_id == client.client_id))
         .map(|client| format!("{} no longer has access to your account.", client.name));
+    let mfa_on = match flow
+        .authn
+        .mfa_status(tenant.tenant.id, active.user.id)
+        .await
+    {
+        Ok(status) => status.totp,
+        Err(e) => {
+            tracing::error!(error = %e, "reading second factors failed");
+            return flow.unavailable();
+        }
+    };
+    let mfa_offered = tenant.tenant.settings.mfa.policy != tessera_core::settings::MfaPolicy::Off;
     let (csrf_token, csrf_cookie) = cookies::csrf_token(&req, flow.snapshot);
     let data = AccountPage {
         username: active.user.username.clone(),
@@ -52,6 +64,8 @@ pub async fn account(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> 
         csrf_token,
         notice,
         logout_url: format!("{}/logout", flow.snapshot.issuer),
+        mfa_url: mfa_offered.then(|| format!("{}/account/mfa", flow.snapshot.issuer)),
+        mfa_on,
     };
     page::render(
         flow.templates,
@@ -116,6 +130,10 @@ pub async fn login(
             return login_page(&flow, &req, Some(e.to_string()), status, Some(username));
         }
     };
+    // A user with an authenticator (or under a `required` policy) passes a second step first.
+    if let Some(response) = crate::mfa::after_password(&flow, &req, None, &user).await {
+        return response;
+    }
     // One session per browser: a previous one at this tenant ends.
     if let Some(old) = cookies::session_value(&req, &tenant)
         && let Err(e) = flow.authn.end_session(tenant.tenant.id, &old).await
@@ -129,7 +147,7 @@ pub async fn login(
             &tenant.tenant,
             &user,
             vec!["pwd".to_owned()],
-            Some("1".to_owned()),
+            Some(tessera_authn::mfa::ACR_PASSWORD.to_owned()),
             now,
         )
         .await

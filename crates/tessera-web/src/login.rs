@@ -101,6 +101,11 @@ pub async fn login(
             );
         }
     };
+    // A second factor is asked for before any session starts (tenant policy, the user's
+    // authenticator, or the request's `acr_values`).
+    if let Some(response) = crate::mfa::after_password(&flow, &req, Some(&pending), &user).await {
+        return response;
+    }
     // The browser's previous session at this tenant, if any, ends: one session per browser.
     if let Some(old) = cookies::session_value(&req, &tenant)
         && let Err(e) = authn.end_session(tenant.tenant.id, &old).await
@@ -114,7 +119,7 @@ pub async fn login(
             &tenant.tenant,
             &user,
             vec!["pwd".to_owned()],
-            Some("1".to_owned()),
+            Some(tessera_authn::mfa::ACR_PASSWORD.to_owned()),
             now,
         )
         .await

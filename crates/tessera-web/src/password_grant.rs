@@ -66,6 +66,22 @@ pub(crate) async fn password_grant(
             return Err(TokenError::invalid_grant(&refused.to_string()));
         }
     };
+    // RFC 6749 §4.3 has no room for a second factor: an account that must pass one signs in
+    // through the browser, never with the password alone here.
+    let policy = snapshot.tenant.settings.mfa.policy;
+    if policy != tessera_core::settings::MfaPolicy::Off {
+        let mfa = match authn.mfa_status(snapshot.tenant.id, user.id).await {
+            Ok(mfa) => mfa,
+            Err(tessera_authn::AuthnError::Unavailable) => return Err(TokenError::Unavailable),
+            Err(e) => return Err(TokenError::Unexpected(anyhow::Error::new(e))),
+        };
+        if mfa.totp || policy == tessera_core::settings::MfaPolicy::Required {
+            tracing::info!(client_id = %client.client_id, "password grant refused: second factor required");
+            return Err(TokenError::invalid_grant(
+                "this account signs in with a second factor: use the browser",
+            ));
+        }
+    }
     issue_for_password(
         store,
         snapshot,
