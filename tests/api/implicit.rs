@@ -436,3 +436,77 @@ async fn the_implicit_grant_is_off_by_default_and_needs_the_code_grant() {
     assert_eq!(resp.status(), 400);
     assert_eq!(TestApp::oauth_error(resp).await, "unsupported_grant_type");
 }
+
+#[actix_web::test]
+async fn dynamic_registration_accepts_the_implicit_grant_only_where_the_policy_allows_it() {
+    let app = spawn_app().await;
+    app.create_tenant("imp-dcr", "ES256").await;
+    let register = |metadata: Value| {
+        let app = &app;
+        async move {
+            let resp = app
+                .http
+                .post(format!("{}/register", app.issuer("imp-dcr")))
+                .json(&metadata)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let settings = |grants: Value| {
+        let app = &app;
+        async move {
+            let token = app.admin_token().await;
+            let (status, body) = app
+                .admin(
+                    &token,
+                    reqwest::Method::PATCH,
+                    "/tenants/imp-dcr/settings",
+                    Some(json!({"registration": {"mode": "open", "grant_types": grants}})),
+                )
+                .await;
+            assert_eq!(status, 200, "settings: {body}");
+        }
+    };
+    let legacy = json!({
+        "redirect_uris": ["https://legacy.example.com/cb"],
+        "grant_types": ["authorization_code", "implicit"],
+        "response_types": ["code", "code id_token"],
+        "token_endpoint_auth_method": "none",
+    });
+    settings(json!(["authorization_code"])).await;
+    let (status, body) = register(legacy.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_client_metadata");
+
+    settings(json!(["authorization_code", "implicit"])).await;
+    let (status, body) = register(legacy).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["grant_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "implicit"),
+        "{body}"
+    );
+    assert!(
+        body["response_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "code id_token"),
+        "{body}"
+    );
+    // response_types must agree with grant_types (RFC 7591 §2.1).
+    let (status, body) = register(json!({
+        "redirect_uris": ["https://legacy.example.com/cb"],
+        "response_types": ["code id_token"],
+        "token_endpoint_auth_method": "none",
+    }))
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_client_metadata");
+}

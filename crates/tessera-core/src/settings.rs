@@ -454,11 +454,14 @@ impl TenantSettings {
                 "registration.redirect_uri_patterns: at most 100 absolute URI patterns without fragment".into(),
             );
         }
-        const GRANTS: [&str; 4] = [
+        // `implicit` (legacy apps, OIDC Core §3.2-§3.3) only when the operator opts in;
+        // `password` never: RFC 9700 §2.4 forbids it and nothing vouches for a stranger's app.
+        const GRANTS: [&str; 5] = [
             "authorization_code",
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:device_code",
+            "implicit",
         ];
         if let Some(bad) = r.grant_types.iter().find(|g| !GRANTS.contains(&g.as_str())) {
             return Err(format!(
