@@ -610,3 +610,55 @@ async fn the_cli_registers_device_clients_by_the_short_grant_name() {
     assert!(ok, "{client}");
     assert_eq!(client["grant_types"], json!([DEVICE_GRANT]), "{client}");
 }
+
+#[actix_web::test]
+async fn a_user_connects_a_device_in_chromium_and_the_device_gets_its_tokens() {
+    let app = spawn_app().await;
+    let (f, tv) = setup(&app, "device-browser").await;
+    let (status, codes) = authorize(&app, "device-browser", &tv, "openid profile").await;
+    assert_eq!(status, 200, "{codes}");
+    let device_code = text(&codes, "device_code").to_owned();
+    let user_code = text(&codes, "user_code").to_owned();
+
+    // The user types the code as shown on the TV, lower case, into the device page.
+    let browser = crate::browser::Browser::launch().await;
+    browser.goto(text(&codes, "verification_uri")).await;
+    assert_eq!(browser.status().await, 200);
+    assert!(browser.text().await.contains("Connect a device"));
+    browser.screenshot("device_code").await;
+    browser
+        .fill("input[name=user_code]", &user_code.to_lowercase())
+        .await;
+    browser.click("form button[type=submit]").await;
+
+    // Not signed in: the login page, then the confirmation page with the code to compare.
+    assert!(browser.exists("input[name=password]").await);
+    browser.fill("input[name=username]", &f.username).await;
+    browser.fill("input[name=password]", &f.password).await;
+    browser.click("form button[type=submit]").await;
+    let text_now = browser.text().await;
+    assert!(text_now.contains(&user_code), "{text_now}");
+    assert!(text_now.contains("Living Room TV"), "{text_now}");
+    browser.screenshot("device_confirm").await;
+    browser.click("button[name=decision][value=allow]").await;
+    let done = browser.text().await;
+    assert!(done.contains("Device connected"), "{done}");
+    browser.screenshot("device_done").await;
+
+    // The device's next poll gets tokens for the user.
+    let tokens = loop {
+        let (status, body) = poll(&app, "device-browser", &tv, &device_code).await;
+        match (status, body["error"].as_str()) {
+            (200, _) => break body,
+            (400, Some("authorization_pending" | "slow_down")) => {
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            _ => panic!("{status}: {body}"),
+        }
+    };
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    assert_eq!(
+        jwt_claims(text(&tokens, "id_token"))["aud"],
+        json!([tv.as_str()])
+    );
+}

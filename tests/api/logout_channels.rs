@@ -734,3 +734,90 @@ async fn cli_registers_logout_uris_and_refuses_bad_ones() {
     let (ok, json) = app.cli(&args);
     assert!(!ok, "plain http to a remote host is refused: {json}");
 }
+
+#[actix_web::test]
+async fn chromium_loads_the_front_channel_logout_frames_then_returns_to_the_client() {
+    let app = app().await;
+    let rp = Receiver::start(vec![]).await;
+    let f = sign_in_fixture(&app, "lo-chrome", true).await;
+    let catcher = crate::browser::RedirectCatcher::start();
+    let token = app.admin_token().await;
+    let (status, body) = app
+        .admin(
+            &token,
+            Method::POST,
+            "/tenants/lo-chrome/clients",
+            Some(json!({
+                "name": "Framed App",
+                "grant_types": ["authorization_code"],
+                "redirect_uris": [catcher.uri()],
+                "post_logout_redirect_uris": [catcher.uri()],
+                "scopes": ["openid"],
+                "first_party": true,
+                "options": {
+                    "frontchannel_logout_uri": rp.url("/fc"),
+                    "frontchannel_logout_session_required": true,
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "client: {body}");
+    let client = SignIn {
+        tenant: f.tenant.clone(),
+        client_id: body["client_id"].as_str().unwrap().to_owned(),
+        client_secret: body["client_secret"].as_str().unwrap().to_owned(),
+        redirect_uri: catcher.uri(),
+        post_logout_redirect_uri: catcher.uri(),
+        username: f.username.clone(),
+        password: f.password.clone(),
+    };
+
+    // Sign in in the browser; it lands at the client with a code.
+    let verifier = "c".repeat(43);
+    let browser = crate::browser::Browser::launch().await;
+    browser
+        .goto(&client.authorize_url(&app, "openid", &verifier, &[]))
+        .await;
+    browser.fill("input[name=username]", &client.username).await;
+    browser.fill("input[name=password]", &client.password).await;
+    browser.click("form button[type=submit]").await;
+    let landed = browser.url().await;
+    let code = param(&landed, "code").unwrap_or_else(|| panic!("no code in {landed}"));
+    let (status, tokens) = client.exchange(&app, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+
+    // RP-initiated logout: the signed-out page frames the client's front-channel logout URI
+    // (under the page's CSP), then continues to the post-logout redirect URI.
+    let logout = format!(
+        "{}/logout?{}",
+        app.issuer("lo-chrome"),
+        serde_urlencoded::to_string([
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", catcher.uri().as_str()),
+            ("state", "bye-1"),
+        ])
+        .unwrap()
+    );
+    browser.goto(&logout).await;
+    let framed = within(Duration::from_secs(5), || async {
+        !rp.at("/fc").is_empty()
+    })
+    .await;
+    assert!(
+        framed.is_some(),
+        "the browser loaded the front-channel frame"
+    );
+    let returned = within(Duration::from_secs(6), || async {
+        catcher.requests().iter().any(|r| r.contains("state=bye-1"))
+    })
+    .await;
+    assert!(
+        returned.is_some(),
+        "the browser went on to the client: {:?}",
+        catcher.requests()
+    );
+    assert_eq!(rp.at("/fc").len(), 1, "one frame, loaded once");
+    assert!(browser.url().await.starts_with(&catcher.uri()));
+    browser.screenshot("frontchannel_logout_done").await;
+}
