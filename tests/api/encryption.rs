@@ -690,3 +690,55 @@ async fn implicit_and_hybrid_id_tokens_from_the_authorization_endpoint_are_encry
         half_hash(get(&params, "access_token").unwrap())
     );
 }
+
+#[actix_web::test]
+async fn an_implicit_client_whose_encryption_key_cannot_be_had_gets_an_error_not_a_plain_id_token()
+{
+    use crate::implicit::{fragment, get, sign_in};
+    let app = spawn_app_with(|s| s.tenants.allow_loopback_http_jwks_uri = true).await;
+    let base = sign_in_fixture(&app, "enc-imp-down", true).await;
+    let token = app.admin_token().await;
+    let (status, body) = app
+        .admin(
+            &token,
+            reqwest::Method::POST,
+            "/tenants/enc-imp-down/clients",
+            Some(json!({
+                "name": "Legacy, keys down",
+                "grant_types": ["authorization_code", "implicit"],
+                "redirect_uris": [base.redirect_uri],
+                "scopes": ["openid"],
+                "first_party": true,
+                "options": {
+                    "jwks_uri": unreachable_url(),
+                    "id_token_encrypted_response_alg": "RSA-OAEP-256",
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let who = crate::pairwise::as_client(&base, &body, &base.redirect_uri);
+    let url = format!(
+        "{}/authorize?{}",
+        app.issuer("enc-imp-down"),
+        serde_urlencoded::to_string([
+            ("response_type", "id_token"),
+            ("client_id", who.client_id.as_str()),
+            ("redirect_uri", who.redirect_uri.as_str()),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("nonce", "n"),
+        ])
+        .unwrap()
+    );
+    let location = sign_in(&who, &url).await.location().to_owned();
+    let params = fragment(&location);
+    assert_eq!(get(&params, "error"), Some("invalid_request"), "{location}");
+    assert!(
+        get(&params, "error_description")
+            .unwrap_or_default()
+            .contains("encryption key"),
+        "{location}"
+    );
+    assert_eq!(get(&params, "id_token"), None, "never unencrypted instead");
+}

@@ -329,17 +329,15 @@ impl Flow<'_> {
             let (code, description) = match e {
                 TokenError::UnauthorizedClient(_) => (
                     OAuthErrorCode::UnauthorizedClient,
-                    "the client may not receive tokens from the authorization endpoint",
+                    "the client may not receive tokens from the authorization endpoint".to_owned(),
                 ),
-                TokenError::InvalidRequest(_) => (
-                    OAuthErrorCode::InvalidRequest,
-                    "the client's encryption key could not be obtained",
-                ),
+                // Its description is safe to show (the encryption key that cannot be had).
+                TokenError::InvalidRequest(why) => (OAuthErrorCode::InvalidRequest, why),
                 e => {
                     tracing::error!(error = %e, "issuing front-channel tokens failed");
                     (
                         OAuthErrorCode::TemporarilyUnavailable,
-                        "the authorization server could not complete the request",
+                        "the authorization server could not complete the request".to_owned(),
                     )
                 }
             };
@@ -348,7 +346,7 @@ impl Flow<'_> {
                 self.snapshot,
                 &pending.return_to,
                 code,
-                description,
+                &description,
             )
         };
         // OIDC Core §10.2: an ID token for a client registered for encryption is encrypted to
