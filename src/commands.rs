@@ -22,6 +22,8 @@ use tessera_tenants::{
     TenantError,
 };
 
+use tessera_admin::lifecycle::CLI_ACTOR;
+
 use crate::startup::Services;
 
 /// `tessera tenant …`.
@@ -954,6 +956,29 @@ pub enum UserCommand {
     Delete(UserRef),
     /// Remove a user's authenticator app and recovery codes (a lost phone).
     ResetMfa(UserRef),
+    /// Invite a user: create it without a password and queue an invitation mail with a
+    /// single-use link to set the password (which also confirms the address). The mail is
+    /// delivered by a running server's Mailer (or written by the file transport); this command
+    /// only queues it in the database's mail outbox. Links are built from `server.public_url`:
+    /// run the command with the server's configuration.
+    Invite(UserInvite),
+    /// Queue a new e-mail verification link for a user with an unverified address (older links
+    /// stop working). Delivered by a running server's Mailer.
+    ResendVerification(UserRef),
+    /// Force a password reset: remove the password (unless --keep-password), end the user's
+    /// sessions, revoke its refresh tokens and queue a reset link mail (delivered by a running
+    /// server's Mailer) when the user has an address.
+    ForceReset {
+        /// The user.
+        #[command(flatten)]
+        user: UserRef,
+        /// Keep the current password working until the user resets it.
+        #[arg(long)]
+        keep_password: bool,
+    },
+    /// Unlock a user: a locked account becomes active and its failed sign-in counter is
+    /// cleared. A disabled user is refused (use `enable`).
+    Unlock(UserRef),
     /// Set a user's password, read from stdin; the user's sessions end.
     SetPassword {
         /// Tenant slug.
@@ -975,6 +1000,28 @@ pub struct UserRef {
     /// Username (case-insensitive).
     #[arg(allow_hyphen_values = true)]
     pub username: String,
+}
+
+/// Arguments of `tessera user invite`.
+#[derive(Debug, Args)]
+pub struct UserInvite {
+    /// Tenant slug.
+    pub tenant: String,
+    /// Sign-in name: no whitespace, stored lowercased.
+    #[arg(allow_hyphen_values = true)]
+    pub username: String,
+    /// The address the invitation goes to.
+    #[arg(long)]
+    pub email: String,
+    /// Given name (`given_name` claim).
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family name (`family_name` claim).
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Full name (`name` claim).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// Arguments of `tessera user create`.
@@ -1081,6 +1128,39 @@ async fn find_user(
     Ok((tenant, user))
 }
 
+/// The lifecycle actions (`tessera_admin::lifecycle`) on the command line's services.
+fn lifecycle(s: &Services) -> tessera_admin::lifecycle::Lifecycle<'_> {
+    tessera_admin::lifecycle::Lifecycle {
+        store: &s.store,
+        authn: &s.authn,
+        outbox: &s.outbox,
+    }
+}
+
+/// The tenant's snapshot (its settings, issuer and templates) for queuing its mail.
+async fn snapshot_of(
+    s: &Services,
+    tenant: &str,
+) -> Result<std::sync::Arc<tessera_tenants::TenantSnapshot>, TenantError> {
+    s.directory
+        .resolve(tenant)
+        .await?
+        .ok_or(TenantError::NotFound("tenant"))
+}
+
+/// An admin-layer refusal as a command error.
+fn admin_error(err: tessera_admin::AdminError) -> TenantError {
+    use tessera_admin::AdminError as E;
+    match err {
+        E::NotFound(what) => TenantError::NotFound(what),
+        E::Conflict(why) => TenantError::InUse(why),
+        E::InvalidRequest(why) => TenantError::Invalid(why),
+        E::Unavailable => TenantError::Unavailable,
+        E::Unexpected(e) => TenantError::Unexpected(e),
+        other => TenantError::Unexpected(anyhow::anyhow!("{other}")),
+    }
+}
+
 /// Runs a user command.
 pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError> {
     let record = match cmd {
@@ -1159,23 +1239,96 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
         }
         UserCommand::ResetMfa(r) => {
             let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
-            let removed = s
-                .authn
-                .remove_mfa(
-                    tenant.id,
-                    user.id,
-                    "admin:cli".to_owned(),
-                    None,
-                    tessera_core::Clock.now(),
-                )
+            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let removed = lifecycle(s)
+                .reset_mfa(&snapshot, &user, CLI_ACTOR)
                 .await
-                .map_err(authn_error)?;
+                .map_err(admin_error)?;
             return Ok(Output {
                 json: json!({ "mfa_reset": user.username, "id": user.id, "removed": removed }),
                 text: if removed {
                     format!("removed the second factors of {}", user.username)
                 } else {
                     format!("{} had no second factors", user.username)
+                },
+            });
+        }
+        UserCommand::Invite(c) => {
+            let snapshot = snapshot_of(s, &c.tenant).await?;
+            let invite = tessera_admin::lifecycle::Invite {
+                username: c.username,
+                email: c.email,
+                claims: StandardClaims {
+                    name: c.name,
+                    given_name: c.given_name,
+                    family_name: c.family_name,
+                    ..Default::default()
+                },
+            };
+            lifecycle(s)
+                .invite(&snapshot, invite, CLI_ACTOR, None)
+                .await
+                .map_err(admin_error)?
+        }
+        UserCommand::ResendVerification(r) => {
+            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let sent = lifecycle(s)
+                .resend_verification(&snapshot, &user, CLI_ACTOR)
+                .await
+                .map_err(admin_error)?;
+            return Ok(Output {
+                json: json!({ "verification_sent": user.username, "id": user.id, "mail_id": sent.mail_id, "expires_at": sent.expires_at }),
+                text: format!(
+                    "queued a new verification link for {} (mail {})",
+                    user.username, sent.mail_id
+                ),
+            });
+        }
+        UserCommand::ForceReset {
+            user: r,
+            keep_password,
+        } => {
+            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let done = lifecycle(s)
+                .force_reset(&snapshot, &user, !keep_password, CLI_ACTOR)
+                .await
+                .map_err(admin_error)?;
+            let json = serde_json::to_value(&done).unwrap_or(Value::Null);
+            let mailed = match &done.link {
+                Some(link) => format!("queued a reset link (mail {})", link.mail_id),
+                None => "no reset link: the user has no e-mail address".to_owned(),
+            };
+            return Ok(Output {
+                json,
+                text: format!(
+                    "forced a password reset of {}: password {}, {} sessions ended, {} token families revoked, {mailed}",
+                    user.username,
+                    if done.password_revoked {
+                        "removed"
+                    } else {
+                        "kept"
+                    },
+                    done.sessions_ended,
+                    done.families_revoked,
+                ),
+            });
+        }
+        UserCommand::Unlock(r) => {
+            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let done = lifecycle(s)
+                .unlock(&snapshot, &user, CLI_ACTOR)
+                .await
+                .map_err(admin_error)?;
+            let json = serde_json::to_value(&done).unwrap_or(Value::Null);
+            return Ok(Output {
+                json,
+                text: if done.was_locked || done.counter_cleared {
+                    format!("unlocked {}", user.username)
+                } else {
+                    format!("{} was not locked", user.username)
                 },
             });
         }

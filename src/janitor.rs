@@ -49,6 +49,8 @@ pub async fn sweep(store: &Store, authn: &Authenticator, now: i64) -> anyhow::Re
     removed += tessera_store::replay::delete_expired(db, now).await?;
     removed += tessera_store::device_codes::delete_expired(db, now).await?;
     removed += tessera_store::pushed_requests::delete_expired(db, now).await?;
+    // Dead account links are kept a day, so a late click still finds "expired" not "unknown".
+    removed += tessera_store::account_links::prune(db, now - 86_400).await?;
     removed +=
         tessera_store::logout_outbox::delete_settled(db, now - LOGOUT_RETENTION_SECS).await?;
     Ok(removed)

@@ -41,6 +41,8 @@ pub struct Services {
     pub master: Arc<MasterKey>,
     /// Users, password sign-in and SSO sessions (with its password-hashing pool).
     pub authn: tessera_authn::Authenticator,
+    /// Queues mail (delivered by a server's Mailer).
+    pub outbox: tessera_mail::Outbox,
 }
 
 impl Services {
@@ -80,6 +82,7 @@ impl Services {
             .with_loopback_http(settings.tenants.allow_loopback_http_jwks_uri);
         let authn =
             tessera_authn::Authenticator::new(store.clone(), settings.auth.hashing_threads());
+        let outbox = tessera_mail::Outbox::new(settings.mail.default_sender()?);
         Ok(Self {
             store,
             directory,
@@ -87,6 +90,7 @@ impl Services {
             forge,
             master,
             authn,
+            outbox,
         })
     }
 }

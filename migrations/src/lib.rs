@@ -14,6 +14,8 @@ mod m20261128_000007_create_logout_outbox;
 mod m20261128_000008_create_registration;
 mod m20261128_000009_create_mail_outbox;
 mod m20261128_000011_create_mfa;
+mod m20261128_000012_create_account_links;
+mod m20261128_000013_create_passkeys;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -32,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_create_registration::Migration),
             Box::new(m20261128_000009_create_mail_outbox::Migration),
             Box::new(m20261128_000011_create_mfa::Migration),
+            Box::new(m20261128_000012_create_account_links::Migration),
+            Box::new(m20261128_000013_create_passkeys::Migration),
         ]
     }
 }

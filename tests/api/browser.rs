@@ -268,6 +268,29 @@ impl Browser {
         }
     }
 
+    /// Any DevTools command (e.g. `WebAuthn.addVirtualAuthenticator`); panics on an error.
+    #[allow(dead_code)]
+    pub async fn cdp(&self, method: &'static str, params: Value) -> Value {
+        self.call(method, params).await
+    }
+
+    /// Waits until `js` evaluates to `true` in the page, across navigations (evaluations that
+    /// fail while a page unloads are retried); panics after [`WAIT`].
+    #[allow(dead_code)]
+    pub async fn wait_until(&self, js: &str, what: &str) {
+        let start = Instant::now();
+        loop {
+            if let Ok(Value::Bool(true)) = self.try_eval(js).await {
+                return;
+            }
+            if start.elapsed() >= WAIT {
+                self.fail(&format!("{what}: not reached within {WAIT:?}"))
+                    .await;
+            }
+            actix_web::rt::time::sleep(POLL).await;
+        }
+    }
+
     /// The page's current URL.
     pub async fn url(&self) -> String {
         self.eval("location.href")

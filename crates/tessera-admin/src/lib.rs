@@ -4,12 +4,14 @@
 //! handlers and is checked against the OpenAPI document served at `/admin/v1/openapi.json`.
 
 mod admins;
+mod audit;
 mod auth;
 mod branding;
 mod clients;
 mod error;
 mod grants;
 mod keys;
+pub mod lifecycle;
 mod mail;
 mod openapi;
 mod registration;
@@ -99,6 +101,11 @@ admin_routes! {
     "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
     "/tenants/{slug}/users/{username}/sessions" => { delete => users::end_sessions },
     "/tenants/{slug}/users/{username}/mfa" => { delete => users::reset_mfa },
+    "/tenants/{slug}/users/{username}/verification" => { post => lifecycle::resend_verification },
+    "/tenants/{slug}/users/{username}/password-reset" => { post => lifecycle::force_reset },
+    "/tenants/{slug}/users/{username}/unlock" => { post => lifecycle::unlock },
+    "/tenants/{slug}/invitations" => { post => lifecycle::invite },
+    "/tenants/{slug}/audit-events" => { get => audit::list },
     "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
     "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
     "/tenants/{slug}/users/{username}/grants" => { get => grants::list_for_user },

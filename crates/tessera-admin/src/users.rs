@@ -35,8 +35,8 @@ impl From<AuthnError> for AdminError {
 
 /// A user as the admin API shows it: the record without its password hash, plus whether it has
 /// a password at all.
-#[derive(Serialize)]
-struct UserView {
+#[derive(Debug, Serialize)]
+pub(crate) struct UserView {
     #[serde(flatten)]
     user: UserRecord,
     has_password: bool,
@@ -152,7 +152,7 @@ fn member<T: serde::de::DeserializeOwned>(
 /// The claims of a body: its `claims` object plus every other remaining member (a standard
 /// claim given at the top level). Whether each is a standard claim is checked when they are
 /// parsed into [`StandardClaims`].
-fn claims_members(mut body: Map<String, Value>) -> Result<Map<String, Value>, String> {
+pub(crate) fn claims_members(mut body: Map<String, Value>) -> Result<Map<String, Value>, String> {
     let mut claims = match body.remove("claims") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(claims)) => claims,
@@ -208,7 +208,7 @@ fn merged_claims(current: &StandardClaims, patch: Value) -> Result<StandardClaim
 }
 
 /// Percent-encodes a username for a path segment (RFC 3986 §3.3: unreserved characters stay).
-fn path_segment(raw: &str) -> String {
+pub(crate) fn path_segment(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -394,23 +394,33 @@ pub(crate) async fn end_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Resets a user's second factors (a lost phone): the authenticator app and recovery codes are
-/// removed, recorded in the audit log as `mfa.removed` by this admin. The user signs in with the
-/// password alone again, or enrols anew where the tenant requires a second factor. 204 also
-/// when there was nothing to remove.
+/// Resets a user's second factors (a lost phone): the authenticator app, recovery codes and
+/// passkeys are removed, recorded in the audit log as `mfa.removed` (when there was something
+/// to remove) and `user.mfa_reset` by this admin. The user signs in with the password alone
+/// again, or enrols anew where the tenant requires a second factor. 204 also when there was
+/// nothing to remove.
 pub(crate) async fn reset_mfa(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
+    directory: web::Data<tessera_tenants::Directory>,
+    outbox: web::Data<tessera_mail::Outbox>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, username) = path.into_inner();
     let tenant = tenant(&principal, &admin, &slug).await?;
     let user = user(&authn, &tenant, &username).await?;
+    let snapshot = directory
+        .resolve(tenant.slug.as_ref())
+        .await?
+        .ok_or(AdminError::NotFound("tenant"))?;
+    let lifecycle = crate::lifecycle::Lifecycle {
+        store: admin.store(),
+        authn: &authn,
+        outbox: &outbox,
+    };
     let actor = format!("admin:{}", principal.client_id());
-    let removed = authn
-        .remove_mfa(tenant.id, user.id, actor, None, tessera_core::Clock.now())
-        .await?;
+    let removed = lifecycle.reset_mfa(&snapshot, &user, &actor).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, removed, "admin API reset a user's second factors");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -82,7 +82,7 @@ pub struct ActiveSession {
 #[derive(Clone)]
 pub struct Authenticator {
     pub(crate) store: Store,
-    pool: HashPool,
+    pub(crate) pool: HashPool,
     /// One dummy PHC string per parameter set: what an unknown username is verified against.
     pub(crate) dummies: Arc<Mutex<HashMap<HashParams, Arc<str>>>>,
 }
@@ -154,7 +154,7 @@ impl Authenticator {
     }
 
     /// Checks `password` against the tenant's policy and hashes it with the tenant's cost.
-    async fn hash_for(
+    pub(crate) async fn hash_for(
         &self,
         tenant: &TenantRecord,
         password: &SecretString,

@@ -1,5 +1,5 @@
 //! Authentication of a tenant's users: user accounts, argon2id passwords hashed off the reactor,
-//! failed-login throttling and lockout, second factors (TOTP, recovery codes) and server-side
+//! failed-login throttling and lockout, second factors (TOTP, recovery codes, passkeys) and server-side
 //! SSO sessions.
 //!
 //! Everything goes through the [`Authenticator`]; [`policy`], [`hasher`] and [`throttle`] hold
@@ -9,8 +9,12 @@ mod authenticator;
 mod breached;
 mod error;
 pub mod hasher;
+pub mod links;
 pub mod mfa;
+pub mod passkeys;
 pub mod policy;
+pub mod recovery;
+pub mod signup;
 pub mod throttle;
 pub mod totp;
 
@@ -20,3 +24,4 @@ mod tests;
 pub use authenticator::{ActiveSession, Authenticator, NewSession, NewUser, UserPatch};
 pub use error::{AuthnError, LoginError};
 pub use mfa::{Factor, MfaStatus, SecondFactor, TotpEnrolment};
+pub use passkeys::{PasskeyCeremony, PasskeyError, PasskeySignIn, RelyingParty};

@@ -52,17 +52,24 @@ pub enum Factor {
     Totp,
     /// A recovery code.
     RecoveryCode,
+    /// A passkey bound to its device (not backup-eligible, WebAuthn §6.1.3).
+    HardwareKey,
+    /// A passkey the authenticator may sync to other devices (backup-eligible).
+    SoftwareKey,
 }
 
 impl Factor {
     /// The RFC 8176 §2 method values this factor adds to a session's `amr`. A TOTP code is
     /// `otp`; a recovery code has no registered value of its own (it is neither a one-time
     /// password from a device nor knowledge like `pwd`), so it adds only `mfa`, which says that
-    /// more than one factor was used.
+    /// more than one factor was used. A passkey is proof of possession of a key: `hwk` when the
+    /// key cannot leave its device, `swk` when it may be synced.
     pub fn amr(self) -> &'static [&'static str] {
         match self {
             Factor::Totp => &["otp", "mfa"],
             Factor::RecoveryCode => &["mfa"],
+            Factor::HardwareKey => &["hwk", "mfa"],
+            Factor::SoftwareKey => &["swk", "mfa"],
         }
     }
 }
@@ -94,6 +101,15 @@ pub struct MfaStatus {
     pub totp: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: u64,
+    /// Registered passkeys.
+    pub passkeys: u64,
+}
+
+impl MfaStatus {
+    /// Whether the user has any second factor (an authenticator app or a passkey).
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
 }
 
 /// Associated data binding a sealed seed to its tenant and user.
@@ -147,9 +163,11 @@ impl Authenticator {
             .await?
             .is_some_and(|t| t.confirmed);
         let recovery_codes_left = mfa::recovery_codes_left(db, tenant, user).await?;
+        let passkeys = tessera_store::passkeys::count_for_user(db, tenant, user).await?;
         Ok(MfaStatus {
             totp,
             recovery_codes_left,
+            passkeys,
         })
     }
 
@@ -383,9 +401,9 @@ impl Authenticator {
         Ok(codes)
     }
 
-    /// Removes the user's authenticator and recovery codes, recording who did (`actor`:
-    /// `user:<id>` or `admin:<who>`); `false` when there was nothing to remove. The caller has
-    /// checked a current code (user) or the caller's rights (admin reset).
+    /// Removes every second factor of the user — authenticator, recovery codes and passkeys —
+    /// recording who did (`actor`: `admin:<who>` for the admin reset of a lost device);
+    /// `false` when there was nothing to remove. The caller has checked the caller's rights.
     pub async fn remove_mfa(
         &self,
         tenant: TenantId,
@@ -394,12 +412,42 @@ impl Authenticator {
         client_ip: Option<String>,
         now: i64,
     ) -> Result<bool, AuthnError> {
+        self.remove_factors(tenant, user, actor, client_ip, now, true)
+            .await
+    }
+
+    /// Removes the user's authenticator and recovery codes but not the passkeys (the user
+    /// turning the authenticator app off, with a current code); `false` when there was none.
+    pub async fn remove_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        actor: String,
+        client_ip: Option<String>,
+        now: i64,
+    ) -> Result<bool, AuthnError> {
+        self.remove_factors(tenant, user, actor, client_ip, now, false)
+            .await
+    }
+
+    async fn remove_factors(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        actor: String,
+        client_ip: Option<String>,
+        now: i64,
+        with_passkeys: bool,
+    ) -> Result<bool, AuthnError> {
         let store = self.store.clone();
         let removed = self
             .store
             .write(async move {
                 let txn = store.begin().await?;
-                let removed = mfa::delete_for_user(&txn, tenant, user).await?;
+                let mut removed = mfa::delete_for_user(&txn, tenant, user).await?;
+                if with_passkeys {
+                    removed += tessera_store::passkeys::delete_for_user(&txn, tenant, user).await?;
+                }
                 if removed == 0 {
                     txn.rollback().await?;
                     return Ok(false);
@@ -469,11 +517,11 @@ impl Authenticator {
     }
 }
 
-fn user_actor(user: UserId) -> String {
+pub(crate) fn user_actor(user: UserId) -> String {
     format!("user:{user}")
 }
 
-fn event(
+pub(crate) fn event(
     tenant: TenantId,
     user: UserId,
     action: &str,

@@ -985,3 +985,139 @@ async fn prune_removes_expired_sessions_and_stale_counters_only() {
     );
     assert_eq!(auth.prune(now).await.unwrap(), 0);
 }
+
+// --- Account links ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn a_confirmation_link_works_once_and_only_for_the_address_it_was_sent_to() {
+    use tessera_store::account_links::LinkKind;
+    let (auth, t, store) = setup().await;
+    let mut new = new_user("bob", Some(PASSWORD));
+    new.email_verified = false;
+    let bob = auth.create_user(&t, new).await.unwrap();
+    let link = auth
+        .issue_link(&t, LinkKind::VerifyEmail, &bob)
+        .await
+        .unwrap();
+    let token = link.token.expose_secret().to_owned();
+    // Not a reset link, nor any other tenant's.
+    let other = tenant(&store, "other", cheap()).await;
+    assert!(matches!(
+        auth.confirm_email(&other, &token).await,
+        Err(AuthnError::NotFound)
+    ));
+    assert!(
+        auth.peek_link(&t, LinkKind::PasswordReset, &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let confirmed = auth.confirm_email(&t, &token).await.unwrap();
+    assert!(confirmed.email_verified);
+    assert!(matches!(
+        auth.confirm_email(&t, &token).await,
+        Err(AuthnError::NotFound)
+    ));
+
+    // A link sent before the address changed confirms nothing.
+    let mut new = new_user("carol", None);
+    new.email_verified = false;
+    let carol = auth.create_user(&t, new).await.unwrap();
+    let old = auth
+        .issue_link(&t, LinkKind::VerifyEmail, &carol)
+        .await
+        .unwrap();
+    auth.update_user(
+        t.id,
+        carol.id,
+        UserPatch {
+            email: Some(Some("carol@elsewhere.example".into())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        auth.confirm_email(&t, old.token.expose_secret()).await,
+        Err(AuthnError::NotFound)
+    ));
+    assert!(
+        !auth
+            .user(t.id, carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+}
+
+#[actix_rt::test]
+async fn a_newer_link_supersedes_the_older_and_an_expired_link_is_dead() {
+    use tessera_store::account_links::LinkKind;
+    let (auth, t, store) = setup().await;
+    let user = alice(&auth, &t).await;
+    let first = auth
+        .issue_link(&t, LinkKind::PasswordReset, &user)
+        .await
+        .unwrap();
+    let second = auth
+        .issue_link(&t, LinkKind::PasswordReset, &user)
+        .await
+        .unwrap();
+    let new_password = || SecretString::from("a brand new passphrase");
+    assert!(matches!(
+        auth.set_password_by_link(
+            &t,
+            LinkKind::PasswordReset,
+            first.token.expose_secret(),
+            new_password()
+        )
+        .await,
+        Err(AuthnError::NotFound)
+    ));
+    // A password the policy refuses leaves the link usable.
+    assert!(matches!(
+        auth.set_password_by_link(
+            &t,
+            LinkKind::PasswordReset,
+            second.token.expose_secret(),
+            SecretString::from("short")
+        )
+        .await,
+        Err(AuthnError::Invalid(_))
+    ));
+    auth.set_password_by_link(
+        &t,
+        LinkKind::PasswordReset,
+        second.token.expose_secret(),
+        new_password(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        login(&auth, &t, "alice", "a brand new passphrase", Clock.now())
+            .await
+            .is_ok()
+    );
+
+    let third = auth
+        .issue_link(&t, LinkKind::PasswordReset, &user)
+        .await
+        .unwrap();
+    store
+        .conn()
+        .execute(
+            &Query::update()
+                .table("account_links")
+                .value("expires_at", Clock.now() - 1)
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        auth.peek_link(&t, LinkKind::PasswordReset, third.token.expose_secret())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -68,6 +68,11 @@ uuid_id!(
     UserId
 );
 
+uuid_id!(
+    /// Primary key of a user's passkey (a WebAuthn credential), unique within its tenant.
+    PasskeyId
+);
+
 /// Why a tenant slug was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

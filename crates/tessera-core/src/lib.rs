@@ -18,7 +18,7 @@ pub use client::{AuthMethod, ClientOptions, ExchangePolicy};
 pub use clock::Clock;
 pub use encryption::{EncryptedResponse, Encryption, JweAlg, JweEnc};
 pub use error::OAuthErrorCode;
-pub use ids::{ClientId, InvalidSlug, Kid, TenantId, TenantSlug, UserId};
+pub use ids::{ClientId, InvalidSlug, Kid, PasskeyId, TenantId, TenantSlug, UserId};
 pub use protocol::{
     AdminRole, ClientType, GrantType, KeyState, SigningAlg, TenantStatus, TokenFormat,
     UnknownValue, UserStatus,

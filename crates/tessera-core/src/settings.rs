@@ -29,6 +29,80 @@ pub struct TenantSettings {
     pub mail: MailPolicy,
     /// Multi-factor authentication (TOTP second factor).
     pub mfa: MfaSettings,
+    /// The account lifecycle: self-registration, e-mail verification, password reset.
+    pub accounts: AccountPolicy,
+}
+
+/// Who may create an account at the tenant's sign-up page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupMode {
+    /// No sign-up page (404); accounts come from administrators only.
+    #[default]
+    Off,
+    /// Anyone may create an account.
+    Open,
+    /// Only people holding an invitation link from an administrator.
+    Invitation,
+}
+
+/// The account lifecycle of a tenant's users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountPolicy {
+    /// `off` (default), `open` or `invitation`.
+    pub signup: SignupMode,
+    /// Whether a user whose e-mail address is not confirmed is refused at sign-in (and sent a
+    /// new confirmation link). Default `false`: existing accounts keep working when sign-up is
+    /// turned on; self-registered users are always sent a confirmation link.
+    pub require_verified_email: bool,
+    /// Whether users may reset a forgotten password by e-mail. Default `true`.
+    pub password_reset: bool,
+    /// Whether a password reset or change ends the user's other sessions. Default `true`.
+    pub reset_ends_sessions: bool,
+    /// Whether a password reset or change revokes the user's refresh tokens. Default `true`.
+    pub reset_revokes_refresh_tokens: bool,
+    /// Lifetime of an e-mail confirmation link, seconds (default one day).
+    pub verification_link_ttl_secs: i64,
+    /// Lifetime of a password reset link, seconds (default one hour).
+    pub reset_link_ttl_secs: i64,
+    /// Lifetime of an invitation link, seconds (default seven days).
+    pub invitation_link_ttl_secs: i64,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        Self {
+            signup: SignupMode::Off,
+            require_verified_email: false,
+            password_reset: true,
+            reset_ends_sessions: true,
+            reset_revokes_refresh_tokens: true,
+            verification_link_ttl_secs: 86_400,
+            reset_link_ttl_secs: 3_600,
+            invitation_link_ttl_secs: 7 * 86_400,
+        }
+    }
+}
+
+impl AccountPolicy {
+    fn validate(&self) -> Result<(), String> {
+        let day = 86_400;
+        if !(300..=7 * day).contains(&self.verification_link_ttl_secs) {
+            return Err(
+                "accounts.verification_link_ttl_secs must be between 300 and 604800".into(),
+            );
+        }
+        if !(300..=day).contains(&self.reset_link_ttl_secs) {
+            return Err("accounts.reset_link_ttl_secs must be between 300 and 86400".into());
+        }
+        if !(3_600..=30 * day).contains(&self.invitation_link_ttl_secs) {
+            return Err(
+                "accounts.invitation_link_ttl_secs must be between 3600 and 2592000".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Whether a tenant's users use a second factor at sign-in.
@@ -391,6 +465,7 @@ impl TenantSettings {
     /// Checks the ranges a running tenant relies on; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         self.mail.validate()?;
+        self.accounts.validate()?;
         let p = &self.password;
         if !(8 * 1024..=1024 * 1024).contains(&p.argon2_memory_kib) && p.argon2_memory_kib != 8 {
             // 8 KiB is argon2's minimum, allowed for benchmark tenants; otherwise 8 MiB..1 GiB.

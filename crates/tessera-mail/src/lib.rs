@@ -5,11 +5,13 @@
 //! for the embedded default. The templates themselves live with the pages in `tessera-tenants`
 //! ([`tessera_tenants::emails`]), so tenants override both through one API.
 
+pub mod links;
 mod mailer;
 mod outbox;
 mod settings;
 mod transport;
 
+pub use links::{link_mail, link_url};
 pub use mailer::{Mailer, StopMailer, retry_delay};
 pub use outbox::{Mail, Outbox, parse_recipient};
 pub use settings::{MailSettings, SmtpSettings, SmtpTls, TransportKind};

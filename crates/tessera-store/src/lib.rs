@@ -7,6 +7,7 @@
 mod entity;
 
 pub mod access_tokens;
+pub mod account_links;
 pub mod audit;
 pub mod clients;
 pub mod codes;
@@ -18,6 +19,7 @@ pub mod keys;
 pub mod logout_outbox;
 pub mod mail_outbox;
 pub mod mfa;
+pub mod passkeys;
 pub mod pushed_requests;
 pub mod records;
 pub mod refresh;

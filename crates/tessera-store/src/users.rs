@@ -97,6 +97,46 @@ pub async fn list<C: ConnectionTrait>(
     q.all(db).await?.into_iter().map(to_record).collect()
 }
 
+/// The users of a tenant with this (already normalized, lowercase) e-mail address, oldest first;
+/// at most `limit`.
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    email: &str,
+    limit: u64,
+) -> Result<Vec<UserRecord>, StoreError> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Email.eq(email))
+        .order_by_asc(user::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect()
+}
+
+/// Marks the user's e-mail address verified, only if it is still `email` (a link confirms the
+/// address it was sent to, not one set since); returns whether it did.
+pub async fn confirm_email<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    email: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::EmailVerified, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Email.eq(email))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Replaces the profile of a user: e-mail, its verification flag and the standard claims.
 pub async fn update_profile<C: ConnectionTrait>(
     db: &C,

@@ -51,9 +51,10 @@ const NEUTRAL_NAME: &str = "Tessera";
 const LAYOUT_SOURCE: &str = include_str!("../../../templates/partials/layout.hbs");
 
 /// Every page of the default set, by template name. `form_post` is ours alone: it carries the
-/// authorization response and is not a tenant's to change; so is `frontchannel_logout`, whose
-/// iframes and script tenant templates may not write.
-const DEFAULT_PAGES: [(&str, &str); 13] = [
+/// authorization response and is not a tenant's to change; so are `frontchannel_logout`, whose
+/// iframes and script tenant templates may not write, and `passkey`, whose script runs the
+/// WebAuthn ceremony.
+const DEFAULT_PAGES: [(&str, &str); 21] = [
     ("error", include_str!("../../../templates/pages/error.hbs")),
     ("login", include_str!("../../../templates/pages/login.hbs")),
     (
@@ -87,12 +88,44 @@ const DEFAULT_PAGES: [(&str, &str); 13] = [
     ("mfa", include_str!("../../../templates/pages/mfa.hbs")),
     ("totp", include_str!("../../../templates/pages/totp.hbs")),
     (
+        "invitation",
+        include_str!("../../../templates/pages/invitation.hbs"),
+    ),
+    (
+        "signup",
+        include_str!("../../../templates/pages/signup.hbs"),
+    ),
+    (
+        "signup_done",
+        include_str!("../../../templates/pages/signup_done.hbs"),
+    ),
+    (
+        "verify_email",
+        include_str!("../../../templates/pages/verify_email.hbs"),
+    ),
+    (
+        "forgot_password",
+        include_str!("../../../templates/pages/forgot_password.hbs"),
+    ),
+    (
+        "reset_password",
+        include_str!("../../../templates/pages/reset_password.hbs"),
+    ),
+    (
+        "change_password",
+        include_str!("../../../templates/pages/change_password.hbs"),
+    ),
+    (
         "form_post",
         include_str!("../../../templates/pages/form_post.hbs"),
     ),
     (
         "frontchannel_logout",
         include_str!("../../../templates/pages/frontchannel_logout.hbs"),
+    ),
+    (
+        "passkey",
+        include_str!("../../../templates/pages/passkey.hbs"),
     ),
 ];
 
@@ -123,13 +156,29 @@ pub enum TemplateName {
     Mfa,
     /// Setting up, and turning off, the authenticator app (TOTP, RFC 6238); recovery codes.
     Totp,
+    /// The self-registration form (`accounts.signup = open`).
+    Signup,
+    /// "Check your e-mail" after a sign-up.
+    SignupDone,
+    /// Confirming an e-mail address from its link, and the confirmation.
+    VerifyEmail,
+    /// "Forgot your password?": the form asking for a username or address, and "check your
+    /// e-mail".
+    ForgotPassword,
+    /// Choosing a new password from a reset link, and "your password was changed".
+    ResetPassword,
+    /// Changing the password from the account page.
+    ChangePassword,
+    /// Accepting an invitation: choosing the password of an invited account, and the
+    /// confirmation.
+    Invitation,
     /// An e-mail template: `email.layout` or `email.{kind}.{subject|html|txt}`.
     Email(EmailTemplate),
 }
 
 impl TemplateName {
     /// The overridable pages, in listing order.
-    const PAGES: [TemplateName; 12] = [
+    const PAGES: [TemplateName; 19] = [
         TemplateName::Layout,
         TemplateName::Error,
         TemplateName::Login,
@@ -142,11 +191,18 @@ impl TemplateName {
         TemplateName::DeviceDone,
         TemplateName::Mfa,
         TemplateName::Totp,
+        TemplateName::Signup,
+        TemplateName::SignupDone,
+        TemplateName::VerifyEmail,
+        TemplateName::ForgotPassword,
+        TemplateName::ResetPassword,
+        TemplateName::ChangePassword,
+        TemplateName::Invitation,
     ];
 
     /// Every overridable template, in listing order: the pages, then the e-mails.
-    pub const ALL: [TemplateName; 12 + EmailTemplate::ALL.len()] = {
-        let mut all = [TemplateName::Layout; 12 + EmailTemplate::ALL.len()];
+    pub const ALL: [TemplateName; 19 + EmailTemplate::ALL.len()] = {
+        let mut all = [TemplateName::Layout; 19 + EmailTemplate::ALL.len()];
         let mut i = 0;
         while i < Self::PAGES.len() {
             all[i] = Self::PAGES[i];
@@ -175,6 +231,13 @@ impl TemplateName {
             TemplateName::DeviceDone => "device_done",
             TemplateName::Mfa => "mfa",
             TemplateName::Totp => "totp",
+            TemplateName::Signup => "signup",
+            TemplateName::SignupDone => "signup_done",
+            TemplateName::VerifyEmail => "verify_email",
+            TemplateName::ForgotPassword => "forgot_password",
+            TemplateName::ResetPassword => "reset_password",
+            TemplateName::ChangePassword => "change_password",
+            TemplateName::Invitation => "invitation",
             TemplateName::Email(email) => email.as_str(),
         }
     }
@@ -426,6 +489,60 @@ pub struct LoginPage {
     pub error: Option<String>,
     /// Name of the client asking.
     pub client_name: String,
+    /// Where "Sign in with a passkey" posts, when passkeys work at this issuer.
+    pub passkey_action: Option<String>,
+    /// The sign-up page ("Create an account"), when the tenant's sign-up is open.
+    pub signup_url: Option<String>,
+    /// The "Forgot your password?" page, when the tenant allows password resets.
+    pub forgot_url: Option<String>,
+}
+
+/// Fields of the `signup` page: the self-registration form.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignupPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request (empty when there is none).
+    pub request: String,
+    /// Name of the client asking, when a request is pending.
+    pub client_name: Option<String>,
+    /// Username to prefill (the last attempt).
+    pub username: Option<String>,
+    /// E-mail address to prefill (the last attempt).
+    pub email: Option<String>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// The sign-in page ("Already have an account?").
+    pub sign_in_url: String,
+}
+
+/// Fields of the `signup_done` page: "check your e-mail".
+#[derive(Clone, Debug, Serialize)]
+pub struct SignupDonePage {
+    /// What happens next.
+    pub message: String,
+    /// How long the confirmation link works, e.g. "24 hours".
+    pub expires_in: String,
+}
+
+/// Fields of the `verify_email` page: the confirm button a mailed link opens (a POST, so mail
+/// scanners that fetch links do not spend them), then the confirmation.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyEmailPage {
+    /// Whether the address was just confirmed (else the confirm form is shown).
+    pub confirmed: bool,
+    /// The address being confirmed.
+    pub email: String,
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// The link's token, posted back.
+    pub token: String,
+    /// Where to sign in afterwards (the account page).
+    pub sign_in_url: String,
 }
 
 /// One requested scope on the `consent` page.
@@ -538,6 +655,29 @@ pub struct AccountPage {
     pub mfa_url: Option<String>,
     /// Whether the user has an authenticator app.
     pub mfa_on: bool,
+    /// The user's passkeys.
+    pub passkeys: Vec<AccountPasskey>,
+    /// Where "Add a passkey" posts, when passkeys work at this issuer.
+    pub passkey_action: Option<String>,
+    /// The change-password page, when the user has a password.
+    pub password_url: Option<String>,
+}
+
+/// One passkey on the `account` page.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountPasskey {
+    /// Its id.
+    pub id: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// Whether it may be synced to other devices (backup-eligible).
+    pub synced: bool,
+    /// When it was added, e.g. "2026-11-28 01:23 UTC".
+    pub created_at: String,
+    /// When it last signed in, if ever.
+    pub last_used_at: Option<String>,
+    /// URL the remove form posts to.
+    pub remove_action: String,
 }
 
 /// Fields of the `device` page: the user-code form (RFC 8628 §3.3).
@@ -599,6 +739,10 @@ pub struct MfaPage {
     pub client_name: String,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// Whether the code form is shown (the user has an authenticator app).
+    pub code_form: bool,
+    /// Where "Use a passkey" posts, when the user has a passkey.
+    pub passkey_action: Option<String>,
 }
 
 /// Fields of the `totp` page: enrolling an authenticator app (QR code, key, first code), the
@@ -657,6 +801,109 @@ pub struct FormPostPage {
     pub fields: Vec<FormField>,
 }
 
+/// Fields of the `passkey` page: runs one WebAuthn ceremony in the browser and posts the
+/// authenticator's answer. Ours alone, like `form_post`: it carries script.
+#[derive(Clone, Debug, Serialize)]
+pub struct PasskeyPage {
+    /// Heading.
+    pub heading: String,
+    /// What the user is asked to do.
+    pub message: String,
+    /// `create` (registration) or `get` (sign-in).
+    pub mode: String,
+    /// The options for `navigator.credentials`, JSON.
+    pub options: String,
+    /// Where the answer is posted.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request (may be empty).
+    pub request: String,
+    /// Opaque proof that the first factor passed (second factor only, else empty).
+    pub ticket: String,
+    /// The sealed ceremony state.
+    pub state: String,
+}
+
+/// Fields of the `forgot_password` page: the form, or (`sent`) the same "check your e-mail"
+/// answer whether or not an account matched.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForgotPasswordPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// Opaque handle of the pending authorization request, when one rides along (else empty).
+    pub request: String,
+    /// Whether the request was taken (the answer page).
+    pub sent: bool,
+    /// How long a link works, e.g. "1 hour".
+    pub expires_in: String,
+    /// Why the form was refused.
+    pub error: Option<String>,
+    /// Where "Back to sign in" posts the pending request, when there is one.
+    pub continue_action: Option<String>,
+    /// The sign-in page otherwise (the account page's).
+    pub sign_in_url: String,
+}
+
+/// Fields of the `reset_password` page: the new-password form of a live link, or (`done`) the
+/// confirmation.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetPasswordPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// The link's token, posted back with the form.
+    pub token: String,
+    /// The account the link is for.
+    pub username: Option<String>,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+    /// Whether the password was changed (the confirmation page).
+    pub done: bool,
+    /// Where to sign in.
+    pub sign_in_url: String,
+}
+
+/// Fields of the `change_password` page (signed in, from the account page).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangePasswordPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// The signed-in user.
+    pub username: String,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+    /// The account page.
+    pub account_url: String,
+}
+
+/// Fields of the `invitation` page: the password form of a live invitation link, or (`done`)
+/// the confirmation with the way to sign in.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationPage {
+    /// Form action URL.
+    pub action: String,
+    /// CSRF token of the form.
+    pub csrf_token: String,
+    /// The link's token, posted back with the form.
+    pub token: String,
+    /// The invited account's sign-in name.
+    pub username: String,
+    /// The address the invitation was sent to.
+    pub email: Option<String>,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+    /// Whether the password was set (the confirmation page).
+    pub done: bool,
+    /// Where to sign in (the account page).
+    pub sign_in_url: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sample data
 
@@ -683,6 +930,14 @@ fn sample_title(page: &str) -> &'static str {
         "device_done" => "Device connected",
         "mfa" => "Two-step verification",
         "totp" => "Authenticator app",
+        "invitation" => "Welcome, set your password",
+        "signup" => "Create an account",
+        "signup_done" => "Check your e-mail",
+        "verify_email" => "Confirm your e-mail address",
+        "forgot_password" => "Forgot your password?",
+        "reset_password" => "Choose a new password",
+        "change_password" => "Change your password",
+        "passkey" => "Sign in with a passkey",
         _ => "Returning to the application",
     }
 }
@@ -727,6 +982,33 @@ fn sample_fields(page: &str, full: bool) -> Value {
             username: some("alice"),
             error: some("The username or password is wrong."),
             client_name: "Acme Wiki".into(),
+            passkey_action: some(&action("login/passkey")),
+            signup_url: some(&action("signup?request=c2FtcGxlLXJlcXVlc3Q")),
+            forgot_url: some(&action("password/forgot?request=c2FtcGxlLXJlcXVlc3Q")),
+        }),
+        "signup" => to_value(&SignupPage {
+            action: action("signup"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            client_name: some("Acme Wiki"),
+            username: some("alice"),
+            email: some("alice@example.com"),
+            error: some("The two passwords do not match."),
+            sign_in_url: action("account"),
+        }),
+        "signup_done" => to_value(&SignupDonePage {
+            message: "We sent a link to alice@example.com. Open it to confirm your address."
+                .into(),
+            expires_in: "24 hours".into(),
+        }),
+        // The full variant is the confirmation, the sparse one the confirm form.
+        "verify_email" => to_value(&VerifyEmailPage {
+            confirmed: full,
+            email: "alice@example.com".into(),
+            action: action("verify-email"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            token: "c2FtcGxlLXRva2Vu".into(),
+            sign_in_url: action("account"),
         }),
         "consent" => to_value(&ConsentPage {
             action: action("consent"),
@@ -787,6 +1069,22 @@ fn sample_fields(page: &str, full: bool) -> Value {
             logout_url: action("logout"),
             mfa_url: some(&action("account/mfa")),
             mfa_on: full,
+            passkeys: if full {
+                vec![AccountPasskey {
+                    id: "0193f5c2-7a4e-7c1e-9a43-1d2b3c4d5e6f".into(),
+                    name: "Work laptop".into(),
+                    synced: false,
+                    created_at: "2026-11-28 01:23 UTC".into(),
+                    last_used_at: some("2026-12-01 17:42 UTC"),
+                    remove_action: action(
+                        "account/passkeys/0193f5c2-7a4e-7c1e-9a43-1d2b3c4d5e6f/remove",
+                    ),
+                }]
+            } else {
+                vec![]
+            },
+            passkey_action: some(&action("account/passkeys")),
+            password_url: some(&action("account/password")),
         }),
         "device" => to_value(&DevicePage {
             action: action("device"),
@@ -830,9 +1128,23 @@ fn sample_fields(page: &str, full: bool) -> Value {
             username: "alice".into(),
             client_name: "Acme Wiki".into(),
             error: some("That code is not valid. Try again."),
+            code_form: true,
+            passkey_action: some(&action("login/mfa/passkey")),
         }),
         // The full variant is an enrolment just confirmed during sign-in (codes shown, continue);
         // the sparse one the management form of an enrolled account.
+        // The full variant is the form after a refused attempt, the sparse one the
+        // confirmation.
+        "invitation" => to_value(&InvitationPage {
+            action: action("invitation"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            token: "c2FtcGxlLXRva2Vu".into(),
+            username: "alice".into(),
+            email: some("alice@example.com"),
+            error: some("The two passwords do not match."),
+            done: !full,
+            sign_in_url: action("account"),
+        }),
         "totp" => to_value(&TotpPage {
             username: "alice".into(),
             csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
@@ -854,6 +1166,46 @@ fn sample_fields(page: &str, full: bool) -> Value {
             account_url: action("account"),
             notice: some("Two-step verification is on."),
             error: some("That code is not valid. Try again."),
+        }),
+        // The full variant is the answer page with a pending request riding along; the sparse
+        // one the empty form.
+        "forgot_password" => to_value(&ForgotPasswordPage {
+            action: action("password/forgot"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: if full { "c2FtcGxlLXJlcXVlc3Q" } else { "" }.into(),
+            sent: full,
+            expires_in: "1 hour".into(),
+            error: some("Enter your username or e-mail address."),
+            continue_action: some(&action("login/continue")),
+            sign_in_url: action("account"),
+        }),
+        "reset_password" => to_value(&ResetPasswordPage {
+            action: action("password/reset"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            token: "c2FtcGxlLWxpbmstdG9rZW4".into(),
+            username: some("alice"),
+            error: some("The password must be at least 10 characters long."),
+            // The sparse variant is the confirmation: both branches are checked.
+            done: !full,
+            sign_in_url: action("account"),
+        }),
+        "change_password" => to_value(&ChangePasswordPage {
+            action: action("account/password"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            username: "alice".into(),
+            error: some("The current password is not right."),
+            account_url: action("account"),
+        }),
+        "passkey" => to_value(&PasskeyPage {
+            heading: sample_title(page).into(),
+            message: "Follow your browser's prompt to use your passkey.".into(),
+            mode: if full { "get" } else { "create" }.into(),
+            options: r#"{"publicKey":{"challenge":"c2FtcGxlLWNoYWxsZW5nZQ","rpId":"id.example.com","userVerification":"required"}}"#.into(),
+            action: action("login/passkey/finish"),
+            csrf_token: "c2FtcGxlLWNzcmYtdG9rZW4".into(),
+            request: "c2FtcGxlLXJlcXVlc3Q".into(),
+            ticket: String::new(),
+            state: "c2FtcGxlLXN0YXRl".into(),
         }),
         _ => to_value(&FormPostPage {
             action: "https://wiki.example.com/callback".into(),

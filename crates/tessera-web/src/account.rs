@@ -44,7 +44,20 @@ pub async fn account(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> 
     let notice = query_value(&req, "revoked")
         .and_then(|id| flow.snapshot.client(&id).cloned())
         .filter(|client| !apps.iter().any(|a| a.client_id == client.client_id))
-        .map(|client| format!("{} no longer has access to your account.", client.name));
+        .map(|client| format!("{} no longer has access to your account.", client.name))
+        .or_else(|| match query_value(&req, "passkey").as_deref() {
+            Some("added") => Some("Your passkey was added.".to_owned()),
+            Some("removed") => Some("The passkey was removed.".to_owned()),
+            _ => None,
+        })
+        .or_else(|| crate::password::notice(query_value(&req, "password").as_deref()));
+    let passkeys = match flow.authn.passkeys(tenant.tenant.id, active.user.id).await {
+        Ok(passkeys) => passkeys,
+        Err(e) => {
+            tracing::error!(error = %e, "listing the user's passkeys failed");
+            return flow.unavailable();
+        }
+    };
     let mfa_on = match flow
         .authn
         .mfa_status(tenant.tenant.id, active.user.id)
@@ -66,6 +79,16 @@ pub async fn account(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> 
         logout_url: format!("{}/logout", flow.snapshot.issuer),
         mfa_url: mfa_offered.then(|| format!("{}/account/mfa", flow.snapshot.issuer)),
         mfa_on,
+        passkeys: passkeys
+            .iter()
+            .map(|p| crate::passkeys::account_view(flow.snapshot, p))
+            .collect(),
+        passkey_action: crate::passkeys::add_action(flow.snapshot),
+        password_url: active
+            .user
+            .password_hash
+            .is_some()
+            .then(|| format!("{}/account/password", flow.snapshot.issuer)),
     };
     page::render(
         flow.templates,
@@ -130,6 +153,16 @@ pub async fn login(
             return login_page(&flow, &req, Some(e.to_string()), status, Some(username));
         }
     };
+    // `accounts.require_verified_email`: an unconfirmed address is refused (and sent a link).
+    if let Some(message) = crate::verification::refusal(&flow, &req, &user).await {
+        return login_page(
+            &flow,
+            &req,
+            Some(message),
+            StatusCode::FORBIDDEN,
+            Some(username),
+        );
+    }
     // A user with an authenticator (or under a `required` policy) passes a second step first.
     if let Some(response) = crate::mfa::after_password(&flow, &req, None, &user).await {
         return response;
@@ -268,7 +301,7 @@ fn view(flow: &Flow<'_>, app: &AppAccess) -> AccountApp {
 }
 
 /// The account page's sign-in form: the tenant's login page, posting to `/account/login`.
-fn login_page(
+pub(crate) fn login_page(
     flow: &Flow<'_>,
     req: &HttpRequest,
     message: Option<String>,
@@ -291,6 +324,9 @@ fn login_page(
                 "username": username,
                 "error": message,
                 "client_name": TITLE.to_lowercase(),
+                "passkey_action": crate::passkeys::sign_in_action(flow.snapshot),
+                "signup_url": crate::signup::signup_url(flow.snapshot, None),
+                "forgot_url": crate::recovery::forgot_url(flow.snapshot, None),
             }),
         },
         csrf_cookie.into_iter().collect(),
@@ -361,7 +397,7 @@ fn path_segment(raw: &str) -> String {
 }
 
 /// Unix seconds as a UTC date and time to the minute, e.g. "2026-11-28 01:23 UTC".
-fn utc_minute(unix: i64) -> String {
+pub(crate) fn utc_minute(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);

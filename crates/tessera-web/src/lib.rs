@@ -22,6 +22,7 @@ mod flow;
 mod form;
 mod interaction;
 mod introspect;
+mod invitation;
 mod jwks;
 mod login;
 mod logout;
@@ -30,14 +31,19 @@ mod mfa;
 mod ops;
 mod page;
 mod par;
+mod passkeys;
+mod password;
 mod password_grant;
+mod recovery;
 mod register;
 mod resource_metadata;
 mod revoke;
+mod signup;
 mod templates;
 mod tenant;
 mod token;
 mod userinfo;
+mod verification;
 
 use actix_web::web;
 
@@ -81,7 +87,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/login/mfa", web::post().to(mfa::verify))
                 .route("/login/mfa/enrol", web::post().to(mfa::enrol_at_sign_in))
                 .route("/login/continue", web::post().to(mfa::resume))
+                .route("/login/passkey", web::post().to(passkeys::begin_sign_in))
+                .route(
+                    "/login/passkey/finish",
+                    web::post().to(passkeys::finish_sign_in),
+                )
+                .route(
+                    "/login/mfa/passkey",
+                    web::post().to(passkeys::begin_second_factor),
+                )
+                .route(
+                    "/login/mfa/passkey/finish",
+                    web::post().to(passkeys::finish_second_factor),
+                )
+                .route("/account/passkeys", web::post().to(passkeys::begin_add))
+                .route(
+                    "/account/passkeys/finish",
+                    web::post().to(passkeys::finish_add),
+                )
+                .route(
+                    "/account/passkeys/{id}/remove",
+                    web::post().to(passkeys::remove),
+                )
                 .route("/account/mfa", web::get().to(mfa::manage))
+                .route("/account/password", web::get().to(password::change_get))
+                .route("/account/password", web::post().to(password::change_post))
+                .route("/password/forgot", web::get().to(recovery::forgot_get))
+                .route("/password/forgot", web::post().to(recovery::forgot_post))
+                .route("/password/reset", web::get().to(recovery::reset_get))
+                .route("/password/reset", web::post().to(recovery::reset_post))
                 .route("/account/mfa/enrol", web::post().to(mfa::account_enrol))
                 .route("/account/mfa/remove", web::post().to(mfa::account_remove))
                 .route(
@@ -89,6 +123,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(mfa::account_regenerate),
                 )
                 .route("/consent", web::post().to(consent::consent))
+                .route("/signup", web::get().to(signup::signup_get))
+                .route("/signup", web::post().to(signup::signup_post))
+                .route("/verify-email", web::get().to(verification::verify_get))
+                .route("/verify-email", web::post().to(verification::verify_post))
+                .route("/invitation", web::get().to(invitation::invitation_get))
+                .route("/invitation", web::post().to(invitation::invitation_post))
                 .route("/account", web::get().to(account::account))
                 .route("/account/login", web::post().to(account::login))
                 .route(

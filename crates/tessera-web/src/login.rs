@@ -101,6 +101,17 @@ pub async fn login(
             );
         }
     };
+    // `accounts.require_verified_email`: an unconfirmed address is refused (and sent a link).
+    if let Some(message) = crate::verification::refusal(&flow, &req, &user).await {
+        return flow.login_page(
+            &req,
+            &pending,
+            Some(message),
+            StatusCode::FORBIDDEN,
+            Some(username),
+            vec![],
+        );
+    }
     // A second factor is asked for before any session starts (tenant policy, the user's
     // authenticator, or the request's `acr_values`).
     if let Some(response) = crate::mfa::after_password(&flow, &req, Some(&pending), &user).await {

@@ -6,8 +6,8 @@
 //! enrol, turn off (with a current code) and renew recovery codes. Which `acr`/`amr` a session
 //! gets is decided here, from [`tessera_authn::mfa`]'s values.
 //!
-//! Only TOTP exists now; another factor (passkeys) would add its own verification route that
-//! ends in [`finish`], and its own `amr` value.
+//! A passkey is the other second factor: the `mfa` page offers it when the user has one, and
+//! [`crate::passkeys`] verifies it and ends in [`finish`] with its own `amr` value (`hwk`/`swk`).
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
@@ -91,18 +91,19 @@ fn ticket_aad(tenant: TenantId) -> Vec<u8> {
 /// What the second step has to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Need {
-    /// Ask for a code.
+    /// Ask for a code or a passkey.
     Code,
     /// Enrol an authenticator first (its first code is the second factor).
     Enrol,
 }
 
-/// The tenant's policy applied to a user: `has_totp` — a confirmed authenticator exists;
-/// `demanded` — the request asks for the multi-factor `acr`.
-fn need(policy: MfaPolicy, has_totp: bool, demanded: bool) -> Option<Need> {
+/// The tenant's policy applied to a user: `has_factor` — a confirmed authenticator or a
+/// passkey exists (either satisfies `required`); `demanded` — the request asks for the
+/// multi-factor `acr`.
+fn need(policy: MfaPolicy, has_factor: bool, demanded: bool) -> Option<Need> {
     match policy {
         MfaPolicy::Off => None,
-        _ if has_totp => Some(Need::Code),
+        _ if has_factor => Some(Need::Code),
         MfaPolicy::Required => Some(Need::Enrol),
         MfaPolicy::Optional if demanded => Some(Need::Enrol),
         MfaPolicy::Optional => None,
@@ -159,17 +160,20 @@ pub async fn after_password(
         vec!["pwd".to_owned()],
         None,
     );
-    match need(policy, status.totp, demanded)? {
-        Need::Code => Some(code_page(
-            flow,
-            req,
-            pending,
-            &ticket,
-            user,
-            None,
-            StatusCode::OK,
-            vec![],
-        )),
+    match need(policy, status.any(), demanded)? {
+        Need::Code => Some(
+            code_page(
+                flow,
+                req,
+                pending,
+                &ticket,
+                user,
+                None,
+                StatusCode::OK,
+                vec![],
+            )
+            .await,
+        ),
         Need::Enrol => {
             Some(enrol_page(flow, req, pending, &ticket, user, None, StatusCode::OK).await)
         }
@@ -211,18 +215,21 @@ pub async fn step_up(
         active.session.amr.clone(),
         Some(active.session.sid.clone()),
     );
-    let response = match need(policy, status.totp, true) {
+    let response = match need(policy, status.any(), true) {
         None => return Ok(cookies),
-        Some(Need::Code) => code_page(
-            flow,
-            req,
-            Some(pending),
-            &ticket,
-            &active.user,
-            None,
-            StatusCode::OK,
-            cookies,
-        ),
+        Some(Need::Code) => {
+            code_page(
+                flow,
+                req,
+                Some(pending),
+                &ticket,
+                &active.user,
+                None,
+                StatusCode::OK,
+                cookies,
+            )
+            .await
+        }
         Some(Need::Enrol) => {
             enrol_page(
                 flow,
@@ -239,9 +246,10 @@ pub async fn step_up(
     Err(Box::new(response))
 }
 
-/// The `mfa` page.
+/// The `mfa` page: the code form when the user has an authenticator app, "Use a passkey" when
+/// the user has a passkey (and passkeys work at this issuer).
 #[allow(clippy::too_many_arguments)]
-fn code_page(
+async fn code_page(
     flow: &Flow<'_>,
     req: &HttpRequest,
     pending: Option<&PendingAuthorization>,
@@ -256,6 +264,20 @@ fn code_page(
     else {
         return flow.unavailable();
     };
+    let factors = match flow
+        .authn
+        .mfa_status(flow.snapshot.tenant.id, user.id)
+        .await
+    {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::error!(error = %e, "reading second factors failed");
+            return flow.unavailable();
+        }
+    };
+    let passkey_action = (factors.passkeys > 0)
+        .then(|| crate::passkeys::second_factor_action(flow.snapshot))
+        .flatten();
     let (csrf_token, csrf_cookie) = cookies::csrf_token(req, flow.snapshot);
     cookies.extend(csrf_cookie);
     let data = MfaPage {
@@ -266,6 +288,9 @@ fn code_page(
         username: user.username.clone(),
         client_name: client_name(flow, pending),
         error,
+        // Without a passkey form the code form is the only way on, so it stays.
+        code_form: factors.totp || passkey_action.is_none(),
+        passkey_action,
     };
     render(flow, status, "mfa", "Two-step verification", &data, cookies)
 }
@@ -415,11 +440,13 @@ fn render<T: Serialize>(
 
 /// The parts every second-step form posts: CSRF-checked, the ticket opened, the pending request
 /// (if any) opened, and the ticket's user, still active.
-struct StepForm {
-    form: Vec<(String, String)>,
+pub(crate) struct StepForm {
+    /// The form.
+    pub(crate) form: Vec<(String, String)>,
     ticket: Ticket,
     pending: Option<PendingAuthorization>,
-    user: UserRecord,
+    /// The user whose first factor passed.
+    pub(crate) user: UserRecord,
 }
 
 async fn open_step(
@@ -441,6 +468,15 @@ async fn open_step(
             "This form has expired or was not sent by this site. Go back and try again.",
         ));
     }
+    open_step_form(flow, form).await
+}
+
+/// The second step of an already read, CSRF-checked `form`: its ticket and pending request
+/// opened, and the ticket's user, still active.
+pub(crate) async fn open_step_form(
+    flow: &Flow<'_>,
+    form: Vec<(String, String)>,
+) -> Result<StepForm, HttpResponse> {
     let now = Clock.now();
     let tenant = flow.snapshot.tenant.id;
     let expired = || {
@@ -476,6 +512,27 @@ async fn open_step(
         pending,
         user,
     })
+}
+
+/// The `mfa` page again after a refused second factor of `step`.
+pub(crate) async fn code_page_again(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    step: &StepForm,
+    message: String,
+    status: StatusCode,
+) -> HttpResponse {
+    code_page(
+        flow,
+        req,
+        step.pending.as_ref(),
+        &step.ticket,
+        &step.user,
+        Some(message),
+        status,
+        vec![],
+    )
+    .await
 }
 
 /// The status and message for a refused code; `None` when the service failed.
@@ -517,7 +574,8 @@ pub async fn verify(
                 Some("Enter the code from your authenticator app.".into()),
                 StatusCode::BAD_REQUEST,
                 vec![],
-            );
+            )
+            .await;
         }
     };
     let verified = flow
@@ -546,6 +604,7 @@ pub async fn verify(
                     status,
                     vec![],
                 )
+                .await
             }
             None => {
                 tracing::error!(error = %e, "checking a second factor failed");
@@ -614,7 +673,7 @@ pub async fn enrol_at_sign_in(
 /// `amr` = the first factors' plus the second's and `acr` [`ACR_MFA`]; then the authorization
 /// continues, or the account page opens. With fresh recovery codes, they are shown first, with
 /// a button that continues.
-async fn finish(
+pub(crate) async fn finish(
     flow: &Flow<'_>,
     req: &HttpRequest,
     step: StepForm,
@@ -905,9 +964,10 @@ pub async fn account_remove(
     if let Err(e) = verified {
         return account_refusal(&flow, &req, &active.user, &e).await;
     }
+    // The user's passkeys stay: they are not part of the authenticator app.
     let removed = flow
         .authn
-        .remove_mfa(
+        .remove_totp(
             tenant.tenant.id,
             active.user.id,
             format!("user:{}", active.user.id),

@@ -66,6 +66,14 @@ pub(crate) async fn password_grant(
             return Err(TokenError::invalid_grant(&refused.to_string()));
         }
     };
+    // `accounts.require_verified_email`: the browser sign-in mails a new link; this grant only
+    // refuses (RFC 6749 §5.2 `invalid_grant`).
+    if tessera_authn::signup::needs_verified_email(&snapshot.tenant, &user) {
+        tracing::info!(client_id = %client.client_id, "password grant refused: e-mail address not confirmed");
+        return Err(TokenError::invalid_grant(
+            "confirm your e-mail address first: sign in through the browser to have a new link sent",
+        ));
+    }
     // RFC 6749 §4.3 has no room for a second factor: an account that must pass one signs in
     // through the browser, never with the password alone here.
     let policy = snapshot.tenant.settings.mfa.policy;
@@ -75,7 +83,7 @@ pub(crate) async fn password_grant(
             Err(tessera_authn::AuthnError::Unavailable) => return Err(TokenError::Unavailable),
             Err(e) => return Err(TokenError::Unexpected(anyhow::Error::new(e))),
         };
-        if mfa.totp || policy == tessera_core::settings::MfaPolicy::Required {
+        if mfa.any() || policy == tessera_core::settings::MfaPolicy::Required {
             tracing::info!(client_id = %client.client_id, "password grant refused: second factor required");
             return Err(TokenError::invalid_grant(
                 "this account signs in with a second factor: use the browser",

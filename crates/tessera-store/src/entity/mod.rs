@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. They stay inside this crate: callers get typed records.
 
 pub mod access_token;
+pub mod account_link;
 pub mod audit_event;
 pub mod authorization_code;
 pub mod change_feed;
@@ -25,4 +26,5 @@ pub mod tenant;
 pub mod tenant_template;
 pub mod token_family;
 pub mod user;
+pub mod user_passkey;
 pub mod user_totp;
