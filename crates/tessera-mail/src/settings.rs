@@ -50,6 +50,9 @@ pub struct SmtpSettings {
     pub timeout_secs: u64,
     /// PEM file of extra CA certificates to trust for the server's certificate.
     pub ca_file: Option<PathBuf>,
+    /// Allows `tls = "none"` to a host that is not on the loopback interface: only for a relay
+    /// on a private network the operator trusts (the docker-compose SMTP catcher). Default false.
+    pub allow_plaintext: bool,
 }
 
 impl Default for SmtpSettings {
@@ -62,6 +65,7 @@ impl Default for SmtpSettings {
             password: None,
             timeout_secs: 10,
             ca_file: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -160,9 +164,9 @@ impl MailSettings {
                 "mail.smtp.username and mail.smtp.password go together"
             );
             anyhow::ensure!(
-                smtp.tls != SmtpTls::None || smtp.host_is_loopback(),
+                smtp.tls != SmtpTls::None || smtp.host_is_loopback() || smtp.allow_plaintext,
                 "mail.smtp.tls = \"none\" is allowed only for a server on the loopback interface \
-                 (localhost); use \"starttls\" or \"tls\""
+                 (localhost), or with mail.smtp.allow_plaintext; use \"starttls\" or \"tls\""
             );
         }
         Ok(())
@@ -188,6 +192,9 @@ mod tests {
         assert_eq!(s.smtp.port(), 25);
         s.smtp.host = "smtp.example.com".into();
         assert!(s.validate().is_err());
+        s.smtp.allow_plaintext = true;
+        s.validate().unwrap();
+        s.smtp.allow_plaintext = false;
         s.smtp.tls = SmtpTls::Tls;
         s.validate().unwrap();
         assert_eq!(s.smtp.port(), 465);
