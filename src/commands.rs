@@ -1002,6 +1002,20 @@ pub struct UserRef {
     pub username: String,
 }
 
+/// The name claims `tessera user create` and `tessera user invite` take.
+#[derive(Debug, Args)]
+pub struct UserNames {
+    /// Given name (`given_name` claim).
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family name (`family_name` claim).
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Full name (`name` claim).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
 /// Arguments of `tessera user invite`.
 #[derive(Debug, Args)]
 pub struct UserInvite {
@@ -1013,15 +1027,9 @@ pub struct UserInvite {
     /// The address the invitation goes to.
     #[arg(long)]
     pub email: String,
-    /// Given name (`given_name` claim).
-    #[arg(long)]
-    pub given_name: Option<String>,
-    /// Family name (`family_name` claim).
-    #[arg(long)]
-    pub family_name: Option<String>,
-    /// Full name (`name` claim).
-    #[arg(long)]
-    pub name: Option<String>,
+    /// The user's names.
+    #[command(flatten)]
+    pub names: UserNames,
 }
 
 /// Arguments of `tessera user create`.
@@ -1038,15 +1046,9 @@ pub struct UserCreate {
     /// Mark the e-mail address as verified.
     #[arg(long)]
     pub email_verified: bool,
-    /// Given name (`given_name` claim).
-    #[arg(long)]
-    pub given_name: Option<String>,
-    /// Family name (`family_name` claim).
-    #[arg(long)]
-    pub family_name: Option<String>,
-    /// Full name (`name` claim).
-    #[arg(long)]
-    pub name: Option<String>,
+    /// The user's names.
+    #[command(flatten)]
+    pub names: UserNames,
     /// Phone number (`phone_number` claim), E.164 recommended.
     #[arg(long)]
     pub phone: Option<String>,
@@ -1148,6 +1150,16 @@ async fn snapshot_of(
         .ok_or(TenantError::NotFound("tenant"))
 }
 
+/// The user named on the command line and its tenant's snapshot, for a lifecycle action.
+async fn find_user_snapshot(
+    s: &Services,
+    r: &UserRef,
+) -> Result<(std::sync::Arc<tessera_tenants::TenantSnapshot>, UserRecord), TenantError> {
+    let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
+    let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+    Ok((snapshot, user))
+}
+
 /// An admin-layer refusal as a command error.
 fn admin_error(err: tessera_admin::AdminError) -> TenantError {
     use tessera_admin::AdminError as E;
@@ -1176,9 +1188,9 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
                 email: c.email,
                 email_verified: c.email_verified,
                 claims: StandardClaims {
-                    name: c.name,
-                    given_name: c.given_name,
-                    family_name: c.family_name,
+                    name: c.names.name,
+                    given_name: c.names.given_name,
+                    family_name: c.names.family_name,
                     phone_number: c.phone,
                     ..Default::default()
                 },
@@ -1238,8 +1250,7 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
             });
         }
         UserCommand::ResetMfa(r) => {
-            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
-            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let (snapshot, user) = find_user_snapshot(s, &r).await?;
             let removed = lifecycle(s)
                 .reset_mfa(&snapshot, &user, CLI_ACTOR)
                 .await
@@ -1259,9 +1270,9 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
                 username: c.username,
                 email: c.email,
                 claims: StandardClaims {
-                    name: c.name,
-                    given_name: c.given_name,
-                    family_name: c.family_name,
+                    name: c.names.name,
+                    given_name: c.names.given_name,
+                    family_name: c.names.family_name,
                     ..Default::default()
                 },
             };
@@ -1271,8 +1282,7 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
                 .map_err(admin_error)?
         }
         UserCommand::ResendVerification(r) => {
-            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
-            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let (snapshot, user) = find_user_snapshot(s, &r).await?;
             let sent = lifecycle(s)
                 .resend_verification(&snapshot, &user, CLI_ACTOR)
                 .await
@@ -1289,8 +1299,7 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
             user: r,
             keep_password,
         } => {
-            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
-            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let (snapshot, user) = find_user_snapshot(s, &r).await?;
             let done = lifecycle(s)
                 .force_reset(&snapshot, &user, !keep_password, CLI_ACTOR)
                 .await
@@ -1316,8 +1325,7 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
             });
         }
         UserCommand::Unlock(r) => {
-            let (tenant, user) = find_user(s, &r.tenant, &r.username).await?;
-            let snapshot = snapshot_of(s, tenant.slug.as_ref()).await?;
+            let (snapshot, user) = find_user_snapshot(s, &r).await?;
             let done = lifecycle(s)
                 .unlock(&snapshot, &user, CLI_ACTOR)
                 .await

@@ -45,7 +45,7 @@ async fn two_apps(app: &TestApp, slug: &str) -> (SignIn, SignIn) {
 }
 
 /// The same app signed in as another user.
-fn as_user(f: &SignIn, username: &str, password: &str) -> SignIn {
+pub(crate) fn as_user(f: &SignIn, username: &str, password: &str) -> SignIn {
     SignIn {
         tenant: f.tenant.clone(),
         client_id: f.client_id.clone(),
@@ -60,7 +60,7 @@ fn as_user(f: &SignIn, username: &str, password: &str) -> SignIn {
 /// Signs the user in to the app (login, consent to every scope) and redeems the code; the agent
 /// (holding the SSO session) and the token response. `prompt=consent`, so `offline_access` is
 /// honoured (OIDC Core §11).
-async fn tokens(app: &TestApp, f: &SignIn, scope: &str) -> (Agent, Value) {
+pub(crate) async fn tokens(app: &TestApp, f: &SignIn, scope: &str) -> (Agent, Value) {
     let agent = Agent::new();
     let step = agent
         .get(&f.authorize_url(app, scope, VERIFIER, &[("prompt", "consent")]))
@@ -76,7 +76,7 @@ async fn tokens(app: &TestApp, f: &SignIn, scope: &str) -> (Agent, Value) {
 }
 
 /// Refreshes at the app's token endpoint; status and the `error` (empty on success).
-async fn refresh(app: &TestApp, f: &SignIn, tokens: &Value) -> (u16, String) {
+pub(crate) async fn refresh(app: &TestApp, f: &SignIn, tokens: &Value) -> (u16, String) {
     let resp = app
         .post_token(
             &f.tenant,

@@ -5,33 +5,17 @@
 //! independent implementation, `totp-lite`), whose ID token says `amr` has `otp` and `acr` "2".
 
 use serde_json::{Value, json};
-use totp_lite::{Sha1, totp_custom};
 
 use crate::agent::{param, s256};
 use crate::browser::{Browser, RedirectCatcher};
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::mail::smtp_to;
+use crate::mfa::{code as totp, step_now};
 use crate::pairwise::jwt_claims;
-use crate::signup::{PASSWORD, patch_settings, smtp_to, userinfo, wait_for_link};
+use crate::signup::{PASSWORD, patch_settings, userinfo, wait_for_link};
 use crate::smtp::SmtpServer;
 
 const SLUG: &str = "journey";
-
-/// The RFC 6238 time step of now.
-fn step_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30
-}
-
-/// The six-digit code of `secret` (base32, as the page shows it) for time step `step`.
-fn totp(secret: &str, step: u64) -> String {
-    let key = data_encoding::BASE32_NOPAD
-        .decode(secret.as_bytes())
-        .unwrap();
-    totp_custom::<Sha1>(30, 6, &key, step * 30)
-}
 
 /// An authorization request of the relying party for `verifier`.
 fn authorize_url(app: &TestApp, client_id: &str, redirect_uri: &str, verifier: &str) -> String {

@@ -8,31 +8,26 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera::Settings;
 use tessera_core::{TenantId, UserId, UserStatus};
-use tessera_mail::{SmtpTls, TransportKind};
 use tessera_store::{PoolSettings, Store, users};
 
+use crate::account::{as_user, refresh};
 use crate::agent::{Agent, SignIn, Step, param, sign_in_fixture};
 use crate::helpers::{PROPAGATION, TestApp, TestClient, spawn_app, spawn_app_with, within};
+use crate::mail::smtp_to;
 use crate::opaque::jwt_claims;
+use crate::password_reset::set_password;
 use crate::smtp::{SmtpServer, parse};
 
 const VERIFIER: &str = "lifecycle-admin-verifier-0123456789-abcdefghijklmnop";
 
-/// Settings sending to the test's SMTP server on `port`, polling fast.
-fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
-    move |s: &mut Settings| {
-        s.mail.transport = TransportKind::Smtp;
-        s.mail.smtp.host = "127.0.0.1".into();
-        s.mail.smtp.port = Some(port);
-        s.mail.smtp.tls = SmtpTls::None;
-        s.mail.smtp.timeout_secs = 5;
-        s.mail.poll_interval_ms = 100;
-        s.mail.retry_base_secs = 2;
-        s.mail.from = "Tessera <no-reply@tessera.test>".into();
-    }
-}
+/// The administrator's per-user actions: method and path segment under `/users/{username}/`.
+const USER_ACTIONS: [(Method, &str); 4] = [
+    (Method::POST, "verification"),
+    (Method::POST, "password-reset"),
+    (Method::POST, "unlock"),
+    (Method::DELETE, "mfa"),
+];
 
 /// The links to `path` (`/invitation`, `/verify-email`, `/password/reset`) in the text parts of
 /// the messages received for `to`, oldest first, once there are at least `n`.
@@ -77,19 +72,6 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, Value) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
     (output.status.success(), value)
-}
-
-/// The sign-in fixture of `slug` for another user of the same tenant and client.
-fn as_user(f: &SignIn, username: &str, password: &str) -> SignIn {
-    SignIn {
-        tenant: f.tenant.clone(),
-        client_id: f.client_id.clone(),
-        client_secret: f.client_secret.clone(),
-        redirect_uri: f.redirect_uri.clone(),
-        post_logout_redirect_uri: f.post_logout_redirect_uri.clone(),
-        username: username.to_owned(),
-        password: password.to_owned(),
-    }
 }
 
 /// Signs `f`'s user in to the app (consent to every scope) and redeems the code: the agent and
@@ -159,25 +141,6 @@ async fn operator_actor(app: &TestApp) -> String {
     format!("admin:{}", app.operator_id)
 }
 
-async fn refresh_error(app: &TestApp, f: &SignIn, tokens: &Value) -> (u16, String) {
-    let resp = app
-        .post_token(
-            &f.tenant,
-            Some((&f.client_id, &f.client_secret)),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 #[actix_web::test]
 async fn an_invited_user_follows_the_mailed_link_sets_a_password_and_signs_in_verified() {
     let smtp = SmtpServer::start().await;
@@ -222,21 +185,11 @@ async fn an_invited_user_follows_the_mailed_link_sets_a_password_and_signs_in_ve
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Welcome, set your password"), "{page}");
     assert!(page.contains("<strong>bob</strong>"), "{page}");
-    let step = agent
-        .submit(
-            &page,
-            &[
-                ("password", "one long password"),
-                ("confirmation", "another"),
-            ],
-        )
-        .await;
+    let step = set_password(&agent, &page, "one long password", "another").await;
     let (status, page) = step.page();
     assert_eq!(status, 400);
     assert!(page.contains("The two passwords do not match."), "{page}");
-    let step = agent
-        .submit(page, &[("password", "short"), ("confirmation", "short")])
-        .await;
+    let step = set_password(&agent, page, "short", "short").await;
     let (status, page) = step.page();
     assert_eq!(status, 400);
     assert!(
@@ -245,21 +198,11 @@ async fn an_invited_user_follows_the_mailed_link_sets_a_password_and_signs_in_ve
     );
     // Without the CSRF cookie's token the form is refused.
     let stranger = Agent::new();
-    let step = stranger
-        .submit(
-            page,
-            &[
-                ("password", "bobs new password"),
-                ("confirmation", "bobs new password"),
-            ],
-        )
-        .await;
+    let step = set_password(&stranger, page, "bobs new password", "bobs new password").await;
     assert_eq!(step.page().0, 403);
 
     let password = "bobs new password";
-    let step = agent
-        .submit(page, &[("password", password), ("confirmation", password)])
-        .await;
+    let step = set_password(&agent, page, password, password).await;
     let (status, done) = step.page();
     assert_eq!(status, 200, "{done}");
     assert!(done.contains("Your account is ready"), "{done}");
@@ -272,15 +215,7 @@ async fn an_invited_user_follows_the_mailed_link_sets_a_password_and_signs_in_ve
     let (status, dead) = Agent::new().get(link).await.page().clone_owned();
     assert_eq!(status, 410);
     assert!(dead.contains("This link is not valid any more"), "{dead}");
-    let step = agent
-        .submit(
-            page,
-            &[
-                ("password", "yet another one"),
-                ("confirmation", "yet another one"),
-            ],
-        )
-        .await;
+    let step = set_password(&agent, page, "yet another one", "yet another one").await;
     assert_eq!(step.page().0, 410);
 
     // Bob signs in to the app; the ID token and userinfo say the address is verified.
@@ -480,7 +415,7 @@ async fn a_forced_reset_ends_sessions_and_refresh_tokens_and_mails_a_working_lin
 
     // The refresh token, the session and the old password are gone.
     assert_eq!(
-        refresh_error(&app, &f, &issued).await,
+        refresh(&app, &f, &issued).await,
         (400, "invalid_grant".to_owned())
     );
     let step = agent
@@ -506,9 +441,7 @@ async fn a_forced_reset_ends_sessions_and_refresh_tokens_and_mails_a_working_lin
     let (status, page) = browser.get(link).await.page().clone_owned();
     assert_eq!(status, 200, "{page}");
     let fresh = "alices fresh password";
-    let step = browser
-        .submit(&page, &[("password", fresh), ("confirmation", fresh)])
-        .await;
+    let step = set_password(&browser, &page, fresh, fresh).await;
     assert_eq!(step.page().0, 200, "{step:?}");
     assert!(signs_in(&app, "inv-reset", "alice", fresh).await);
 
@@ -758,12 +691,7 @@ async fn tenant_admins_act_on_their_own_users_only_and_every_action_is_audited()
         )
         .await;
     assert_eq!(status, 403, "{body}");
-    for (method, action) in [
-        (Method::POST, "verification"),
-        (Method::POST, "password-reset"),
-        (Method::POST, "unlock"),
-        (Method::DELETE, "mfa"),
-    ] {
+    for (method, action) in USER_ACTIONS {
         // B's tenant: refused; B's user named under A's tenant: no such user.
         let (status, _) = app
             .admin(
@@ -791,12 +719,7 @@ async fn tenant_admins_act_on_their_own_users_only_and_every_action_is_audited()
     assert_eq!(status, 403);
 
     // Every action on A's own user is in A's audit log, by A's admin; none leaks into B's.
-    for (method, action) in [
-        (Method::POST, "verification"),
-        (Method::POST, "password-reset"),
-        (Method::POST, "unlock"),
-        (Method::DELETE, "mfa"),
-    ] {
+    for (method, action) in USER_ACTIONS {
         let (status, body) = app
             .admin(
                 &admin_a,
@@ -874,9 +797,7 @@ async fn the_cli_invites_resends_forces_resets_and_unlocks_as_audited_cli_action
     let (status, page) = agent.get(&links[0]).await.page().clone_owned();
     assert_eq!(status, 200, "{page}");
     let password = "ginas own password";
-    let step = agent
-        .submit(&page, &[("password", password), ("confirmation", password)])
-        .await;
+    let step = set_password(&agent, &page, password, password).await;
     assert_eq!(step.page().0, 200);
     assert!(signs_in(&app, "inv-cli", "gina", password).await);
 

@@ -17,7 +17,7 @@ use crate::helpers::{TestApp, fresh_database, spawn_app_with, within};
 use crate::smtp::{SmtpServer, parse};
 
 /// Settings sending to the test's SMTP server on `port`, polling fast, retrying after 2 s.
-fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
+pub(crate) fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
         s.mail.transport = TransportKind::Smtp;
         s.mail.smtp.host = "127.0.0.1".into();

@@ -18,7 +18,7 @@ use crate::pairwise::jwt_claims;
 const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCDEFG";
 
 /// The RFC 6238 time step of now.
-fn step_now() -> u64 {
+pub(crate) fn step_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -27,7 +27,7 @@ fn step_now() -> u64 {
 }
 
 /// The six-digit code of `secret` (base32, as the page shows it) for time step `step`.
-fn code(secret: &str, step: u64) -> String {
+pub(crate) fn code(secret: &str, step: u64) -> String {
     let key = data_encoding::BASE32_NOPAD
         .decode(secret.as_bytes())
         .unwrap();

@@ -15,8 +15,9 @@ use tessera_store::{PoolSettings, Store, passkeys};
 
 use crate::agent::{Agent, SignIn, Step, hidden_fields, param, s256, sign_in_fixture};
 use crate::browser::{Browser, RedirectCatcher};
-use crate::helpers::{PROPAGATION, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::pairwise::jwt_claims;
+use crate::signup::patch_settings;
 
 const VERIFIER: &str = "passkey-verifier-0123456789-0123456789-0123456789";
 
@@ -52,20 +53,6 @@ async fn create_client(app: &TestApp, tenant: &str, redirect_uri: &str) -> (Stri
         body["client_id"].as_str().unwrap().to_owned(),
         body["client_secret"].as_str().unwrap().to_owned(),
     )
-}
-
-async fn set_mfa_policy(app: &TestApp, tenant: &str, policy: &str) {
-    let token = app.admin_token().await;
-    let (status, body) = app
-        .admin(
-            &token,
-            Method::PATCH,
-            &format!("/tenants/{tenant}/settings"),
-            Some(json!({ "mfa": { "policy": policy } })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    actix_web::rt::time::sleep(PROPAGATION + std::time::Duration::from_millis(300)).await;
 }
 
 /// A browser with a virtual platform authenticator that verifies the user (a passkey on a
@@ -405,7 +392,7 @@ async fn a_passkey_satisfies_the_required_policy_as_the_second_factor_after_the_
     let client = create_client(&app, &f.tenant, &rp.uri()).await;
     let (browser, _) = browser_with_authenticator().await;
     register_passkey(&browser, &app, &f, "Security key").await;
-    set_mfa_policy(&app, &f.tenant, "required").await;
+    patch_settings(&app, &f.tenant, json!({ "mfa": { "policy": "required" } })).await;
 
     browser.cdp("Network.clearBrowserCookies", json!({})).await;
     browser
@@ -492,6 +479,22 @@ async fn a_passkey_satisfies_the_required_policy_as_the_second_factor_after_the_
     );
 }
 
+/// Posts the login page's passkey form `fields` to `/login/passkey` at `tenant` with `agent`.
+async fn start_passwordless(
+    app: &TestApp,
+    agent: &Agent,
+    tenant: &str,
+    fields: &[(String, String)],
+) -> reqwest::Response {
+    agent
+        .http
+        .post(format!("{}/login/passkey", app.issuer(tenant)))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Starts a passwordless ceremony from the login page of an authorization at `tenant` with
 /// `agent`; the ceremony page.
 async fn ceremony_page(app: &TestApp, f: &SignIn, agent: &Agent) -> String {
@@ -504,13 +507,7 @@ async fn ceremony_page(app: &TestApp, f: &SignIn, agent: &Agent) -> String {
         .expect("a passkey button");
     let form = &login[at..at + login[at..].find("</form>").unwrap()];
     let fields = hidden_fields(form);
-    let resp = agent
-        .http
-        .post(format!("{}/login/passkey", app.issuer(&f.tenant)))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let resp = start_passwordless(app, agent, &f.tenant, &fields).await;
     assert_eq!(resp.status().as_u16(), 200);
     let page = resp.text().await.unwrap();
     assert!(page.contains("navigator.credentials"), "{page}");
@@ -656,13 +653,7 @@ async fn an_ip_address_issuer_offers_no_passkeys() {
     };
     assert!(!login.contains("passkey"), "{login}");
     let fields = hidden_fields(&login);
-    let resp = agent
-        .http
-        .post(format!("{}/login/passkey", app.issuer(&f.tenant)))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let resp = start_passwordless(&app, &agent, &f.tenant, &fields).await;
     assert_eq!(resp.status().as_u16(), 404);
     assert!(
         resp.text()

@@ -10,32 +10,21 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::CONTENT_SECURITY_POLICY;
-use serde_json::{Value, json};
-use tessera::Settings;
-use tessera_mail::{SmtpTls, TransportKind};
+use serde_json::json;
 use tessera_store::audit::{self, AuditFilter};
 use tessera_store::{PoolSettings, Store};
 
-use crate::agent::{Agent, SignIn, Step, hidden_fields, param, sign_in_fixture};
-use crate::helpers::{PROPAGATION, TestApp, spawn_app_with, within};
+use crate::account::{refresh, tokens};
+use crate::agent::{Agent, SignIn, Step, hidden_fields, sign_in_fixture};
+use crate::helpers::{TestApp, spawn_app_with, within};
+use crate::mail::smtp_to;
+use crate::signup::patch_settings;
 use crate::smtp::{SmtpServer, parse};
 
 const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCDEFG";
 const NEW_PASSWORD: &str = "a brand new passphrase 42";
-
-/// Settings sending to the test's SMTP server on `port`, polling fast.
-fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
-    move |s: &mut Settings| {
-        s.mail.transport = TransportKind::Smtp;
-        s.mail.smtp.host = "127.0.0.1".into();
-        s.mail.smtp.port = Some(port);
-        s.mail.smtp.tls = SmtpTls::None;
-        s.mail.smtp.timeout_secs = 5;
-        s.mail.poll_interval_ms = 100;
-        s.mail.retry_base_secs = 2;
-        s.mail.from = "Tessera <no-reply@tessera.test>".into();
-    }
-}
+/// The scope the app asks for: `offline_access` yields a refresh token.
+const SCOPE: &str = "openid profile offline_access";
 
 /// A server mailing to a fresh SMTP server, and the sign-in fixture (user `alice`,
 /// `alice@example.com`) at tenant `slug`.
@@ -44,20 +33,6 @@ async fn setup(slug: &str) -> (TestApp, SmtpServer, SignIn) {
     let app = spawn_app_with(smtp_to(smtp.port)).await;
     let f = sign_in_fixture(&app, slug, false).await;
     (app, smtp, f)
-}
-
-async fn patch_settings(app: &TestApp, slug: &str, settings: Value) {
-    let token = app.admin_token().await;
-    let (status, body) = app
-        .admin(
-            &token,
-            Method::PATCH,
-            &format!("/tenants/{slug}/settings"),
-            Some(settings),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    actix_web::rt::time::sleep(PROPAGATION + Duration::from_millis(300)).await;
 }
 
 fn forgot_url(app: &TestApp, slug: &str) -> String {
@@ -158,8 +133,13 @@ async fn open_link(agent: &Agent, link: &str) -> String {
     page.to_owned()
 }
 
-/// Submits a new-password form with `password` twice.
-async fn set_password(agent: &Agent, form_page: &str, password: &str, confirmation: &str) -> Step {
+/// Submits a new-password form (reset or invitation) with `password` and `confirmation`.
+pub(crate) async fn set_password(
+    agent: &Agent,
+    form_page: &str,
+    password: &str,
+    confirmation: &str,
+) -> Step {
     agent
         .submit(
             form_page,
@@ -187,50 +167,43 @@ async fn account_sign_in(
     }
 }
 
+/// Submits a new-password form with [`NEW_PASSWORD`] twice.
+async fn set_new_password(agent: &Agent, form_page: &str) -> Step {
+    set_password(agent, form_page, NEW_PASSWORD, NEW_PASSWORD).await
+}
+
+/// Submits the account page's change-password form with the `current` password, the new
+/// `password` and its `confirmation`.
+async fn change_password(
+    agent: &Agent,
+    form_page: &str,
+    current: &str,
+    password: &str,
+    confirmation: &str,
+) -> Step {
+    agent
+        .submit(
+            form_page,
+            &[
+                ("current_password", current),
+                ("password", password),
+                ("confirmation", confirmation),
+            ],
+        )
+        .await
+}
+
+/// Whether `alice` signs in on the account page with `password`.
+async fn alice_signs_in(app: &TestApp, slug: &str, password: &str) -> bool {
+    account_sign_in(app, slug, "alice", password).await.is_ok()
+}
+
 /// Whether `agent` is signed in at the account page (its SSO session works).
 async fn signed_in(agent: &Agent, app: &TestApp, slug: &str) -> bool {
     let step = agent.get(&format!("{}/account", app.issuer(slug))).await;
     let (status, page) = step.page();
     assert_eq!(status, 200, "{page}");
     page.contains("<h1>Your account</h1>")
-}
-
-/// Signs the user in to the app with a fresh agent (consenting to every scope, so
-/// `offline_access` yields a refresh token); the agent and the token response.
-async fn tokens(app: &TestApp, f: &SignIn) -> (Agent, Value) {
-    let scope = "openid profile offline_access";
-    let agent = Agent::new();
-    let step = agent
-        .get(&f.authorize_url(app, scope, VERIFIER, &[("prompt", "consent")]))
-        .await;
-    let step = agent.login(step.page().1, &f.username, &f.password).await;
-    let all: Vec<&str> = scope.split(' ').collect();
-    let step = agent.consent(step.page().1, &all, true).await;
-    let code = param(step.location(), "code").expect("a code");
-    let (status, body) = f.exchange(app, &code, VERIFIER).await;
-    assert_eq!(status, 200, "code exchange: {body}");
-    assert!(body["refresh_token"].is_string(), "a refresh token: {body}");
-    (agent, body)
-}
-
-/// Refreshes; status and `error` (empty on success).
-async fn refresh(app: &TestApp, f: &SignIn, tokens: &Value) -> (u16, String) {
-    let resp = app
-        .post_token(
-            &f.tenant,
-            Some((&f.client_id, &f.client_secret)),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
 }
 
 /// The tenant's audit events with `action`, read from the database.
@@ -262,7 +235,7 @@ async fn events(app: &TestApp, slug: &str, action: &str) -> Vec<tessera_store::A
 #[actix_web::test]
 async fn a_mailed_reset_link_sets_a_new_password_and_ends_sessions_and_refresh_tokens() {
     let (app, smtp, f) = setup("reset-flow").await;
-    let (sso, issued) = tokens(&app, &f).await;
+    let (sso, issued) = tokens(&app, &f, SCOPE).await;
     assert!(signed_in(&sso, &app, &f.tenant).await);
 
     // Asked for by e-mail address; the message goes to alice over SMTP.
@@ -281,7 +254,7 @@ async fn a_mailed_reset_link_sets_a_new_password_and_ends_sessions_and_refresh_t
     let browser = Agent::new();
     let form = open_link(&browser, &link).await;
     assert!(form.contains("<strong>alice</strong>"), "{form}");
-    let step = set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD).await;
+    let step = set_new_password(&browser, &form).await;
     let (status, page) = step.page();
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Your password was changed"), "{page}");
@@ -293,11 +266,7 @@ async fn a_mailed_reset_link_sets_a_new_password_and_ends_sessions_and_refresh_t
         Some(401),
         "the old password no longer works"
     );
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", NEW_PASSWORD)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, NEW_PASSWORD).await);
     assert_eq!(
         refresh(&app, &f, &issued).await,
         (400, "invalid_grant".to_owned()),
@@ -332,11 +301,11 @@ async fn without_refresh_token_revocation_a_reset_leaves_refresh_tokens_working(
         json!({"accounts": {"reset_revokes_refresh_tokens": false}}),
     )
     .await;
-    let (_, issued) = tokens(&app, &f).await;
+    let (_, issued) = tokens(&app, &f, SCOPE).await;
     let link = mailed_link(&app, &smtp, &f.tenant, 1).await;
     let browser = Agent::new();
     let form = open_link(&browser, &link).await;
-    let step = set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD).await;
+    let step = set_new_password(&browser, &form).await;
     assert_eq!(step.page().0, 200);
     assert_eq!(refresh(&app, &f, &issued).await, (200, String::new()));
 }
@@ -370,13 +339,7 @@ async fn a_reset_link_works_once() {
     let link = mailed_link(&app, &smtp, &f.tenant, 1).await;
     let browser = Agent::new();
     let form = open_link(&browser, &link).await;
-    assert_eq!(
-        set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .page()
-            .0,
-        200
-    );
+    assert_eq!(set_new_password(&browser, &form).await.page().0, 200);
     // Reopened, or its form posted again: refused, with the same page as any dead link.
     let step = browser.get(&link).await;
     let (status, page) = step.page();
@@ -390,11 +353,7 @@ async fn a_reset_link_works_once() {
     )
     .await;
     assert_eq!(step.page().0, 410);
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", NEW_PASSWORD)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, NEW_PASSWORD).await);
     // A made-up token gets the same answer.
     let made_up = format!(
         "{}/password/reset?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
@@ -424,13 +383,9 @@ async fn an_expired_reset_link_is_refused() {
         assert_eq!(updated.rows_affected(), 1);
     }
     assert_eq!(browser.get(&link).await.page().0, 410);
-    let step = set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD).await;
+    let step = set_new_password(&browser, &form).await;
     assert_eq!(step.page().0, 410);
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", &f.password)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, &f.password).await);
 }
 
 #[actix_web::test]
@@ -442,13 +397,7 @@ async fn a_newer_reset_link_kills_the_older_one() {
     let browser = Agent::new();
     assert_eq!(browser.get(&first).await.page().0, 410);
     let form = open_link(&browser, &second).await;
-    assert_eq!(
-        set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .page()
-            .0,
-        200
-    );
+    assert_eq!(set_new_password(&browser, &form).await.page().0, 200);
 }
 
 #[actix_web::test]
@@ -471,18 +420,8 @@ async fn a_weak_or_mistyped_new_password_is_refused_and_the_link_stays_usable() 
     assert!(page.contains("not the same"), "{page}");
     // The link still works.
     let form = open_link(&browser, &link).await;
-    assert_eq!(
-        set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .page()
-            .0,
-        200
-    );
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", NEW_PASSWORD)
-            .await
-            .is_ok()
-    );
+    assert_eq!(set_new_password(&browser, &form).await.page().0, 200);
+    assert!(alice_signs_in(&app, &f.tenant, NEW_PASSWORD).await);
 }
 
 #[actix_web::test]
@@ -522,11 +461,7 @@ async fn recovery_forms_without_their_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", &f.password)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, &f.password).await);
 
     // The change form.
     let signed = account_sign_in(&app, &f.tenant, "alice", &f.password)
@@ -544,11 +479,7 @@ async fn recovery_forms_without_their_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", &f.password)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, &f.password).await);
 }
 
 #[actix_web::test]
@@ -612,18 +543,8 @@ async fn a_reset_unlocks_an_account_locked_by_failed_sign_ins() {
     let link = mailed_link(&app, &smtp, &f.tenant, 1).await;
     let browser = Agent::new();
     let form = open_link(&browser, &link).await;
-    assert_eq!(
-        set_password(&browser, &form, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .page()
-            .0,
-        200
-    );
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", NEW_PASSWORD)
-            .await
-            .is_ok()
-    );
+    assert_eq!(set_new_password(&browser, &form).await.page().0, 200);
+    assert!(alice_signs_in(&app, &f.tenant, NEW_PASSWORD).await);
 }
 
 #[actix_web::test]
@@ -695,7 +616,7 @@ async fn the_forgot_form_is_linked_from_sign_in_and_gone_when_resets_are_off() {
 #[actix_web::test]
 async fn changing_the_password_keeps_this_session_ends_the_others_and_revokes_refresh_tokens() {
     let (app, _smtp, f) = setup("change-password").await;
-    let (other, issued) = tokens(&app, &f).await;
+    let (other, issued) = tokens(&app, &f, SCOPE).await;
     let me = account_sign_in(&app, &f.tenant, "alice", &f.password)
         .await
         .unwrap();
@@ -708,44 +629,17 @@ async fn changing_the_password_keeps_this_session_ends_the_others_and_revokes_re
     let form = form.to_owned();
 
     // A wrong current password: refused, nothing changes.
-    let step = me
-        .submit(
-            &form,
-            &[
-                ("current_password", "not my password"),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let step = change_password(&me, &form, "not my password", NEW_PASSWORD, NEW_PASSWORD).await;
     let (status, page) = step.page();
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("current password is not right"), "{page}");
     assert!(signed_in(&other, &app, &f.tenant).await);
 
     // A weak new one: refused with the policy's message.
-    let step = me
-        .submit(
-            &form,
-            &[
-                ("current_password", f.password.as_str()),
-                ("password", "short"),
-                ("confirmation", "short"),
-            ],
-        )
-        .await;
+    let step = change_password(&me, &form, &f.password, "short", "short").await;
     assert_eq!(step.page().0, 400);
 
-    let step = me
-        .submit(
-            &form,
-            &[
-                ("current_password", f.password.as_str()),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let step = change_password(&me, &form, &f.password, NEW_PASSWORD, NEW_PASSWORD).await;
     assert!(
         step.location().ends_with("/account?password=changed"),
         "{step:?}"
@@ -767,11 +661,7 @@ async fn changing_the_password_keeps_this_session_ends_the_others_and_revokes_re
             .err(),
         Some(401)
     );
-    assert!(
-        account_sign_in(&app, &f.tenant, "alice", NEW_PASSWORD)
-            .await
-            .is_ok()
-    );
+    assert!(alice_signs_in(&app, &f.tenant, NEW_PASSWORD).await);
     assert_eq!(
         events(&app, &f.tenant, "user.password_changed").await.len(),
         1
@@ -792,29 +682,11 @@ async fn wrong_current_passwords_are_throttled_like_sign_in() {
     let form = me.get(&url).await.page().1.to_owned();
     // The default policy: three free failures, then a delay.
     for _ in 0..3 {
-        let step = me
-            .submit(
-                &form,
-                &[
-                    ("current_password", "a guess"),
-                    ("password", NEW_PASSWORD),
-                    ("confirmation", NEW_PASSWORD),
-                ],
-            )
-            .await;
+        let step = change_password(&me, &form, "a guess", NEW_PASSWORD, NEW_PASSWORD).await;
         assert_eq!(step.page().0, 401);
     }
     // Even the right password must wait now, here and at sign-in.
-    let step = me
-        .submit(
-            &form,
-            &[
-                ("current_password", f.password.as_str()),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let step = change_password(&me, &form, &f.password, NEW_PASSWORD, NEW_PASSWORD).await;
     let (status, page) = step.page();
     assert_eq!(status, 429, "{page}");
     assert!(page.contains("Too many failed attempts"), "{page}");

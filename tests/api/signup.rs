@@ -10,32 +10,17 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera::Settings;
-use tessera_mail::{SmtpTls, TransportKind};
 
 use crate::agent::{Agent, SignIn, Step, sign_in_fixture};
 use crate::helpers::{PROPAGATION, TestApp, spawn_app_with, within};
 use crate::introspection::sql;
+use crate::mail::smtp_to;
 use crate::pairwise::jwt_claims;
 use crate::smtp::{SmtpServer, parse};
 
 const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCDEFG";
 /// A password the default policy accepts.
 pub const PASSWORD: &str = "lantern orchard copper 42";
-
-/// Settings sending mail to the test's SMTP server on `port`, polling fast.
-pub fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
-    move |s: &mut Settings| {
-        s.mail.transport = TransportKind::Smtp;
-        s.mail.smtp.host = "127.0.0.1".into();
-        s.mail.smtp.port = Some(port);
-        s.mail.smtp.tls = SmtpTls::None;
-        s.mail.smtp.timeout_secs = 5;
-        s.mail.poll_interval_ms = 100;
-        s.mail.retry_base_secs = 2;
-        s.mail.from = "Tessera <no-reply@tessera.test>".into();
-    }
-}
 
 /// Patches the tenant's settings and waits for the change to reach the endpoints.
 pub async fn patch_settings(app: &TestApp, slug: &str, settings: Value) {
@@ -201,6 +186,13 @@ fn is_done_page(step: &Step) -> bool {
     matches!(step, Step::Page(200, page) if page.contains("id=\"signup-done\""))
 }
 
+/// Signs up with the policy-conforming [`PASSWORD`] and checks for the "check your e-mail" page.
+async fn signs_up(app: &TestApp, slug: &str, agent: &Agent, username: &str, email: &str) -> Step {
+    let step = sign_up(app, slug, agent, username, email, PASSWORD, PASSWORD).await;
+    assert!(is_done_page(&step), "{step:?}");
+    step
+}
+
 #[actix_web::test]
 async fn a_sign_up_confirmed_by_the_mailed_link_signs_in_with_email_verified() {
     let (app, smtp, f) = fixture(
@@ -219,17 +211,7 @@ async fn a_sign_up_confirmed_by_the_mailed_link_signs_in_with_email_verified() {
         link.starts_with(&format!("{}/signup?request=", app.issuer(&f.tenant))),
         "{link}"
     );
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "Bob",
-        "bob@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "Bob", "bob@example.com").await;
     let (status, bob) = admin_user(&app, &f.tenant, "bob").await;
     assert_eq!(status, 200, "{bob}");
     assert_eq!(bob["email"], "bob@example.com");
@@ -480,17 +462,7 @@ async fn a_confirmation_link_works_once_and_not_after_it_expires() {
     )
     .await;
     let agent = Agent::new();
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "frank",
-        "frank@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "frank", "frank@example.com").await;
     let link = wait_for_link(&smtp, "frank@example.com", 1).await;
     let text = parse(&mails_to(&smtp, "frank@example.com")[0])
         .part("text/plain")
@@ -529,17 +501,7 @@ async fn a_confirmation_link_works_once_and_not_after_it_expires() {
     assert_eq!(unknown.page().0, 410);
 
     // Expired: another user's link, past its time.
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "grace",
-        "grace@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "grace", "grace@example.com").await;
     let link = wait_for_link(&smtp, "grace@example.com", 1).await;
     sql(
         &app,
@@ -563,17 +525,7 @@ async fn an_unconfirmed_user_is_refused_at_sign_in_and_mailed_a_newer_link_that_
     )
     .await;
     let agent = Agent::new();
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "heidi",
-        "heidi@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "heidi", "heidi@example.com").await;
     let first = wait_for_link(&smtp, "heidi@example.com", 1).await;
     let h = as_user(&f, "heidi");
 
@@ -651,8 +603,7 @@ async fn an_address_with_an_account_gets_the_same_answer_and_no_second_account()
         ("mallory", "alice@example.com"),
         ("trudy", "ALICE@example.com"),
     ] {
-        let step = sign_up(&app, &f.tenant, &agent, username, email, PASSWORD, PASSWORD).await;
-        assert!(is_done_page(&step), "{step:?}");
+        let step = signs_up(&app, &f.tenant, &agent, username, email).await;
         assert_eq!(
             main_of(step.page().1),
             main_of(fresh.page().1),
@@ -661,17 +612,7 @@ async fn an_address_with_an_account_gets_the_same_answer_and_no_second_account()
         assert_eq!(admin_user(&app, &f.tenant, username).await.0, 404);
     }
     // ivan's address, still unconfirmed: no second account, but ivan's first link stands.
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "ivan2",
-        "ivan@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "ivan2", "ivan@example.com").await;
     assert_eq!(admin_user(&app, &f.tenant, "ivan2").await.0, 404);
     wait_for_link(&smtp, "ivan@example.com", 1).await;
     actix_web::rt::time::sleep(Duration::from_millis(800)).await;
@@ -768,17 +709,7 @@ async fn the_password_grant_refuses_an_unconfirmed_address_when_required() {
     let id = client["client_id"].as_str().unwrap();
     let secret = client["client_secret"].as_str().unwrap();
     let agent = Agent::new();
-    let step = sign_up(
-        &app,
-        &f.tenant,
-        &agent,
-        "judy",
-        "judy@example.com",
-        PASSWORD,
-        PASSWORD,
-    )
-    .await;
-    assert!(is_done_page(&step), "{step:?}");
+    signs_up(&app, &f.tenant, &agent, "judy", "judy@example.com").await;
     let form = [
         ("grant_type", "password"),
         ("username", "judy"),

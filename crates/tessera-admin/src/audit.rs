@@ -8,10 +8,9 @@ use tessera_store::audit::{self, AuditFilter};
 use tessera_store::{AuditEventRecord, Store};
 use tessera_tenants::TenantAdmin;
 
+use crate::users::{next_cursor, page_limit};
 use crate::{AdminError, AdminPrincipal, Query};
 
-/// Page size when `limit` is absent.
-const DEFAULT_LIMIT: u64 = 50;
 /// Largest page size.
 const MAX_LIMIT: u64 = 500;
 
@@ -47,12 +46,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
     let query = query?.into_inner();
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::InvalidRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = page_limit(query.limit, MAX_LIMIT)?;
     let tenant = admin.tenant(slug.as_ref()).await?;
     let user = match &query.user {
         Some(name) => Some(
@@ -79,11 +73,6 @@ pub(crate) async fn list(
                 AdminError::Unexpected(anyhow::Error::new(e).context("audit log"))
             }
         })?;
-    let full = u64::try_from(items.len()).is_ok_and(|n| n == limit);
-    let next = if full {
-        items.last().map(|e| e.occurred_at)
-    } else {
-        None
-    };
+    let next = next_cursor(&items, limit, |e| e.occurred_at);
     Ok(HttpResponse::Ok().json(Page { items, next }))
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tessera_authn::Authenticator;
 use tessera_authn::throttle::user_key;
 use tessera_core::secret::{random_token, sha256_hex};
-use tessera_core::{Clock, UserId, UserStatus};
+use tessera_core::{Clock, TenantId, UserId, UserStatus};
 use tessera_mail::Outbox;
 use tessera_store::account_links::{self, LinkKind, LinkRecord};
 use tessera_store::{
@@ -143,6 +143,35 @@ fn event(
     }
 }
 
+/// Appends the audit event of `action` about `user` by `actor` on the caller's transaction.
+async fn record(
+    txn: &DatabaseTransaction,
+    snapshot: &TenantSnapshot,
+    action: &str,
+    actor: &str,
+    user: UserId,
+    details: Value,
+    now: i64,
+) -> Result<(), AdminError> {
+    audit::insert(txn, &event(snapshot, action, actor, user, details, now))
+        .await
+        .map_err(store_error)
+}
+
+/// Reads `user` as the transaction left it, then commits the transaction.
+async fn reload_and_commit(
+    txn: DatabaseTransaction,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<UserRecord, AdminError> {
+    let current = users::find(&txn, tenant, user)
+        .await
+        .map_err(store_error)?
+        .ok_or(AdminError::NotFound("user"))?;
+    txn.commit().await.map_err(|e| store_error(e.into()))?;
+    Ok(current)
+}
+
 impl Lifecycle<'_> {
     /// Stores a new link of `kind` for `user` (superseding the older ones of that kind) and queues
     /// its mail, on the caller's transaction. `None` when the user has no e-mail address.
@@ -193,6 +222,39 @@ impl Lifecycle<'_> {
         }))
     }
 
+    /// In one transaction: mails `user` a new link of `kind` and records `action` by `actor`
+    /// with the mail's id and expiry. `missing` is the refusal when no link can be mailed.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_link(
+        &self,
+        snapshot: &TenantSnapshot,
+        kind: LinkKind,
+        user: &UserRecord,
+        inviter: Option<String>,
+        action: &str,
+        actor: &str,
+        missing: AdminError,
+    ) -> Result<LinkSent, AdminError> {
+        let now = Clock.now();
+        let txn = self.store.begin().await.map_err(store_error)?;
+        let sent = self
+            .link_and_mail(&txn, snapshot, kind, user, inviter, now)
+            .await?
+            .ok_or(missing)?;
+        record(
+            &txn,
+            snapshot,
+            action,
+            actor,
+            user.id,
+            json!({ "mail_id": sent.mail_id, "expires_at": sent.expires_at }),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(|e| store_error(e.into()))?;
+        Ok(sent)
+    }
+
     /// Creates `invite`'s user without a password and with its address unverified, and mails it
     /// an invitation link (`/invitation`) naming `inviter`. Works whatever the tenant's
     /// `accounts.signup` policy: an administrator may always invite. `Conflict` for a taken
@@ -233,26 +295,16 @@ impl Lifecycle<'_> {
         actor: &str,
         inviter: Option<String>,
     ) -> Result<(), AdminError> {
-        let now = Clock.now();
-        let txn = self.store.begin().await.map_err(store_error)?;
-        let sent = self
-            .link_and_mail(&txn, snapshot, LinkKind::Invitation, user, inviter, now)
-            .await?
-            .ok_or_else(|| AdminError::InvalidRequest("an invitation needs an email".into()))?;
-        audit::insert(
-            &txn,
-            &event(
-                snapshot,
-                USER_INVITED,
-                actor,
-                user.id,
-                json!({ "mail_id": sent.mail_id, "expires_at": sent.expires_at }),
-                now,
-            ),
+        self.send_link(
+            snapshot,
+            LinkKind::Invitation,
+            user,
+            inviter,
+            USER_INVITED,
+            actor,
+            AdminError::InvalidRequest("an invitation needs an email".into()),
         )
-        .await
-        .map_err(store_error)?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
+        .await?;
         tracing::info!(tenant = %snapshot.tenant.slug, user = %user.id, actor, "invited a user");
         Ok(())
     }
@@ -275,26 +327,17 @@ impl Lifecycle<'_> {
                 "the user's email address is already verified".into(),
             ));
         }
-        let now = Clock.now();
-        let txn = self.store.begin().await.map_err(store_error)?;
         let sent = self
-            .link_and_mail(&txn, snapshot, LinkKind::VerifyEmail, user, None, now)
-            .await?
-            .ok_or_else(|| AdminError::Conflict("the user has no email address".into()))?;
-        audit::insert(
-            &txn,
-            &event(
+            .send_link(
                 snapshot,
+                LinkKind::VerifyEmail,
+                user,
+                None,
                 USER_VERIFICATION_SENT,
                 actor,
-                user.id,
-                json!({ "mail_id": sent.mail_id, "expires_at": sent.expires_at }),
-                now,
-            ),
-        )
-        .await
-        .map_err(store_error)?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
+                AdminError::Conflict("the user has no email address".into()),
+            )
+            .await?;
         tracing::info!(tenant = %snapshot.tenant.slug, user = %user.id, actor, "sent a new verification link");
         Ok(sent)
     }
@@ -342,29 +385,22 @@ impl Lifecycle<'_> {
         let link = self
             .link_and_mail(&txn, snapshot, LinkKind::PasswordReset, user, None, now)
             .await?;
-        audit::insert(
+        record(
             &txn,
-            &event(
-                snapshot,
-                USER_PASSWORD_RESET_FORCED,
-                actor,
-                user.id,
-                json!({
-                    "password_revoked": revoke_password,
-                    "mail_id": link.as_ref().map(|l| l.mail_id),
-                    "sessions_ended": sessions_ended,
-                    "families_revoked": families_revoked,
-                }),
-                now,
-            ),
+            snapshot,
+            USER_PASSWORD_RESET_FORCED,
+            actor,
+            user.id,
+            json!({
+                "password_revoked": revoke_password,
+                "mail_id": link.as_ref().map(|l| l.mail_id),
+                "sessions_ended": sessions_ended,
+                "families_revoked": families_revoked,
+            }),
+            now,
         )
-        .await
-        .map_err(store_error)?;
-        let current = users::find(&txn, tenant, user.id)
-            .await
-            .map_err(store_error)?
-            .ok_or(AdminError::NotFound("user"))?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
+        .await?;
+        let current = reload_and_commit(txn, tenant, user.id).await?;
         self.notify_logout(snapshot, user.id, &sids, now).await;
         tracing::info!(tenant = %snapshot.tenant.slug, user = %user.id, actor, sessions_ended, families_revoked, "forced a password reset");
         Ok(ResetForced {
@@ -407,24 +443,17 @@ impl Lifecycle<'_> {
         tessera_store::throttle::delete(&txn, tenant, &key)
             .await
             .map_err(store_error)?;
-        audit::insert(
+        record(
             &txn,
-            &event(
-                snapshot,
-                USER_UNLOCKED,
-                actor,
-                user.id,
-                json!({ "was_locked": was_locked, "counter_cleared": counter_cleared }),
-                now,
-            ),
+            snapshot,
+            USER_UNLOCKED,
+            actor,
+            user.id,
+            json!({ "was_locked": was_locked, "counter_cleared": counter_cleared }),
+            now,
         )
-        .await
-        .map_err(store_error)?;
-        let current = users::find(&txn, tenant, user.id)
-            .await
-            .map_err(store_error)?
-            .ok_or(AdminError::NotFound("user"))?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
+        .await?;
+        let current = reload_and_commit(txn, tenant, user.id).await?;
         tracing::info!(tenant = %snapshot.tenant.slug, user = %user.id, actor, was_locked, counter_cleared, "unlocked a user");
         Ok(Unlocked {
             user: current,
@@ -566,6 +595,19 @@ async fn user(
         .ok_or(AdminError::NotFound("user"))
 }
 
+/// The tenant and the user named by a `/tenants/{slug}/users/{username}/…` path.
+async fn target(
+    principal: &AdminPrincipal,
+    directory: &Directory,
+    authn: &Authenticator,
+    path: web::Path<(String, String)>,
+) -> Result<(std::sync::Arc<TenantSnapshot>, UserRecord), AdminError> {
+    let (slug, username) = path.into_inner();
+    let snapshot = snapshot(principal, directory, &slug).await?;
+    let user = user(authn, &snapshot, &username).await?;
+    Ok((snapshot, user))
+}
+
 /// The audit actor of an admin API caller.
 fn actor(principal: &AdminPrincipal) -> String {
     format!("admin:{}", principal.client_id())
@@ -637,9 +679,7 @@ pub(crate) async fn resend_verification(
     outbox: web::Data<Outbox>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, username) = path.into_inner();
-    let snapshot = snapshot(&principal, &directory, &slug).await?;
-    let user = user(&authn, &snapshot, &username).await?;
+    let (snapshot, user) = target(&principal, &directory, &authn, path).await?;
     let sent = lifecycle(&store, &authn, &outbox)
         .resend_verification(&snapshot, &user, &actor(&principal))
         .await?;
@@ -688,9 +728,7 @@ pub(crate) async fn unlock(
     outbox: web::Data<Outbox>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, username) = path.into_inner();
-    let snapshot = snapshot(&principal, &directory, &slug).await?;
-    let user = user(&authn, &snapshot, &username).await?;
+    let (snapshot, user) = target(&principal, &directory, &authn, path).await?;
     let done = lifecycle(&store, &authn, &outbox)
         .unlock(&snapshot, &user, &actor(&principal))
         .await?;

@@ -12,10 +12,9 @@ use tessera_store::{AuditEventRecord, Store, audit};
 use tessera_tenants::{Directory, TenantAdmin};
 use uuid::Uuid;
 
+use crate::users::{next_cursor, page_limit};
 use crate::{AdminError, AdminPrincipal, Body, Query};
 
-/// Page size when `limit` is absent.
-const DEFAULT_LIMIT: u64 = 50;
 /// Largest page size.
 const MAX_LIMIT: u64 = 500;
 /// The audit action of a test message.
@@ -136,21 +135,11 @@ pub(crate) async fn list_outbox(
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
     let query = query?.into_inner();
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::InvalidRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = page_limit(query.limit, MAX_LIMIT)?;
     let tenant = admin.tenant(slug.as_ref()).await?;
     let items = mail_outbox::list(store.conn(), tenant.id, query.before, limit)
         .await
         .map_err(store_error)?;
-    let full = u64::try_from(items.len()).is_ok_and(|n| n == limit);
-    let next = if full {
-        items.last().map(|m| m.id)
-    } else {
-        None
-    };
+    let next = next_cursor(&items, limit, |m| m.id);
     Ok(HttpResponse::Ok().json(OutboxPage { items, next }))
 }

@@ -14,10 +14,28 @@ use tessera_tenants::TenantAdmin;
 
 use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
-/// Page size when `limit` is absent.
+/// Page size when `limit` is absent, in the listings paged by [`page_limit`].
 const DEFAULT_LIMIT: u64 = 50;
-/// Largest page size.
+/// Largest page size of the user listing.
 const MAX_LIMIT: u64 = 1000;
+
+/// The page size a listing's `limit` asks for: [`DEFAULT_LIMIT`] when absent, else 1 to `max`.
+pub(crate) fn page_limit(limit: Option<u64>, max: u64) -> Result<u64, AdminError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=max).contains(&limit) {
+        return Err(AdminError::InvalidRequest(format!(
+            "limit must be between 1 and {max}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// The cursor of the page after `items`: the last item's `key` when the page is full (there may
+/// be more), else none.
+pub(crate) fn next_cursor<T, K>(items: &[T], limit: u64, key: impl Fn(&T) -> K) -> Option<K> {
+    let full = u64::try_from(items.len()).is_ok_and(|n| n == limit);
+    if full { items.last().map(key) } else { None }
+}
 
 impl From<AuthnError> for AdminError {
     fn from(err: AuthnError) -> Self {
@@ -252,19 +270,9 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let tenant = tenant(&principal, &admin, &path).await?;
     let query = query?.into_inner();
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::InvalidRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = page_limit(query.limit, MAX_LIMIT)?;
     let users = authn.list_users(tenant.id, query.after, limit).await?;
-    let full = u64::try_from(users.len()).is_ok_and(|n| n == limit);
-    let next = if full {
-        users.last().map(|u| u.id)
-    } else {
-        None
-    };
+    let next = next_cursor(&users, limit, |u| u.id);
     let items = users.into_iter().map(UserView::from).collect();
     Ok(HttpResponse::Ok().json(Page { items, next }))
 }

@@ -5,18 +5,19 @@
 //! throttling like the authorization flow's; revoking runs [`tessera_consent::revoke_app`].
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION, USER_AGENT};
+use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 use tessera_authn::LoginError;
 use tessera_consent::{AppAccess, Origin, Revoker};
-use tessera_core::{ClientId, Clock, OAuthErrorCode};
+use tessera_core::{ClientId, Clock};
 use tessera_tenants::pages::{AccountApp, AccountPage};
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::page::{self, Page};
+use crate::self_service::{checked_form, error, query_value, see_other};
 use crate::{ActiveTenant, cookies};
 
 /// Title of the account page.
@@ -111,16 +112,10 @@ pub async fn login(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return error(&flow, StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match checked_form(&flow, &req, payload).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return error(
-            &flow,
-            StatusCode::FORBIDDEN,
-            "This form has expired or was not sent by this site. Reload the page and try again.",
-        );
-    }
     let username = field(&form, "username").unwrap_or("").trim().to_owned();
     let password = SecretString::from(field(&form, "password").unwrap_or("").to_owned());
     if username.is_empty() {
@@ -167,39 +162,18 @@ pub async fn login(
     if let Some(response) = crate::mfa::after_password(&flow, &req, None, &user).await {
         return response;
     }
-    // One session per browser: a previous one at this tenant ends.
-    if let Some(old) = cookies::session_value(&req, &tenant)
-        && let Err(e) = flow.authn.end_session(tenant.tenant.id, &old).await
-    {
-        tracing::warn!(error = %e, "ending the previous session failed");
-    }
-    let started = match flow
-        .authn
-        // RFC 8176 §2 `pwd`; acr "1" as for the authorization flow's sign-in.
-        .start_session(
-            &tenant.tenant,
-            &user,
-            vec!["pwd".to_owned()],
-            Some(tessera_authn::mfa::ACR_PASSWORD.to_owned()),
-            now,
-        )
+    // One session per browser: a previous one at this tenant ends. RFC 8176 §2 `pwd`; acr
+    // "1" as for the authorization flow's sign-in.
+    let amr = vec!["pwd".to_owned()];
+    let (active, cookie) = match flow
+        .start_session(&req, user, amr, tessera_authn::mfa::ACR_PASSWORD, now)
         .await
     {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return flow.unavailable();
-        }
+        Ok(started) => started,
+        Err(response) => return response,
     };
-    tracing::info!(tenant = %tenant.tenant.slug, user = %user.id, "signed in to the account page");
-    HttpResponse::SeeOther()
-        .cookie(cookies::session_cookie(
-            &tenant,
-            started.cookie_value.expose_secret(),
-        ))
-        .insert_header((LOCATION, account_url(&flow, None)))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
+    tracing::info!(tenant = %tenant.tenant.slug, user = %active.user.id, "signed in to the account page");
+    flow.signed_in(&req, None, active, cookie).await
 }
 
 /// `POST /t/{tenant}/account/grants/{client_id}/revoke`: revokes the signed-in user's grant to
@@ -212,15 +186,8 @@ pub async fn revoke(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return error(&flow, StatusCode::BAD_REQUEST, "The form is malformed.");
-    };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return error(
-            &flow,
-            StatusCode::FORBIDDEN,
-            "This form has expired or was not sent by this site. Reload the page and try again.",
-        );
+    if let Err(response) = checked_form(&flow, &req, payload).await {
+        return response;
     }
     let active = match flow.session(&req).await {
         Ok(Some(active)) => active,
@@ -333,27 +300,6 @@ pub(crate) fn login_page(
     )
 }
 
-/// An error page for the account pages.
-fn error(flow: &Flow<'_>, status: StatusCode, message: &str) -> HttpResponse {
-    let title = "This request cannot be completed";
-    let code = match status {
-        StatusCode::FORBIDDEN => OAuthErrorCode::AccessDenied,
-        StatusCode::NOT_FOUND => OAuthErrorCode::NotFound,
-        _ => OAuthErrorCode::InvalidRequest,
-    };
-    page::render(
-        flow.templates,
-        flow.snapshot,
-        status,
-        Page {
-            name: "error",
-            title,
-            data: json!({ "title": title, "message": message, "code": code.as_str() }),
-        },
-        vec![],
-    )
-}
-
 /// The account page's URL, with the app just revoked, if any.
 fn account_url(flow: &Flow<'_>, revoked: Option<&ClientId>) -> String {
     let base = format!("{}/account", flow.snapshot.issuer);
@@ -364,23 +310,6 @@ fn account_url(flow: &Flow<'_>, revoked: Option<&ClientId>) -> String {
         }
         None => base,
     }
-}
-
-/// A 303 to `location`: a POSTed form is never replayed there.
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-/// The first value of `name` in the query string.
-fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()?
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
 }
 
 /// Percent-encodes a client id for a path segment (RFC 3986 §3.3: unreserved characters stay).

@@ -81,14 +81,7 @@ pub async fn device_authorization(
 /// never authorizes anything.
 pub async fn device_get(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let prefill = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(name, _)| name == "user_code")
-                .map(|(_, value)| echo(&value))
-        });
+    let prefill = crate::self_service::query_value(&req, "user_code").map(|value| echo(&value));
     code_page(&flow, &req, StatusCode::OK, prefill, None)
 }
 
@@ -102,20 +95,13 @@ pub async fn device_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        );
+    let form = match flow
+        .checked_form(&req, payload, "Open the page again and retry.")
+        .await
+    {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Open the page again and retry.",
-        );
-    }
     let typed = field(&form, "user_code").unwrap_or("");
     let now = Clock.now();
     let db = flow.store.conn();

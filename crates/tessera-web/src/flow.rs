@@ -6,17 +6,21 @@ use std::sync::Arc;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use tessera_authn::{ActiveSession, Authenticator};
 use tessera_core::encryption::EncryptedResponse;
 use tessera_core::{Clock, OAuthErrorCode, ScopeSet};
 use tessera_keys::MasterKey;
 use tessera_store::Store;
+use tessera_store::UserRecord;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::client_keys::{ClientKeyResolver, encryption_recipient};
 use tessera_tokens::{CodeGrant, TokenError};
 
+use crate::form::{field, read_form};
 use crate::interaction::{PendingAuthorization, ResponseMode};
 use crate::page::{self, Page};
 use crate::{Templates, cookies};
@@ -530,6 +534,89 @@ impl Flow<'_> {
             },
             cookies,
         )
+    }
+
+    /// Reads a browser form and checks its CSRF token, or answers with the error page; `retry`
+    /// follows "This form has expired or was not sent by this site." and says what to do.
+    pub async fn checked_form(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        retry: &str,
+    ) -> Result<Vec<(String, String)>, HttpResponse> {
+        let Some(form) = read_form(req, payload).await else {
+            return Err(self.error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                "The form is malformed.",
+            ));
+        };
+        if !cookies::csrf_ok(req, self.snapshot, field(&form, "csrf_token")) {
+            return Err(self.error(
+                StatusCode::FORBIDDEN,
+                OAuthErrorCode::AccessDenied,
+                &format!("This form has expired or was not sent by this site. {retry}"),
+            ));
+        }
+        Ok(form)
+    }
+
+    /// Ends the browser's previous session at this tenant (one session per browser) and starts
+    /// a new one for `user` with `amr` (RFC 8176 §2) and `acr`; returns it with its cookie, or
+    /// the 503 page.
+    pub async fn start_session(
+        &self,
+        req: &HttpRequest,
+        user: UserRecord,
+        amr: Vec<String>,
+        acr: &str,
+        now: i64,
+    ) -> Result<(ActiveSession, Cookie<'static>), HttpResponse> {
+        let tenant = &self.snapshot.tenant;
+        if let Some(old) = cookies::session_value(req, self.snapshot)
+            && let Err(e) = self.authn.end_session(tenant.id, &old).await
+        {
+            tracing::warn!(error = %e, "ending the previous session failed");
+        }
+        let started = match self
+            .authn
+            .start_session(tenant, &user, amr, Some(acr.to_owned()), now)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "starting a session failed");
+                return Err(self.unavailable());
+            }
+        };
+        let cookie = cookies::session_cookie(self.snapshot, started.cookie_value.expose_secret());
+        let active = ActiveSession {
+            session: started.session,
+            user,
+        };
+        Ok((active, cookie))
+    }
+
+    /// After a sign-in: the pending authorization goes on with the new session, or (signed in
+    /// from the account page) the account page opens.
+    pub async fn signed_in(
+        &self,
+        req: &HttpRequest,
+        pending: Option<PendingAuthorization>,
+        active: ActiveSession,
+        cookie: Cookie<'static>,
+    ) -> HttpResponse {
+        match pending {
+            Some(pending) => {
+                self.proceed(req, pending, Some(active), true, vec![cookie])
+                    .await
+            }
+            None => HttpResponse::SeeOther()
+                .cookie(cookie)
+                .insert_header((LOCATION, format!("{}/account", self.snapshot.issuer)))
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .finish(),
+        }
     }
 
     /// The live session of the browser at this tenant, if any.

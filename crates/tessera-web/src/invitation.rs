@@ -12,12 +12,11 @@ use secrecy::SecretString;
 use serde_json::json;
 use tessera_authn::AuthnError;
 use tessera_authn::recovery::{Requester, record};
-use tessera_core::OAuthErrorCode;
 use tessera_store::account_links::{LinkKind, LinkRecord};
 use tessera_tenants::pages::InvitationPage;
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::page::{self, Page};
 use crate::{ActiveTenant, cookies};
 
@@ -34,15 +33,7 @@ pub async fn invitation_get(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let token = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(n, _)| n == "token")
-                .map(|(_, v)| v)
-        })
-        .unwrap_or_default();
+    let token = crate::self_service::query_value(&req, "token").unwrap_or_default();
     let link = match live_link(&flow, &token).await {
         Ok(Some(link)) => link,
         Ok(None) => return dead_link(&flow),
@@ -59,20 +50,13 @@ pub async fn invitation_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        );
+    let form = match flow
+        .checked_form(&req, payload, "Open the link again and retry.")
+        .await
+    {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Open the link again and retry.",
-        );
-    }
     let token = field(&form, "token").unwrap_or("");
     let password = field(&form, "password").unwrap_or("");
     let confirmation = field(&form, "confirmation").unwrap_or("");
@@ -212,22 +196,10 @@ async fn form_page(
 /// The one page for unknown, used, superseded and expired links (410 Gone): it does not say
 /// which.
 fn dead_link(flow: &Flow<'_>) -> HttpResponse {
-    let title = "This link is not valid any more";
-    page::render(
-        flow.templates,
-        flow.snapshot,
-        StatusCode::GONE,
-        Page {
-            name: "error",
-            title,
-            data: json!({
-                "title": title,
-                "message": "The invitation has expired, was already used, or a newer one was \
+    crate::self_service::dead_link(
+        flow,
+        "The invitation has expired, was already used, or a newer one was \
                             sent. Ask your administrator for a new invitation.",
-                "code": OAuthErrorCode::InvalidRequest.as_str(),
-            }),
-        },
-        vec![],
     )
 }
 

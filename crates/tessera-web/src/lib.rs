@@ -38,6 +38,7 @@ mod recovery;
 mod register;
 mod resource_metadata;
 mod revoke;
+mod self_service;
 mod signup;
 mod templates;
 mod tenant;

@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
-use tessera_authn::{ActiveSession, LoginError};
+use tessera_authn::LoginError;
 use tessera_core::{Clock, OAuthErrorCode};
 
 use crate::flow::{Flow, FlowDeps};
@@ -117,37 +117,18 @@ pub async fn login(
     if let Some(response) = crate::mfa::after_password(&flow, &req, Some(&pending), &user).await {
         return response;
     }
-    // The browser's previous session at this tenant, if any, ends: one session per browser.
-    if let Some(old) = cookies::session_value(&req, &tenant)
-        && let Err(e) = authn.end_session(tenant.tenant.id, &old).await
-    {
-        tracing::warn!(error = %e, "ending the previous session failed");
-    }
-    let started = match authn
-        // RFC 8176 §2 `pwd`; acr "1": a password sign-in meets ISO/IEC 29115 level 1 (OIDC
-        // Core §2 reserves "0" for authentications that do not).
-        .start_session(
-            &tenant.tenant,
-            &user,
-            vec!["pwd".to_owned()],
-            Some(tessera_authn::mfa::ACR_PASSWORD.to_owned()),
-            now,
-        )
+    // RFC 8176 §2 `pwd`; acr "1": a password sign-in meets ISO/IEC 29115 level 1 (OIDC Core
+    // §2 reserves "0" for authentications that do not). The browser's previous session at
+    // this tenant, if any, ends: one session per browser.
+    let amr = vec!["pwd".to_owned()];
+    let (active, cookie) = match flow
+        .start_session(&req, user, amr, tessera_authn::mfa::ACR_PASSWORD, now)
         .await
     {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return flow.unavailable();
-        }
+        Ok(started) => started,
+        Err(response) => return response,
     };
-    use secrecy::ExposeSecret;
-    let cookie = cookies::session_cookie(&tenant, started.cookie_value.expose_secret());
-    tracing::info!(tenant = %tenant.tenant.slug, user = %user.id, "signed in");
-    let active = ActiveSession {
-        session: started.session,
-        user,
-    };
+    tracing::info!(tenant = %tenant.tenant.slug, user = %active.user.id, "signed in");
     flow.proceed(&req, pending, Some(active), true, vec![cookie])
         .await
 }

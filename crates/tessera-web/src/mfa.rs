@@ -11,7 +11,6 @@
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -29,6 +28,7 @@ use crate::flow::{Flow, FlowDeps};
 use crate::form::{field, read_form};
 use crate::interaction::PendingAuthorization;
 use crate::page::{self, Page};
+use crate::self_service::see_other;
 use crate::{ActiveTenant, cookies};
 
 /// How long a user has for the second step after the first, seconds.
@@ -454,20 +454,9 @@ async fn open_step(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<StepForm, HttpResponse> {
-    let Some(form) = read_form(req, payload).await else {
-        return Err(flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        ));
-    };
-    if !cookies::csrf_ok(req, flow.snapshot, field(&form, "csrf_token")) {
-        return Err(flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Go back and try again.",
-        ));
-    }
+    let form = flow
+        .checked_form(req, payload, "Go back and try again.")
+        .await?;
     open_step_form(flow, form).await
 }
 
@@ -681,7 +670,6 @@ pub(crate) async fn finish(
     recovery_codes: Option<Vec<SecretString>>,
 ) -> HttpResponse {
     let tenant = &flow.snapshot.tenant;
-    let previous = cookies::session_value(req, flow.snapshot);
     // A step-up upgrades the browser's session: it must still be that one.
     if let Some(sid) = &step.ticket.sid {
         let current = match flow.session(req).await {
@@ -696,29 +684,16 @@ pub(crate) async fn finish(
             );
         }
     }
-    if let Some(old) = previous
-        && let Err(e) = flow.authn.end_session(tenant.id, &old).await
-    {
-        tracing::warn!(error = %e, "ending the previous session failed");
-    }
     let now = Clock.now();
     let amr = amr_with(&step.ticket.amr, factor);
-    let started = match flow
-        .authn
-        .start_session(tenant, &step.user, amr, Some(ACR_MFA.to_owned()), now)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return flow.unavailable();
-        }
+    let (active, cookie) = match flow.start_session(req, step.user, amr, ACR_MFA, now).await {
+        Ok(started) => started,
+        Err(response) => return response,
     };
-    let cookie = cookies::session_cookie(flow.snapshot, started.cookie_value.expose_secret());
-    tracing::info!(tenant = %tenant.slug, user = %step.user.id, "signed in with a second factor");
+    tracing::info!(tenant = %tenant.slug, user = %active.user.id, "signed in with a second factor");
     if let Some(codes) = recovery_codes {
         let (csrf_token, csrf_cookie) = cookies::csrf_token(req, flow.snapshot);
-        let mut data = blank_page(flow, &step.user, csrf_token);
+        let mut data = blank_page(flow, &active.user, csrf_token);
         data.recovery_codes = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
         data.notice = Some("Two-step verification is on.".into());
         if let Some(pending) = &step.pending {
@@ -739,21 +714,7 @@ pub(crate) async fn finish(
             cookies,
         );
     }
-    match step.pending {
-        Some(pending) => {
-            let active = ActiveSession {
-                session: started.session,
-                user: step.user,
-            };
-            flow.proceed(req, pending, Some(active), true, vec![cookie])
-                .await
-        }
-        None => HttpResponse::SeeOther()
-            .cookie(cookie)
-            .insert_header((LOCATION, format!("{}/account", flow.snapshot.issuer)))
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .finish(),
-    }
+    flow.signed_in(req, step.pending, active, cookie).await
 }
 
 /// `POST /t/{tenant}/login/continue`: after the recovery codes were shown, the authorization
@@ -861,20 +822,9 @@ async fn account_form(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(ActiveSession, Vec<(String, String)>), HttpResponse> {
-    let Some(form) = read_form(req, payload).await else {
-        return Err(flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        ));
-    };
-    if !cookies::csrf_ok(req, flow.snapshot, field(&form, "csrf_token")) {
-        return Err(flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Reload the page and try again.",
-        ));
-    }
+    let form = flow
+        .checked_form(req, payload, "Reload the page and try again.")
+        .await?;
     match flow.session(req).await {
         Ok(Some(active)) => Ok((active, form)),
         Ok(None) => Err(see_other(format!("{}/account", flow.snapshot.issuer))),
@@ -1056,13 +1006,6 @@ async fn account_refusal(
             flow.unavailable()
         }
     }
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@
 //! response to the client — exactly as after a password.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::ExposeSecret;
 use tessera_authn::mfa::ACR_MFA;
 use tessera_authn::passkeys::passwordless_amr;
 use tessera_authn::{ActiveSession, PasskeyError, RelyingParty};
@@ -26,6 +24,7 @@ use crate::flow::{Flow, FlowDeps};
 use crate::form::field;
 use crate::interaction::PendingAuthorization;
 use crate::page::{self, Page};
+use crate::self_service::see_other;
 use crate::{ActiveTenant, cookies};
 
 /// Largest ceremony form accepted: the authenticator's answer can be several KiB.
@@ -92,6 +91,28 @@ async fn read_form(
         ));
     }
     Ok(form)
+}
+
+/// A ceremony form (see [`read_form`]) and the relying party.
+async fn ceremony_form(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Vec<(String, String)>, RelyingParty), HttpResponse> {
+    let form = read_form(flow, req, payload).await?;
+    let rp = rp_or_page(flow).map_err(|response| *response)?;
+    Ok((form, rp))
+}
+
+/// A second step's ceremony form: the relying party and the opened step (the ticket's user).
+async fn second_factor_form(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(RelyingParty, crate::mfa::StepForm), HttpResponse> {
+    let (form, rp) = ceremony_form(flow, req, payload).await?;
+    let step = crate::mfa::open_step_form(flow, form).await?;
+    Ok((rp, step))
 }
 
 /// The relying party, or the page saying passkeys do not work here.
@@ -199,13 +220,6 @@ fn refused(flow: &Flow<'_>, e: &PasskeyError) -> HttpResponse {
     }
 }
 
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
 // --- Passwordless sign-in ------------------------------------------------------------------
 
 /// `POST /t/{tenant}/login/passkey`: starts a passwordless sign-in (the login page's button;
@@ -217,13 +231,9 @@ pub async fn begin_sign_in(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
+    let (form, rp) = match ceremony_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
     };
     if let Err(response) = pending_of(&flow, &form) {
         return *response;
@@ -261,13 +271,9 @@ pub async fn finish_sign_in(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
+    let (form, rp) = match ceremony_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
     };
     let pending = match pending_of(&flow, &form) {
         Ok(p) => p,
@@ -309,47 +315,17 @@ pub async fn finish_sign_in(
             None => crate::account::login_page(&flow, &req, Some(message), status, None),
         };
     }
-    if let Some(old) = cookies::session_value(&req, &tenant)
-        && let Err(e) = flow.authn.end_session(tenant.tenant.id, &old).await
-    {
-        tracing::warn!(error = %e, "ending the previous session failed");
-    }
     // RFC 8176 §2: the key and the user verification that unlocked it are two factors.
     let amr = passwordless_amr(signed_in.factor);
-    let started = match flow
-        .authn
-        .start_session(
-            &tenant.tenant,
-            &signed_in.user,
-            amr,
-            Some(ACR_MFA.to_owned()),
-            now,
-        )
+    let (active, cookie) = match flow
+        .start_session(&req, signed_in.user, amr, ACR_MFA, now)
         .await
     {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return flow.unavailable();
-        }
+        Ok(started) => started,
+        Err(response) => return response,
     };
-    let cookie = cookies::session_cookie(&tenant, started.cookie_value.expose_secret());
-    tracing::info!(tenant = %tenant.tenant.slug, user = %signed_in.user.id, "signed in with a passkey");
-    match pending {
-        Some(pending) => {
-            let active = ActiveSession {
-                session: started.session,
-                user: signed_in.user,
-            };
-            flow.proceed(&req, pending, Some(active), true, vec![cookie])
-                .await
-        }
-        None => HttpResponse::SeeOther()
-            .cookie(cookie)
-            .insert_header((LOCATION, format!("{}/account", flow.snapshot.issuer)))
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .finish(),
-    }
+    tracing::info!(tenant = %tenant.tenant.slug, user = %active.user.id, "signed in with a passkey");
+    flow.signed_in(&req, pending, active, cookie).await
 }
 
 // --- Second factor -------------------------------------------------------------------------
@@ -363,16 +339,8 @@ pub async fn begin_second_factor(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
-    };
-    let step = match crate::mfa::open_step_form(&flow, form).await {
-        Ok(step) => step,
+    let (rp, step) = match second_factor_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let started = flow
@@ -413,16 +381,8 @@ pub async fn finish_second_factor(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
-    };
-    let step = match crate::mfa::open_step_form(&flow, form).await {
-        Ok(step) => step,
+    let (rp, step) = match second_factor_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let verified = flow
@@ -460,6 +420,18 @@ async fn account_user(flow: &Flow<'_>, req: &HttpRequest) -> Result<ActiveSessio
     }
 }
 
+/// An account page's ceremony form: the form, its signed-in user and the relying party.
+async fn account_form(
+    flow: &Flow<'_>,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Vec<(String, String)>, ActiveSession, RelyingParty), HttpResponse> {
+    let form = read_form(flow, req, payload).await?;
+    let active = account_user(flow, req).await?;
+    let rp = rp_or_page(flow).map_err(|response| *response)?;
+    Ok((form, active, rp))
+}
+
 /// `POST /t/{tenant}/account/passkeys`: starts adding a passkey with the name given.
 pub async fn begin_add(
     tenant: ActiveTenant,
@@ -468,17 +440,9 @@ pub async fn begin_add(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
+    let (form, active, rp) = match account_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let active = match account_user(&flow, &req).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
     };
     let started = flow
         .authn
@@ -519,17 +483,9 @@ pub async fn finish_add(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let form = match read_form(&flow, &req, payload).await {
-        Ok(form) => form,
+    let (form, active, rp) = match account_form(&flow, &req, payload).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let active = match account_user(&flow, &req).await {
-        Ok(active) => active,
-        Err(response) => return response,
-    };
-    let rp = match rp_or_page(&flow) {
-        Ok(rp) => rp,
-        Err(response) => return *response,
     };
     let added = flow
         .authn

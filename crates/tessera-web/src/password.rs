@@ -8,19 +8,18 @@
 //! [`Authenticator::change_password_throttled`]: tessera_authn::Authenticator::change_password_throttled
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
-use serde_json::json;
 use tessera_authn::ActiveSession;
 use tessera_authn::LoginError;
 use tessera_authn::recovery::{self, ChangeError};
 use tessera_tenants::pages::ChangePasswordPage;
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::page::{self, Page};
-use crate::recovery::{error, requester};
+use crate::recovery::{record_password_set, requester};
+use crate::self_service::{checked_form, error, see_other};
 use crate::{ActiveTenant, cookies};
 
 /// Title of the page.
@@ -53,16 +52,10 @@ pub async fn change_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return error(&flow, StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match checked_form(&flow, &req, payload).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return error(
-            &flow,
-            StatusCode::FORBIDDEN,
-            "This form has expired or was not sent by this site. Reload the page and try again.",
-        );
-    }
     let active = match flow.session(&req).await {
         Ok(Some(active)) => active,
         // Signed out meanwhile: the account page asks to sign in first.
@@ -118,22 +111,8 @@ pub async fn change_post(
             return change_page(&flow, &req, &active, Some(e.to_string()), status);
         }
     };
-    if let Err(e) = recovery::record(
-        flow.store.conn(),
-        tenant.tenant.id,
-        recovery::PASSWORD_CHANGED,
-        &format!("user:{}", set.user.id),
-        set.user.id,
-        &requester(&deps, &req),
-        json!({
-            "sessions_ended": set.sessions_ended,
-            "families_revoked": set.families_revoked,
-        }),
-    )
-    .await
-    {
-        tracing::error!(error = %e, "recording a password change failed");
-    }
+    let requester = requester(&deps, &req);
+    record_password_set(&flow, recovery::PASSWORD_CHANGED, &set, &requester).await;
     tracing::info!(tenant = %tenant.tenant.slug, user = %set.user.id, "password changed from the account page");
     see_other(format!("{}/account?password=changed", flow.snapshot.issuer))
 }
@@ -174,12 +153,4 @@ fn no_password(flow: &Flow<'_>) -> HttpResponse {
         StatusCode::NOT_FOUND,
         "This account has no password to change.",
     )
-}
-
-/// A 303 to `location`: a POSTed form is never replayed there.
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
 }

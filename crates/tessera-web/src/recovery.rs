@@ -21,9 +21,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tessera_authn::Authenticator;
+use tessera_authn::links::PasswordSet;
 use tessera_authn::policy::{normalize_email, normalize_username};
 use tessera_authn::recovery::{self, Requester, reset_ip_key, reset_mail_key};
-use tessera_core::{Clock, OAuthErrorCode, UserStatus};
+use tessera_core::{Clock, UserStatus};
 use tessera_mail::Outbox;
 use tessera_mail::links::human_duration;
 use tessera_store::account_links::LinkKind;
@@ -32,9 +33,10 @@ use tessera_tenants::TenantSnapshot;
 use tessera_tenants::pages::{ForgotPasswordPage, ResetPasswordPage};
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::interaction::PendingAuthorization;
 use crate::page::{self, Page};
+use crate::self_service::{checked_form, error, query_value};
 use crate::{ActiveTenant, cookies};
 
 /// Reset requests one client address may make per [`QUOTA_WINDOW_SECS`].
@@ -49,9 +51,6 @@ const MAX_ACCOUNTS_PER_ADDRESS: u64 = 5;
 const MAX_IDENTIFIER_CHARS: usize = 320;
 /// What a dead link shows: never whether it was unknown, used, superseded or expired.
 const DEAD_LINK: &str = "This link is not valid any more. Links work once and only for a limited time: ask for a new one.";
-/// What a form without its CSRF token shows.
-const STALE_FORM: &str =
-    "This form has expired or was not sent by this site. Reload the page and try again.";
 
 /// The "Forgot your password?" page for the login page's link (with the pending request,
 /// sealed, riding along), or `None` when the tenant does not allow resets.
@@ -94,12 +93,10 @@ pub async fn forgot_post(
     if !tenant.tenant.settings.accounts.password_reset {
         return reset_off(&flow);
     }
-    let Some(form) = read_form(&req, payload).await else {
-        return error(&flow, StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match checked_form(&flow, &req, payload).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return error(&flow, StatusCode::FORBIDDEN, STALE_FORM);
-    }
     let request = live_request(&flow, field(&form, "request"));
     let identifier = field(&form, "identifier").unwrap_or("").trim().to_owned();
     if identifier.is_empty() || identifier.chars().count() > MAX_IDENTIFIER_CHARS {
@@ -293,12 +290,10 @@ pub async fn reset_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return error(&flow, StatusCode::BAD_REQUEST, "The form is malformed.");
+    let form = match checked_form(&flow, &req, payload).await {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return error(&flow, StatusCode::FORBIDDEN, STALE_FORM);
-    }
     let token = field(&form, "token").unwrap_or("").to_owned();
     let link = match flow
         .authn
@@ -350,23 +345,7 @@ pub async fn reset_post(
             return flow.unavailable();
         }
     };
-    let requester = requester(&deps, &req);
-    if let Err(e) = recovery::record(
-        flow.store.conn(),
-        tenant.tenant.id,
-        recovery::RESET_DONE,
-        &format!("user:{}", set.user.id),
-        set.user.id,
-        &requester,
-        json!({
-            "sessions_ended": set.sessions_ended,
-            "families_revoked": set.families_revoked,
-        }),
-    )
-    .await
-    {
-        tracing::error!(error = %e, "recording a password reset failed");
-    }
+    record_password_set(&flow, recovery::RESET_DONE, &set, &requester(&deps, &req)).await;
     tracing::info!(tenant = %tenant.tenant.slug, user = %set.user.id, "password reset by link");
     let (csrf_token, csrf_cookie) = cookies::csrf_token(&req, flow.snapshot);
     let data = ResetPasswordPage {
@@ -491,6 +470,32 @@ fn live_request(flow: &Flow<'_>, sealed: Option<&str>) -> Option<String> {
         .map(|_| sealed.to_owned())
 }
 
+/// Records in the audit log that the user of `set` set a password (`action`: a reset or a
+/// change) and what it ended; a failure is logged, never shown.
+pub(crate) async fn record_password_set(
+    flow: &Flow<'_>,
+    action: &str,
+    set: &PasswordSet,
+    requester: &Requester,
+) {
+    if let Err(e) = recovery::record(
+        flow.store.conn(),
+        flow.snapshot.tenant.id,
+        action,
+        &format!("user:{}", set.user.id),
+        set.user.id,
+        requester,
+        json!({
+            "sessions_ended": set.sessions_ended,
+            "families_revoked": set.families_revoked,
+        }),
+    )
+    .await
+    {
+        tracing::error!(error = %e, action, "recording a password event failed");
+    }
+}
+
 /// The requester of a form, for the audit log.
 pub(crate) fn requester(deps: &FlowDeps, req: &HttpRequest) -> Requester {
     Requester {
@@ -515,35 +520,4 @@ fn reset_off(flow: &Flow<'_>) -> HttpResponse {
 /// The page of an unknown, used, superseded or expired link (410: the link is gone).
 fn dead_link(flow: &Flow<'_>) -> HttpResponse {
     error(flow, StatusCode::GONE, DEAD_LINK)
-}
-
-/// An error page of the recovery pages.
-pub(crate) fn error(flow: &Flow<'_>, status: StatusCode, message: &str) -> HttpResponse {
-    let title = "This request cannot be completed";
-    let code = match status {
-        StatusCode::FORBIDDEN => OAuthErrorCode::AccessDenied,
-        StatusCode::NOT_FOUND => OAuthErrorCode::NotFound,
-        StatusCode::TOO_MANY_REQUESTS => OAuthErrorCode::TemporarilyUnavailable,
-        _ => OAuthErrorCode::InvalidRequest,
-    };
-    page::render(
-        flow.templates,
-        flow.snapshot,
-        status,
-        Page {
-            name: "error",
-            title,
-            data: json!({ "title": title, "message": message, "code": code.as_str() }),
-        },
-        vec![],
-    )
-}
-
-/// The first value of `name` in the query string.
-fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()?
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
 }

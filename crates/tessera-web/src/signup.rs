@@ -10,10 +10,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
+use tessera_authn::links::ttl;
 use tessera_authn::signup::{NewSignUp, SignUp, SignUpError};
-use tessera_authn::{ActiveSession, links::ttl};
 use tessera_core::settings::SignupMode;
 use tessera_core::{Clock, OAuthErrorCode};
 use tessera_mail::Outbox;
@@ -23,7 +23,7 @@ use tessera_store::account_links::LinkKind;
 use tessera_tenants::TenantSnapshot;
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::interaction::PendingAuthorization;
 use crate::page::{self, Page};
 use crate::verification::send_link;
@@ -57,9 +57,8 @@ pub async fn signup_get(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) 
     if let Some(refusal) = closed(&flow) {
         return refusal;
     }
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let pending = pending_of(&flow, field(&query, "request"));
+    let request = crate::self_service::query_value(&req, "request");
+    let pending = pending_of(&flow, request.as_deref());
     form_page(
         &flow,
         &req,
@@ -82,20 +81,13 @@ pub async fn signup_post(
     if let Some(refusal) = closed(&flow) {
         return refusal;
     }
-    let Some(form) = read_form(&req, payload).await else {
-        return flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        );
+    let form = match flow
+        .checked_form(&req, payload, "Reload the page and try again.")
+        .await
+    {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Reload the page and try again.",
-        );
-    }
     // An expired request does not spoil the sign-up: the account is still created.
     let pending = pending_of(&flow, field(&form, "request"));
     let filled = Filled {
@@ -190,35 +182,22 @@ async fn sign_in(
     if let Some(response) = crate::mfa::after_password(flow, req, Some(&pending), &user).await {
         return response;
     }
-    if let Some(old) = cookies::session_value(req, flow.snapshot)
-        && let Err(e) = flow.authn.end_session(flow.snapshot.tenant.id, &old).await
-    {
-        tracing::warn!(error = %e, "ending the previous session failed");
-    }
-    let started = match flow
-        .authn
-        // RFC 8176 §2 `pwd`: the password was just chosen and typed; acr "1" as at the login form.
+    // RFC 8176 §2 `pwd`: the password was just chosen and typed; acr "1" as at the login form.
+    let amr = vec!["pwd".to_owned()];
+    let (active, cookie) = match flow
         .start_session(
-            &flow.snapshot.tenant,
-            &user,
-            vec!["pwd".to_owned()],
-            Some(tessera_authn::mfa::ACR_PASSWORD.to_owned()),
+            req,
+            user,
+            amr,
+            tessera_authn::mfa::ACR_PASSWORD,
             Clock.now(),
         )
         .await
     {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return flow.unavailable();
-        }
+        Ok(started) => started,
+        Err(response) => return response,
     };
-    let cookie = cookies::session_cookie(flow.snapshot, started.cookie_value.expose_secret());
-    tracing::info!(tenant = %flow.snapshot.tenant.slug, user = %user.id, "signed in after sign-up");
-    let active = ActiveSession {
-        session: started.session,
-        user,
-    };
+    tracing::info!(tenant = %flow.snapshot.tenant.slug, user = %active.user.id, "signed in after sign-up");
     flow.proceed(req, pending, Some(active), true, vec![cookie])
         .await
 }

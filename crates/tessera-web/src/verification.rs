@@ -14,14 +14,13 @@ use serde_json::json;
 use tessera_authn::AuthnError;
 use tessera_authn::links::ttl;
 use tessera_authn::signup::needs_verified_email;
-use tessera_core::OAuthErrorCode;
 use tessera_mail::Outbox;
 use tessera_mail::links::link_mail;
 use tessera_store::UserRecord;
 use tessera_store::account_links::LinkKind;
 
 use crate::flow::{Flow, FlowDeps};
-use crate::form::{field, read_form};
+use crate::form::field;
 use crate::page::{self, Page};
 use crate::{ActiveTenant, cookies};
 
@@ -96,9 +95,8 @@ pub async fn refusal(flow: &Flow<'_>, req: &HttpRequest, user: &UserRecord) -> O
 /// `GET /t/{tenant}/verify-email?token=…`: the confirm button, or the dead-link page.
 pub async fn verify_get(tenant: ActiveTenant, req: HttpRequest, deps: FlowDeps) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let token = field(&query, "token").unwrap_or("");
+    let token = crate::self_service::query_value(&req, "token").unwrap_or_default();
+    let token = token.as_str();
     let link = match flow
         .authn
         .peek_link(&tenant.tenant, LinkKind::VerifyEmail, token)
@@ -132,20 +130,13 @@ pub async fn verify_post(
     deps: FlowDeps,
 ) -> HttpResponse {
     let flow = deps.flow(&tenant.0);
-    let Some(form) = read_form(&req, payload).await else {
-        return flow.error(
-            StatusCode::BAD_REQUEST,
-            OAuthErrorCode::InvalidRequest,
-            "The form is malformed.",
-        );
+    let form = match flow
+        .checked_form(&req, payload, "Open the link from the e-mail again.")
+        .await
+    {
+        Ok(form) => form,
+        Err(response) => return response,
     };
-    if !cookies::csrf_ok(&req, flow.snapshot, field(&form, "csrf_token")) {
-        return flow.error(
-            StatusCode::FORBIDDEN,
-            OAuthErrorCode::AccessDenied,
-            "This form has expired or was not sent by this site. Open the link from the e-mail again.",
-        );
-    }
     let token = field(&form, "token").unwrap_or("");
     let user = match flow.authn.confirm_email(&tenant.tenant, token).await {
         Ok(user) => user,
@@ -194,21 +185,9 @@ fn render(
 /// The one page for unknown, used, superseded and expired links (410 Gone): it does not say
 /// which.
 pub fn dead_link(flow: &Flow<'_>) -> HttpResponse {
-    let title = "This link is not valid any more";
-    page::render(
-        flow.templates,
-        flow.snapshot,
-        StatusCode::GONE,
-        Page {
-            name: "error",
-            title,
-            data: json!({
-                "title": title,
-                "message": "The link has expired, was already used, or a newer one was sent.",
-                "code": OAuthErrorCode::InvalidRequest.as_str(),
-            }),
-        },
-        vec![],
+    crate::self_service::dead_link(
+        flow,
+        "The link has expired, was already used, or a newer one was sent.",
     )
 }
 
