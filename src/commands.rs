@@ -1215,7 +1215,7 @@ pub async fn user(s: &Services, cmd: UserCommand) -> Result<Output, TenantError>
             let limit = limit.clamp(1, 1000);
             let items = s
                 .authn
-                .list_users(tenant.id, after, limit)
+                .list_users(tenant.id, after, None, limit)
                 .await
                 .map_err(authn_error)?;
             let next = (items.len() as u64 == limit)

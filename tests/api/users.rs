@@ -662,6 +662,88 @@ async fn admin_api_lists_users_page_by_page() {
 }
 
 #[actix_web::test]
+async fn admin_api_searches_users_by_username_or_address_prefix_page_by_page() {
+    let app = spawn_app().await;
+    app.create_tenant("acme", "ES256").await;
+    app.create_tenant("other", "ES256").await;
+    let token = app.admin_token().await;
+    let users = [
+        ("acme", "alice", "Alice@Example.com"),
+        ("acme", "alfred", "fred@example.com"),
+        ("acme", "bob", "al.bob@example.com"),
+        ("acme", "carol", "carol@example.com"),
+        ("acme", "a_b", "ab@example.com"),
+        ("acme", "axb", "axb@example.com"),
+        ("other", "alma", "alma@example.com"),
+    ];
+    for (tenant, name, email) in users {
+        let (status, body) = app
+            .admin(
+                &token,
+                Method::POST,
+                &format!("/tenants/{tenant}/users"),
+                Some(json!({"username": name, "email": email})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // A prefix of the name or of the address, whatever its case; never another tenant's user.
+    let (status, page) = app
+        .admin(&token, Method::GET, "/tenants/acme/users?search=AL", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(names(&page), ["alice", "alfred", "bob"]);
+    // Paged like the plain listing.
+    let (_, first) = app
+        .admin(
+            &token,
+            Method::GET,
+            "/tenants/acme/users?search=al&limit=2",
+            None,
+        )
+        .await;
+    assert_eq!(names(&first), ["alice", "alfred"]);
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = app
+        .admin(
+            &token,
+            Method::GET,
+            &format!("/tenants/acme/users?search=al&limit=2&after={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&second), ["bob"]);
+    assert!(second["next"].is_null(), "{second}");
+    // LIKE wildcards are plain characters: `a_` finds `a_b`, not `axb`.
+    let (_, page) = app
+        .admin(&token, Method::GET, "/tenants/acme/users?search=a_", None)
+        .await;
+    assert_eq!(names(&page), ["a_b"]);
+    let (_, page) = app
+        .admin(&token, Method::GET, "/tenants/acme/users?search=%25", None)
+        .await;
+    assert_eq!(names(&page), Vec::<String>::new());
+    let long = "a".repeat(201);
+    let (status, body) = app
+        .admin(
+            &token,
+            Method::GET,
+            &format!("/tenants/acme/users?search={long}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[actix_web::test]
 async fn users_belong_to_one_tenant_and_a_tenant_admin_reaches_only_its_own() {
     let app = spawn_app().await;
     app.create_tenant("alpha", "ES256").await;

@@ -18,6 +18,8 @@ use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 const DEFAULT_LIMIT: u64 = 50;
 /// Largest page size of the user listing.
 const MAX_LIMIT: u64 = 1000;
+/// Longest `search` of a user listing, characters.
+const MAX_SEARCH_CHARS: usize = 200;
 
 /// The page size a listing's `limit` asks for: [`DEFAULT_LIMIT`] when absent, else 1 to `max`.
 pub(crate) fn page_limit(limit: Option<u64>, max: u64) -> Result<u64, AdminError> {
@@ -83,6 +85,8 @@ struct Page {
 pub(crate) struct ListQuery {
     /// Return users created after the user with this id (the previous page's `next`).
     after: Option<UserId>,
+    /// Only users whose username or e-mail address starts with this (case-insensitive).
+    search: Option<String>,
     /// Page size, 1 to 1000.
     limit: Option<u64>,
 }
@@ -271,7 +275,15 @@ pub(crate) async fn list(
     let tenant = tenant(&principal, &admin, &path).await?;
     let query = query?.into_inner();
     let limit = page_limit(query.limit, MAX_LIMIT)?;
-    let users = authn.list_users(tenant.id, query.after, limit).await?;
+    let search = query.search.as_deref().filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(AdminError::InvalidRequest(format!(
+            "search must be at most {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    let users = authn
+        .list_users(tenant.id, query.after, search, limit)
+        .await?;
     let next = next_cursor(&users, limit, |u| u.id);
     let items = users.into_iter().map(UserView::from).collect();
     Ok(HttpResponse::Ok().json(Page { items, next }))

@@ -208,14 +208,17 @@ impl Authenticator {
         Ok(users::find_by_username(self.store.conn(), tenant, &username).await?)
     }
 
-    /// Up to `limit` (1 to 1000) users in creation order, after the user `after`.
+    /// Up to `limit` (1 to 1000) users in creation order, after the user `after`; with `search`,
+    /// only those whose username or e-mail address starts with it (case-insensitive).
     pub async fn list_users(
         &self,
         tenant: TenantId,
         after: Option<UserId>,
+        search: Option<&str>,
         limit: u64,
     ) -> Result<Vec<UserRecord>, AuthnError> {
-        Ok(users::list(self.store.conn(), tenant, after, limit.clamp(1, MAX_PAGE)).await?)
+        let limit = limit.clamp(1, MAX_PAGE);
+        Ok(users::list(self.store.conn(), tenant, after, search, limit).await?)
     }
 
     /// Changes a user's e-mail address, its verification flag and standard claims.

@@ -321,9 +321,9 @@ async fn users_are_listed_in_creation_order_page_by_page_and_patched() {
     for name in ["u1", "u2", "u3"] {
         ids.push(auth.create_user(&t, new_user(name, None)).await.unwrap().id);
     }
-    let page = auth.list_users(t.id, None, 2).await.unwrap();
+    let page = auth.list_users(t.id, None, None, 2).await.unwrap();
     assert_eq!(page.iter().map(|u| u.id).collect::<Vec<_>>(), ids[..2]);
-    let rest = auth.list_users(t.id, Some(ids[1]), 2).await.unwrap();
+    let rest = auth.list_users(t.id, Some(ids[1]), None, 2).await.unwrap();
     assert_eq!(rest.iter().map(|u| u.id).collect::<Vec<_>>(), ids[2..]);
 
     let patched = auth

@@ -1,10 +1,10 @@
 //! User rows, always addressed by `(tenant_id, id)` or `(tenant_id, username)`; there is no
 //! global user lookup. Deleting a user also removes what it owns in the sign-in tables.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use tessera_core::{TenantId, UserId, UserStatus};
 
@@ -80,11 +80,13 @@ pub async fn find_by_username<C: ConnectionTrait>(
 }
 
 /// Up to `limit` users of a tenant ordered by id (time-ordered UUIDv7), after `after` (keyset
-/// pagination).
+/// pagination), optionally only those whose username or e-mail address starts with `search`
+/// (case-insensitive).
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     after: Option<UserId>,
+    search: Option<&str>,
     limit: u64,
 ) -> Result<Vec<UserRecord>, StoreError> {
     let mut q = user::Entity::find()
@@ -93,6 +95,23 @@ pub async fn list<C: ConnectionTrait>(
         .limit(limit);
     if let Some(after) = after {
         q = q.filter(user::Column::Id.gt(after));
+    }
+    if let Some(search) = search {
+        // A prefix of the username or of the e-mail address; `%`, `_` and `\` match themselves.
+        let escaped: String = search
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = || LikeExpr::new(format!("{escaped}%")).escape('\\');
+        q = q.filter(
+            Condition::any()
+                .add(Expr::col(user::Column::Username).like(pattern()))
+                .add(Func::lower(Expr::col(user::Column::Email)).like(pattern())),
+        );
     }
     q.all(db).await?.into_iter().map(to_record).collect()
 }
