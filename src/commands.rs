@@ -79,10 +79,19 @@ pub enum TenantCommand {
 pub enum ClientCommand {
     /// Register a client; a confidential client's secret is printed once.
     Create(Box<ClientCreate>),
-    /// List a tenant's clients.
+    /// List a tenant's clients (paginated by client_id).
     List {
         /// Tenant slug.
         tenant: String,
+        /// Only clients whose client_id or name starts with this (case-insensitive).
+        #[arg(long)]
+        search: Option<String>,
+        /// Start after this client_id.
+        #[arg(long, allow_hyphen_values = true)]
+        after: Option<String>,
+        /// Page size (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
     },
     /// Show one client.
     Show {
@@ -569,7 +578,11 @@ pub async fn tenant(s: &Services, cmd: TenantCommand) -> Result<Output, TenantEr
             });
         }
     };
-    let issuer = s.directory.issuer_for(record.slug.as_ref());
+    // The snapshot's issuer: `https://{domain}` once a custom domain is verified.
+    let issuer = match s.directory.resolve(record.slug.as_ref()).await {
+        Ok(Some(snapshot)) => snapshot.issuer.clone(),
+        _ => s.directory.issuer_for(record.slug.as_ref()),
+    };
     let text = format!(
         "tenant {}\n  name:    {}\n  status:  {}\n  alg:     {}\n  issuer:  {}",
         record.slug, record.name, record.status, record.signing_alg, issuer
@@ -650,8 +663,20 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                 text,
             })
         }
-        ClientCommand::List { tenant } => {
-            let items = s.admin.list_clients(&tenant).await?;
+        ClientCommand::List {
+            tenant,
+            search,
+            after,
+            limit,
+        } => {
+            let limit = limit.clamp(1, 1000);
+            let items = s
+                .admin
+                .list_clients(&tenant, after.as_deref(), search.as_deref(), limit)
+                .await?;
+            let next = (items.len() as u64 == limit)
+                .then(|| items.last().map(|c| c.client_id.to_string()))
+                .flatten();
             let text = list_text(&items, |c| {
                 let mut line = format!("{}\t{}\t{}", c.client_id, c.client_type, c.name);
                 // Clients whose client_id is the URL of their metadata document.
@@ -661,7 +686,7 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                 line
             });
             Ok(Output {
-                json: json!({ "items": items }),
+                json: json!({ "items": items, "next": next }),
                 text,
             })
         }
@@ -1376,4 +1401,85 @@ async fn set_user_status(
         .await
         .map_err(authn_error)?
         .ok_or(TenantError::NotFound("user"))
+}
+
+/// `tessera domain …`: a tenant's custom domain. The command line acts as an operator: it may
+/// verify a domain, after checking its DNS TXT record out of band.
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Set (or replace) the tenant's custom domain; it stays pending until verified.
+    Set {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Host name, e.g. login.acme.test.
+        domain: String,
+    },
+    /// Mark the tenant's domain verified, once its `_tessera-challenge.{domain}` TXT record
+    /// holds the value `domain show` prints: the tenant is then served there, as issuer
+    /// `https://{domain}`.
+    Verify {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Show the tenant's domain, its status and its DNS challenge.
+    Show {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Remove the tenant's domain: routing and issuer revert to the path form.
+    Remove {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// Runs a domain command.
+pub async fn domain(s: &Services, cmd: DomainCommand) -> Result<Output, TenantError> {
+    let ops = tessera_admin::domains::Domains {
+        store: &s.store,
+        directory: &s.directory,
+    };
+    let (view, removed) = match cmd {
+        DomainCommand::Set { tenant, domain } => {
+            let record = s.admin.tenant(&tenant).await?;
+            (ops.set(&record, &domain, CLI_ACTOR).await, false)
+        }
+        DomainCommand::Verify { tenant } => {
+            let record = s.admin.tenant(&tenant).await?;
+            (ops.verify(&record, CLI_ACTOR).await, false)
+        }
+        DomainCommand::Show { tenant } => {
+            let record = s.admin.tenant(&tenant).await?;
+            (ops.show(&record).await, false)
+        }
+        DomainCommand::Remove { tenant } => {
+            let record = s.admin.tenant(&tenant).await?;
+            (ops.remove(&record, CLI_ACTOR).await, true)
+        }
+    };
+    let view = view.map_err(admin_error)?;
+    if removed {
+        return Ok(Output {
+            json: json!({ "removed": view.domain }),
+            text: format!("removed domain {}", view.domain),
+        });
+    }
+    let text = format!(
+        "domain {}\n  status:  {}\n  issuer:  {}\n  TXT:     {} = \"{}\"",
+        view.domain,
+        view.status,
+        view.issuer
+            .as_deref()
+            .unwrap_or("(path form until verified)"),
+        view.verification.name,
+        view.verification.value
+    );
+    Ok(Output {
+        json: serde_json::to_value(&view).unwrap_or(Value::Null),
+        text,
+    })
 }

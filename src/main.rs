@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tessera::commands::{
-    self, ClientCommand, KeysCommand, Output, RegistrationTokenCommand, ResourceCommand,
-    ScopeCommand, TenantCommand, UserCommand,
+    self, ClientCommand, DomainCommand, KeysCommand, Output, RegistrationTokenCommand,
+    ResourceCommand, ScopeCommand, TenantCommand, UserCommand,
 };
 use tessera::{Application, Overrides, Services, Settings, telemetry};
 use tessera_tenants::TenantError;
@@ -66,6 +66,9 @@ enum Command {
     /// Manage a tenant's users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage a tenant's custom domain (the command line acts as an operator).
+    #[command(subcommand)]
+    Domain(DomainCommand),
 }
 
 #[actix_web::main]
@@ -113,7 +116,12 @@ async fn main() -> ExitCode {
         command => {
             // Management commands stay quiet unless something is wrong.
             let mut log = settings.log.clone();
-            log.filter = "warn,sqlx=error".into();
+            log.filter = if matches!(command, Command::Migrate) {
+                // A long migration reports its progress (pending list, per-migration timing).
+                "warn,sqlx=error,tessera_store=info".into()
+            } else {
+                "warn,sqlx=error".into()
+            };
             telemetry::init(&log);
             let services = match Services::open(&settings).await {
                 Ok(s) => s,
@@ -131,6 +139,7 @@ async fn main() -> ExitCode {
                 Command::RegistrationToken(c) => commands::registration_token(&services, c).await,
                 Command::Keys(c) => commands::keys(&services, c).await,
                 Command::User(c) => commands::user(&services, c).await,
+                Command::Domain(c) => commands::domain(&services, c).await,
                 Command::Serve { .. } => unreachable!("handled above"),
             };
             let _ = services.store.close().await;

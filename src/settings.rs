@@ -90,6 +90,38 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The optional HTTPS listener for mutual-TLS client authentication (RFC 8705).
     pub tls: TlsSettings,
+    /// Extra host names the deployment answers as itself (besides `public_url`'s host); any
+    /// other `Host` is a tenant's verified custom domain or a 404.
+    pub hosts: Vec<String>,
+}
+
+impl ServerSettings {
+    /// Every host name the deployment answers as itself: `public_url`'s host, `hosts`, and the
+    /// mutual-TLS listener's (its `public_url` host, else the listen address or `localhost`).
+    pub fn own_hosts(&self) -> Vec<String> {
+        let url_host = |raw: &str| {
+            url::Url::parse(raw)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+        };
+        let mut hosts: Vec<String> = url_host(&self.public_url).into_iter().collect();
+        hosts.extend(self.hosts.iter().cloned());
+        if self.tls.enabled() {
+            let tls_url = self
+                .tls
+                .public_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty());
+            match tls_url {
+                Some(url) => hosts.extend(url_host(url)),
+                None => match self.tls.listen.parse::<std::net::SocketAddr>() {
+                    Ok(addr) if !addr.ip().is_unspecified() => hosts.push(addr.ip().to_string()),
+                    _ => hosts.push("localhost".to_owned()),
+                },
+            }
+        }
+        hosts
+    }
 }
 
 /// The optional HTTPS listener that asks clients for a certificate, for mutual-TLS client
@@ -255,7 +287,8 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
-                .with_list_parse_key("server.trusted_proxies"),
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("server.hosts"),
         );
         if let Some(v) = &overrides.data_dir {
             builder = builder.set_override("data_dir", v.to_string_lossy().to_string())?;
@@ -288,6 +321,18 @@ impl Settings {
             "server.public_url must be an http(s) URL without query or fragment"
         );
         self.server.tls.validate()?;
+        for host in &self.server.hosts {
+            let h = host.trim();
+            anyhow::ensure!(
+                !h.is_empty()
+                    && !h.contains("://")
+                    && !h.contains('/')
+                    && (h.starts_with('[')
+                        || h.parse::<std::net::Ipv6Addr>().is_ok()
+                        || !h.contains(':')),
+                "server.hosts entries are host names without scheme, port or path (got {host:?})"
+            );
+        }
         self.mail.validate()?;
         anyhow::ensure!(
             self.log.format == "pretty" || self.log.format == "json",
@@ -379,6 +424,37 @@ mod tests {
                 .server
                 .trusted_proxies
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn own_hosts_default_to_loopback_names_and_take_a_list_from_the_environment() {
+        let s = Settings::load_with_env(None, &Overrides::default(), env(&[])).unwrap();
+        let own = s.server.own_hosts();
+        for host in ["localhost", "127.0.0.1", "::1"] {
+            assert!(own.iter().any(|h| h == host), "{host} missing from {own:?}");
+        }
+        let s = Settings::load_with_env(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("TESSERA__SERVER__HOSTS", "id.example.com,node1.internal"),
+                ("TESSERA__SERVER__PUBLIC_URL", "https://login.example.com"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.hosts, vec!["id.example.com", "node1.internal"]);
+        let own = s.server.own_hosts();
+        assert!(own.iter().any(|h| h == "login.example.com"));
+        assert!(own.iter().any(|h| h == "node1.internal"));
+        assert!(!own.iter().any(|h| h == "localhost"));
+        assert!(
+            Settings::load_with_env(
+                None,
+                &Overrides::default(),
+                env(&[("TESSERA__SERVER__HOSTS", "id.example.com:8080")]),
+            )
+            .is_err()
         );
     }
 

@@ -73,7 +73,8 @@ impl Services {
             Arc::clone(&master),
             &settings.server.public_url,
             settings.tenants.cache_capacity,
-        );
+        )
+        .with_own_hosts(settings.server.own_hosts());
         let defaults = TenantDefaults {
             access_token_ttl: settings.tenants.default_access_token_ttl_secs,
             key_rotation_interval: settings.keys.rotation_interval_days * 86_400,
@@ -239,6 +240,9 @@ impl Application {
         }));
         let mut server = HttpServer::new(move || {
             App::new()
+                // Innermost: a request for a custom domain is rewritten before routing, and
+                // its refusals still get the security headers and are counted.
+                .wrap(from_fn(tessera_web::route_by_host))
                 .wrap(tessera_web::security_headers())
                 .wrap(from_fn(tessera_web::observe))
                 .app_data(directory.clone())

@@ -16,6 +16,7 @@ mod m20261128_000009_create_mail_outbox;
 mod m20261128_000011_create_mfa;
 mod m20261128_000012_create_account_links;
 mod m20261128_000013_create_passkeys;
+mod m20261128_000014_create_tenant_domains;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_create_mfa::Migration),
             Box::new(m20261128_000012_create_account_links::Migration),
             Box::new(m20261128_000013_create_passkeys::Migration),
+            Box::new(m20261128_000014_create_tenant_domains::Migration),
         ]
     }
 }

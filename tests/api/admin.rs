@@ -501,6 +501,125 @@ async fn invalid_client_registrations_are_invalid_request() {
 }
 
 #[actix_web::test]
+async fn client_listing_is_paged_by_client_id_and_searchable_by_id_or_name_prefix() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.create_tenant("acme", "ES256").await;
+    app.create_tenant("other", "ES256").await;
+    let mut ids = std::collections::BTreeMap::new();
+    for (tenant, name) in [
+        ("acme", "Billing API"),
+        ("acme", "billing worker"),
+        ("acme", "Shop"),
+        ("acme", "b_x"),
+        ("acme", "bxx"),
+        ("other", "Billing elsewhere"),
+    ] {
+        let (status, body) = app
+            .admin(
+                &token,
+                Method::POST,
+                &format!("/tenants/{tenant}/clients"),
+                Some(json!({"name": name, "grant_types": ["client_credentials"]})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        ids.insert(
+            name,
+            body["client_id"].as_str().expect("client_id").to_owned(),
+        );
+    }
+    let names = |page: &Value| -> std::collections::BTreeSet<String> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| c["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+
+    // Page by page in client_id order: every client once, `next` only while pages are full.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for round in 0.. {
+        assert!(round < 5, "the listing never ended");
+        let query = match &after {
+            Some(a) => format!("limit=2&after={a}"),
+            None => "limit=2".to_owned(),
+        };
+        let (status, page) = app
+            .admin(
+                &token,
+                Method::GET,
+                &format!("/tenants/acme/clients?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["client_id"].as_str().expect("client_id").to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = ids
+        .iter()
+        .filter(|(name, _)| **name != "Billing elsewhere")
+        .map(|(_, id)| id.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected, "pages out of order, repeated or missing");
+
+    // A name prefix, whatever its case; never another tenant's client.
+    let (status, page) = app
+        .admin(
+            &token,
+            Method::GET,
+            "/tenants/acme/clients?search=BILL",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let want: std::collections::BTreeSet<String> =
+        ["Billing API", "billing worker"].map(str::to_owned).into();
+    assert_eq!(names(&page), want);
+    // A client_id prefix.
+    let shop = &ids["Shop"];
+    let (_, page) = app
+        .admin(
+            &token,
+            Method::GET,
+            &format!("/tenants/acme/clients?search={shop}"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&page), ["Shop".to_owned()].into());
+    // LIKE wildcards are plain characters: `b_` finds `b_x`, not `bxx`.
+    let (_, page) = app
+        .admin(&token, Method::GET, "/tenants/acme/clients?search=b_", None)
+        .await;
+    assert_eq!(names(&page), ["b_x".to_owned()].into());
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        &format!("search={}", "a".repeat(201)),
+        "sort=name",
+    ] {
+        let (status, body) = app
+            .admin(
+                &token,
+                Method::GET,
+                &format!("/tenants/acme/clients?{bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+#[actix_web::test]
 async fn client_list_and_show_never_reveal_secrets() {
     let app = spawn_app().await;
     let token = app.admin_token().await;

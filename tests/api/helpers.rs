@@ -100,6 +100,17 @@ pub async fn spawn_app_on(data_dir: tempfile::TempDir, database_url: String) -> 
     spawn_app_on_with(data_dir, database_url, |_| {}).await
 }
 
+/// A second node on `first`'s database, sharing its master key.
+pub async fn second_node(first: &TestApp) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        first.data_dir.path().join("master.key"),
+        dir.path().join("master.key"),
+    )
+    .expect("copy the master key");
+    spawn_app_on(dir, first.database_url.clone()).await
+}
+
 /// [`spawn_app_on`] with adjusted settings.
 pub async fn spawn_app_on_with(
     data_dir: tempfile::TempDir,

@@ -1,18 +1,13 @@
 //! Running Tessera: health, readiness and metrics endpoints, security headers, two nodes sharing
 //! one database, and the real binary's first start, credential printing and graceful shutdown.
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    PROPAGATION, TestApp, TestClient, fresh_database, spawn_app, spawn_app_on, within,
-};
+use crate::helpers::{PROPAGATION, TestClient, fresh_database, second_node, spawn_app, within};
+use crate::process::{Server, printed};
 
 // ---------------------------------------------------------------------------------------------
 // Operational endpoints
@@ -143,17 +138,6 @@ async fn every_response_carries_the_security_headers() {
 // ---------------------------------------------------------------------------------------------
 // Two nodes
 
-/// A second node on `first`'s database, sharing its master key.
-async fn second_node(first: &TestApp) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        first.data_dir.path().join("master.key"),
-        dir.path().join("master.key"),
-    )
-    .expect("copy the master key");
-    spawn_app_on(dir, first.database_url.clone()).await
-}
-
 #[actix_web::test]
 async fn tenant_created_at_one_node_serves_tokens_at_another_within_a_second() {
     let node1 = spawn_app().await;
@@ -258,134 +242,6 @@ async fn tenant_created_at_one_node_serves_tokens_at_another_within_a_second() {
 
 // ---------------------------------------------------------------------------------------------
 // The real binary
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// A `tessera serve` process whose stdout and stderr are collected by threads.
-struct Server {
-    child: Child,
-    address: String,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = pipe.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    })
-}
-
-impl Server {
-    fn start(data_dir: &std::path::Path, database_url: &str) -> Self {
-        let port = free_port();
-        let address = format!("http://127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--database-url")
-            .arg(database_url)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public-url", &address])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tessera serve");
-        let stdout = collect(child.stdout.take().expect("stdout"));
-        let stderr = collect(child.stderr.take().expect("stderr"));
-        Self {
-            child,
-            address,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-        }
-    }
-
-    /// Waits until `/healthz` answers 200 (or the process dies, or 60 s pass).
-    async fn wait_healthy(&mut self) {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("client");
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("tessera serve exited early with {status}");
-            }
-            let healthy = http
-                .get(format!("{}/healthz", self.address))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 200);
-            if healthy {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "tessera serve never became healthy"
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Sends SIGTERM and waits up to `limit` for the exit; returns the status and the output.
-    async fn terminate(mut self, limit: Duration) -> (Option<ExitStatus>, String, String) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(kill.success(), "kill -TERM failed");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if start.elapsed() >= limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        };
-        let stdout = self
-            .stdout
-            .take()
-            .expect("stdout")
-            .join()
-            .expect("stdout reader");
-        let stderr = self
-            .stderr
-            .take()
-            .expect("stderr")
-            .join()
-            .expect("stderr reader");
-        (status, stdout, stderr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The value printed after `label` on a line of the first-start message.
-fn printed(stdout: &str, label: &str) -> Option<String> {
-    stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(label))
-        .map(|v| v.trim().to_owned())
-}
 
 #[actix_web::test]
 async fn serve_prints_operator_credentials_once_and_exits_cleanly_on_sigterm() {

@@ -12,7 +12,8 @@ use tessera_core::{
 use tessera_store::ClientRecord;
 use tessera_tenants::{ClientUpdate, NewClient, RegisteredClient, TenantAdmin};
 
-use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
+use crate::users::{MAX_LIMIT, checked_search, next_cursor, page_limit};
+use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
 /// `POST /tenants/{slug}/clients` body.
 #[derive(Deserialize)]
@@ -129,15 +130,41 @@ pub(crate) fn created_with_secret(location: String, body: &impl Serialize) -> Ht
         .json(body)
 }
 
-/// Lists a tenant's clients (never their secret hashes).
+/// `GET /tenants/{slug}/clients` query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Return clients whose client_id sorts after this one (the previous page's `next`).
+    after: Option<String>,
+    /// Only clients whose client_id or name starts with this (case-insensitive).
+    search: Option<String>,
+    /// Page size, 1 to 1000.
+    limit: Option<u64>,
+}
+
+/// One page of clients; `next` is the `after` of the following page.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<ClientRecord>,
+    next: Option<ClientId>,
+}
+
+/// Lists a tenant's clients by client_id, a page at a time (never their secret hashes).
 pub(crate) async fn list(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
+    query: Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
-    let items: Vec<ClientRecord> = admin.list_clients(slug.as_ref()).await?;
-    Ok(HttpResponse::Ok().json(Items { items }))
+    let query = query?.into_inner();
+    let limit = page_limit(query.limit, MAX_LIMIT)?;
+    let search = checked_search(query.search.as_deref())?;
+    let items = admin
+        .list_clients(slug.as_ref(), query.after.as_deref(), search, limit)
+        .await?;
+    let next = next_cursor(&items, limit, |c| c.client_id.clone());
+    Ok(HttpResponse::Ok().json(Page { items, next }))
 }
 
 /// Registers a client.

@@ -112,7 +112,7 @@ pub(crate) async fn list_for_user(
     let apps = tessera_consent::apps_of_user(admin.store().conn(), tenant.id, user.id)
         .await
         .map_err(store_error)?;
-    let clients = admin.list_clients(tenant.slug.as_ref()).await?;
+    let clients = admin.all_clients(tenant.slug.as_ref()).await?;
     let items: Vec<UserGrant> = apps
         .into_iter()
         .map(|app| UserGrant {

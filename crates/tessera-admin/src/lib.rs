@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod branding;
 mod clients;
+pub mod domains;
 mod error;
 mod grants;
 mod keys;
@@ -128,6 +129,12 @@ admin_routes! {
     "/tenants/{slug}/templates/{name}/preview" => { post => branding::preview_template },
     "/tenants/{slug}/mail/test" => { post => mail::send_test },
     "/tenants/{slug}/mail/outbox" => { get => mail::list_outbox },
+    "/tenants/{slug}/domain" => {
+        get => domains::show,
+        put => domains::set,
+        delete => domains::remove,
+    },
+    "/tenants/{slug}/domain/verify" => { post => domains::verify },
 }
 
 /// Registers every admin route under /admin/v1 on the given ServiceConfig. Requires app data:

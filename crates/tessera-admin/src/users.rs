@@ -16,9 +16,9 @@ use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
 /// Page size when `limit` is absent, in the listings paged by [`page_limit`].
 const DEFAULT_LIMIT: u64 = 50;
-/// Largest page size of the user listing.
-const MAX_LIMIT: u64 = 1000;
-/// Longest `search` of a user listing, characters.
+/// Largest page size of the user and client listings.
+pub(crate) const MAX_LIMIT: u64 = 1000;
+/// Longest `search` of a user or client listing, characters.
 const MAX_SEARCH_CHARS: usize = 200;
 
 /// The page size a listing's `limit` asks for: [`DEFAULT_LIMIT`] when absent, else 1 to `max`.
@@ -30,6 +30,17 @@ pub(crate) fn page_limit(limit: Option<u64>, max: u64) -> Result<u64, AdminError
         )));
     }
     Ok(limit)
+}
+
+/// A listing's `search` text: none when empty, refused beyond [`MAX_SEARCH_CHARS`].
+pub(crate) fn checked_search(search: Option<&str>) -> Result<Option<&str>, AdminError> {
+    let search = search.filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(AdminError::InvalidRequest(format!(
+            "search must be at most {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    Ok(search)
 }
 
 /// The cursor of the page after `items`: the last item's `key` when the page is full (there may
@@ -275,12 +286,7 @@ pub(crate) async fn list(
     let tenant = tenant(&principal, &admin, &path).await?;
     let query = query?.into_inner();
     let limit = page_limit(query.limit, MAX_LIMIT)?;
-    let search = query.search.as_deref().filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
-        return Err(AdminError::InvalidRequest(format!(
-            "search must be at most {MAX_SEARCH_CHARS} characters"
-        )));
-    }
+    let search = checked_search(query.search.as_deref())?;
     let users = authn
         .list_users(tenant.id, query.after, search, limit)
         .await?;

@@ -1,7 +1,9 @@
 //! Client rows, always addressed by `(tenant_id, client_id)`; there is no global client lookup.
 
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use tessera_core::{ClientId, Scope, ScopeSet, TenantId};
 
@@ -119,6 +121,34 @@ pub async fn list<C: ConnectionTrait>(
         .into_iter()
         .map(to_record)
         .collect()
+}
+
+/// One page of a tenant's clients ordered by `client_id` (keyset pagination: those after
+/// `after`), optionally only those whose `client_id` or name starts with `search`
+/// (case-insensitive).
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    after: Option<&str>,
+    search: Option<&str>,
+    limit: u64,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    let mut q = client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant))
+        .order_by_asc(client::Column::ClientId)
+        .limit(limit);
+    if let Some(after) = after {
+        q = q.filter(client::Column::ClientId.gt(after));
+    }
+    if let Some(search) = search {
+        let pattern = || crate::prefix_pattern(search);
+        q = q.filter(
+            Condition::any()
+                .add(Func::lower(Expr::col(client::Column::ClientId)).like(pattern()))
+                .add(Func::lower(Expr::col(client::Column::Name)).like(pattern())),
+        );
+    }
+    q.all(db).await?.into_iter().map(to_record).collect()
 }
 
 /// Deletes one client.

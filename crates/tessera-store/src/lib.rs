@@ -5,6 +5,7 @@
 //! can span several of them.
 
 mod entity;
+mod migrate_lock;
 
 pub mod access_tokens;
 pub mod account_links;
@@ -12,6 +13,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod device_codes;
+pub mod domains;
 pub mod families;
 pub mod feed;
 pub mod grants;
@@ -36,7 +38,6 @@ pub mod users;
 
 use std::time::Duration;
 
-use migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
@@ -73,12 +74,30 @@ impl From<DbErr> for StoreError {
 }
 
 impl StoreError {
-    /// Whether the failure is the database being unreachable rather than a bad request.
+    /// Whether the failure is the database being unreachable rather than a bad request: no
+    /// connection to be had, a connection that broke mid-query, or the server refusing work while
+    /// it shuts down or starts (SQLSTATE classes 08 "connection exception" and 57 "operator
+    /// intervention", e.g. `57P01` when PostgreSQL is stopped under a running query).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-        )
+        use sea_orm::sqlx::Error as Sqlx;
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        let runtime = match err {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => return true,
+            DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+            _ => return false,
+        };
+        let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else {
+            return false;
+        };
+        match &**sqlx {
+            Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed => true,
+            Sqlx::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
+        }
     }
 }
 
@@ -168,10 +187,14 @@ impl Store {
         })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration, once per cluster: concurrent callers (other nodes,
+    /// other processes on the same SQLite file) wait for the one holding the migration lock,
+    /// then find nothing pending. Logs the pending migrations and each one's elapsed time.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migration::Migrator::up(&self.db, None).await?;
-        Ok(())
+        match self.backend() {
+            DatabaseBackend::Postgres => migrate_lock::postgres(&self.url).await,
+            _ => migrate_lock::sqlite(&self.db).await,
+        }
     }
 
     /// Runs a trivial query: the readiness probe.
@@ -292,6 +315,20 @@ where
     C: ConnectionTrait,
 {
     Ok(select.all(db).await?.into_iter().next())
+}
+
+/// A case-insensitive prefix `LIKE` pattern for a search text (compare it with a lowercased
+/// column): `%`, `_` and `\` in the text match themselves.
+pub(crate) fn prefix_pattern(search: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String = search
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')
 }
 
 /// `Ok` when a statement touched a row, [`StoreError::NotFound`] when it touched none.

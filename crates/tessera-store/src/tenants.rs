@@ -207,6 +207,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), Stor
     crate::pushed_requests::delete_all(db, id).await?;
     crate::logout_outbox::delete_all(db, id).await?;
     crate::registration::delete_all(db, id).await?;
+    crate::domains::delete_all(db, id).await?;
     for table in SIGNIN_TABLES {
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             db.get_database_backend(),

@@ -1,7 +1,7 @@
 //! User rows, always addressed by `(tenant_id, id)` or `(tenant_id, username)`; there is no
 //! global user lookup. Deleting a user also removes what it owns in the sign-in tables.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -98,15 +98,7 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(search) = search {
         // A prefix of the username or of the e-mail address; `%`, `_` and `\` match themselves.
-        let escaped: String = search
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let pattern = || LikeExpr::new(format!("{escaped}%")).escape('\\');
+        let pattern = || crate::prefix_pattern(search);
         q = q.filter(
             Condition::any()
                 .add(Expr::col(user::Column::Username).like(pattern()))

@@ -520,8 +520,22 @@ impl TenantAdmin {
         })
     }
 
-    /// Every client of a tenant.
-    pub async fn list_clients(&self, slug: &str) -> Result<Vec<ClientRecord>, TenantError> {
+    /// A page of a tenant's clients by `client_id` (see [`clients::page`]).
+    pub async fn list_clients(
+        &self,
+        slug: &str,
+        after: Option<&str>,
+        search: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<ClientRecord>, TenantError> {
+        let tenant = self.tenant(slug).await?;
+        clients::page(self.store.conn(), tenant.id, after, search, limit)
+            .await
+            .map_err(Self::store_err("client"))
+    }
+
+    /// Every client of a tenant, in creation order.
+    pub async fn all_clients(&self, slug: &str) -> Result<Vec<ClientRecord>, TenantError> {
         let tenant = self.tenant(slug).await?;
         clients::list(self.store.conn(), tenant.id)
             .await

@@ -8,6 +8,7 @@ mod actor;
 mod admin;
 mod branding;
 mod directory;
+pub mod domains;
 pub mod emails;
 mod encryption;
 mod error;
@@ -27,7 +28,7 @@ pub use admin::{
     TenantAdmin, TenantDefaults, TenantUpdate,
 };
 pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
-pub use directory::Directory;
+pub use directory::{Directory, domain_issuer};
 pub use error::TenantError;
 pub use feed::FeedCursor;
 pub use metadata_document::{MetadataDocumentError, MetadataDocuments};

@@ -126,35 +126,22 @@ pub async fn refresh_tokens(
         successor_hash: None,
         grace_uses: 0,
     };
-    // The compare-and-set comes first in the transaction, so on SQLite it takes the write lock
-    // at once and on PostgreSQL a concurrent refresh waits on the row and then sees it rotated.
-    let write = {
-        let (store, hash, successor_record) =
-            (store.clone(), hash.clone(), successor_record.clone());
-        async move {
-            let txn = store.begin().await?;
-            let won = match how {
-                Use::Rotate => {
-                    refresh_tokens::rotate(&txn, tenant, &hash, &successor_record.token_hash, now)
-                        .await?
-                }
-                Use::Grace {
-                    rotated_since,
-                    max_uses,
-                } => {
-                    refresh_tokens::use_grace(&txn, tenant, &hash, rotated_since, max_uses).await?
-                }
-            };
-            if !won {
-                txn.rollback().await?;
-                return Ok(false);
-            }
-            refresh_tokens::insert(&txn, &successor_record).await?;
-            txn.commit().await?;
-            Ok(true)
-        }
-    };
-    if !store.write(write).await? {
+    let grace =
+        (policy.rotation_grace_secs > 0 && policy.rotation_grace_count > 0).then(|| Use::Grace {
+            rotated_since: now - policy.rotation_grace_secs,
+            max_uses: policy.rotation_grace_count,
+        });
+    let mut won = commit(store, how, &hash, &successor_record, now).await?;
+    if !won
+        && matches!(how, Use::Rotate)
+        && let Some(grace) = grace
+    {
+        // A concurrent refresh (at this node or another) rotated it between our read and our
+        // compare-and-set. That is exactly the concurrent client the grace window is for: it
+        // was rotated just now, so the allowance decides, as if we had read it rotated.
+        won = commit(store, grace, &hash, &successor_record, now).await?;
+    }
+    if !won {
         // A concurrent refresh rotated it first, or the grace allowance is spent.
         return Err(reused(store, &token, now).await);
     }
@@ -178,6 +165,41 @@ pub async fn refresh_tokens(
         now,
         encryption: None,
     })
+}
+
+/// Rotates the token (or counts a grace use of it) and inserts its successor, in one
+/// transaction; `false` when the compare-and-set lost (nothing was written).
+async fn commit(
+    store: &Store,
+    how: Use,
+    hash: &str,
+    successor: &RefreshTokenRecord,
+    now: i64,
+) -> Result<bool, TokenError> {
+    // The compare-and-set comes first in the transaction, so on SQLite it takes the write lock
+    // at once and on PostgreSQL a concurrent refresh waits on the row and then sees it rotated.
+    let (store_, hash, successor) = (store.clone(), hash.to_owned(), successor.clone());
+    let tenant = successor.tenant_id;
+    let work = async move {
+        let txn = store_.begin().await?;
+        let won = match how {
+            Use::Rotate => {
+                refresh_tokens::rotate(&txn, tenant, &hash, &successor.token_hash, now).await?
+            }
+            Use::Grace {
+                rotated_since,
+                max_uses,
+            } => refresh_tokens::use_grace(&txn, tenant, &hash, rotated_since, max_uses).await?,
+        };
+        if !won {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        refresh_tokens::insert(&txn, &successor).await?;
+        txn.commit().await?;
+        Ok(true)
+    };
+    Ok(store.write(work).await?)
 }
 
 /// A rotated token presented again outside the grace window: revokes the whole family (RFC 9700

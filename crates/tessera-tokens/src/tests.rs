@@ -567,6 +567,28 @@ async fn grace_window_allows_bounded_reuse_of_a_rotated_token() {
 }
 
 #[tokio::test]
+async fn concurrent_refreshes_inside_the_grace_window_both_get_a_working_pair() {
+    let h = Harness::with(SigningAlg::EdDsa, |t| {
+        t.settings.tokens.rotation_grace_secs = 30;
+        t.settings.tokens.rotation_grace_count = 1;
+    })
+    .await;
+    let first = h.redeem(&h.code("openid").await).await.unwrap();
+    let r1 = first.refresh_token.unwrap();
+    // The loser of the rotation's compare-and-set read r1 unrotated: it is the concurrent
+    // client the window is for, not a reuse.
+    let (a, b) = tokio::join!(
+        h.refresh(&r1, None, NOW + 10),
+        h.refresh(&r1, None, NOW + 10)
+    );
+    let a = a.unwrap().refresh_token.unwrap();
+    let b = b.unwrap().refresh_token.unwrap();
+    assert_ne!(a, b);
+    h.refresh(&a, None, NOW + 11).await.unwrap();
+    h.refresh(&b, None, NOW + 11).await.unwrap();
+}
+
+#[tokio::test]
 async fn grace_window_ends_after_its_seconds() {
     let h = Harness::with(SigningAlg::Es256, |t| {
         t.settings.tokens.rotation_grace_secs = 5;

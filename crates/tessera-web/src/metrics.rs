@@ -84,8 +84,12 @@ impl Metrics {
     }
 }
 
+/// `Retry-After` of a 503 that does not name its own, seconds.
+const RETRY_AFTER_SECS: &str = "5";
+
 /// Middleware (for `actix_web::middleware::from_fn`): runs the request inside a `request` span
 /// (method and path; never the query string, which may carry codes) and counts and times it.
+/// A 503 without `Retry-After` gets one.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -100,8 +104,20 @@ pub async fn observe(
         status = tracing::field::Empty,
         client_id = tracing::field::Empty,
     );
-    let res = next.call(req).instrument(span.clone()).await?;
+    let mut res = next.call(req).instrument(span.clone()).await?;
     span.record("status", res.status().as_u16());
+    // Every 503 is a passing condition (the database is away, a pool is exhausted): tell clients
+    // when to try again (RFC 9110 §10.2.3, §15.6.4) unless the handler already did.
+    if res.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+        && !res
+            .headers()
+            .contains_key(actix_web::http::header::RETRY_AFTER)
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
     if let Some(metrics) = metrics {
         let route = res
             .request()

@@ -23,6 +23,7 @@ pub mod scope;
 pub mod session;
 pub mod signing_key;
 pub mod tenant;
+pub mod tenant_domain;
 pub mod tenant_template;
 pub mod token_family;
 pub mod user;
