@@ -508,7 +508,20 @@ async fn a_subject_token_type_outside_the_policy_is_invalid_request() {
 #[actix_web::test]
 async fn an_invalid_or_revoked_subject_token_is_invalid_grant() {
     let w = world("ex-dead").await;
-    let forged = format!("{}A", &w.user_access[..w.user_access.len() - 1]);
+    // One signature character changed, far from the end: the last character of a base64url
+    // ES256 signature carries only two bits, so replacing it may leave the token unchanged.
+    let at = w.user_access.len() - 20;
+    let swapped = if &w.user_access[at..=at] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let forged = format!(
+        "{}{swapped}{}",
+        &w.user_access[..at],
+        &w.user_access[at + 1..]
+    );
+    assert_ne!(forged, w.user_access);
     // An ID token is not an access token (RFC 9068 §4), though signed by the same key.
     for subject in ["garbage", forged.as_str(), "a.b.c", w.id_token.as_str()] {
         let (status, body) = w
