@@ -7,18 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PROPAGATION, TestApp, TestClient, spawn_app, within};
 
-/// The status of a client-credentials token request.
-async fn token_status(app: &TestApp, tenant: &str, client: &TestClient) -> u16 {
-    app.post_token(
-        tenant,
-        Some((&client.id, &client.secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .status()
-    .as_u16()
-}
-
 /// The claims of a JWT, without verifying it (the tests that need verification do it).
 fn claims(jwt: &str) -> Value {
     jsonwebtoken::dangerous::insecure_decode::<Value>(jwt)
@@ -41,28 +29,6 @@ async fn raw_admin(
     app.http
         .request(method, format!("{}/admin/v1{path}", app.address))
         .bearer_auth(token)
-}
-
-/// Creates a tenant admin of `tenant` through the admin API and returns its token.
-async fn tenant_admin_token(app: &TestApp, operator: &str, tenant: &str) -> String {
-    let (status, body) = app
-        .admin(
-            operator,
-            Method::POST,
-            &format!("/tenants/{tenant}/admins"),
-            Some(json!({"name": format!("{tenant} admin")})),
-        )
-        .await;
-    assert_eq!(status, 201, "create tenant admin: {body}");
-    let admin = TestClient {
-        id: body["client_id"].as_str().expect("client_id").to_owned(),
-        secret: body["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_owned(),
-    };
-    app.client_credentials_token("system", &admin, Some("admin"))
-        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +223,7 @@ async fn disabled_tenant_refuses_tokens_until_enabled_again() {
     let token = app.admin_token().await;
     app.create_tenant("switch", "ES256").await;
     let client = app.create_client("switch", &[]).await;
-    assert_eq!(token_status(&app, "switch", &client).await, 200);
+    assert_eq!(app.client_credentials_status("switch", &client).await, 200);
 
     let (status, body) = app
         .admin(
@@ -270,7 +236,7 @@ async fn disabled_tenant_refuses_tokens_until_enabled_again() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "disabled");
     let took = within(PROPAGATION, || async {
-        token_status(&app, "switch", &client).await == 403
+        app.client_credentials_status("switch", &client).await == 403
     })
     .await;
     assert!(
@@ -298,7 +264,7 @@ async fn disabled_tenant_refuses_tokens_until_enabled_again() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "active");
     let took = within(PROPAGATION, || async {
-        token_status(&app, "switch", &client).await == 200
+        app.client_credentials_status("switch", &client).await == 200
     })
     .await;
     assert!(
@@ -404,7 +370,7 @@ async fn confidential_client_is_created_with_a_secret_that_is_never_cached() {
         id: body["client_id"].as_str().expect("client_id").to_owned(),
         secret: secret.to_owned(),
     };
-    assert_eq!(token_status(&app, "conf", &client).await, 200);
+    assert_eq!(app.client_credentials_status("conf", &client).await, 200);
 }
 
 #[actix_web::test]
@@ -683,7 +649,7 @@ async fn deleted_client_is_invalid_client_at_the_token_endpoint() {
     let token = app.admin_token().await;
     app.create_tenant("revoke", "ES256").await;
     let client = app.create_client("revoke", &[]).await;
-    assert_eq!(token_status(&app, "revoke", &client).await, 200);
+    assert_eq!(app.client_credentials_status("revoke", &client).await, 200);
 
     let (status, body) = app
         .admin(
@@ -696,7 +662,7 @@ async fn deleted_client_is_invalid_client_at_the_token_endpoint() {
     assert_eq!(status, 204, "{body}");
 
     let took = within(PROPAGATION, || async {
-        token_status(&app, "revoke", &client).await == 401
+        app.client_credentials_status("revoke", &client).await == 401
     })
     .await;
     assert!(took.is_some(), "deleted client still gets tokens after 1 s");
@@ -901,26 +867,9 @@ async fn key_rotation_activates_the_next_key_and_keeps_the_retired_one_in_jwks()
     assert_eq!(kid_in(&after, "retired"), active);
     assert_eq!(kid_in(&after, "next"), std::slice::from_ref(&new_next));
 
-    let jwks: Value = app
-        .http
-        .get(format!("{}/jwks", app.issuer("rotor")))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| k["kid"].as_str().expect("kid"))
-        .collect();
+    let kids = app.jwks_kids("rotor").await;
     for kid in [&active[0], &next[0], &new_next] {
-        assert!(
-            kids.contains(&kid.as_str()),
-            "{kid} missing from JWKS {kids:?}"
-        );
+        assert!(kids.contains(kid), "{kid} missing from JWKS {kids:?}");
     }
 
     let client = app.create_client("rotor", &[]).await;
@@ -1087,7 +1036,7 @@ async fn tenant_admin_token_is_confined_to_its_own_tenant() {
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
-    let admin = tenant_admin_token(&app, &operator, "alpha").await;
+    let admin = app.tenant_admin_token(&operator, "alpha").await;
 
     // Its own tenant: full client and scope management.
     let (status, body) = app

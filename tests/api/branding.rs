@@ -6,7 +6,7 @@ use reqwest::Method;
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use serde_json::{Value, json};
 
-use crate::helpers::{PROPAGATION, TestApp, TestClient, spawn_app, within};
+use crate::helpers::{PROPAGATION, TestApp, spawn_app, within};
 
 /// The HTML error page of tenant `slug` (an unknown client is answered with it, never a
 /// redirect).
@@ -62,28 +62,6 @@ async fn put_template(
         source,
     )
     .await
-}
-
-/// Creates a tenant admin of `tenant` and returns its admin API token.
-async fn tenant_admin_token(app: &TestApp, operator: &str, tenant: &str) -> String {
-    let (status, body) = app
-        .admin(
-            operator,
-            Method::POST,
-            &format!("/tenants/{tenant}/admins"),
-            Some(json!({"name": format!("{tenant} admin")})),
-        )
-        .await;
-    assert_eq!(status, 201, "create tenant admin: {body}");
-    let admin = TestClient {
-        id: body["client_id"].as_str().expect("client_id").to_owned(),
-        secret: body["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_owned(),
-    };
-    app.client_credentials_token("system", &admin, Some("admin"))
-        .await
 }
 
 const CUSTOM_ERROR: &str = "{{#> layout}}\n<h1 id=\"custom\">ACME-CUSTOM-ERROR</h1>\n<p>{{message}} ({{code}})</p>\n{{/layout}}\n";
@@ -533,7 +511,7 @@ async fn a_tenant_admin_manages_its_own_branding_only() {
     app.create_tenant("acme", "ES256").await;
     app.create_tenant("globex", "ES256").await;
     let operator = app.admin_token().await;
-    let acme_admin = tenant_admin_token(&app, &operator, "acme").await;
+    let acme_admin = app.tenant_admin_token(&operator, "acme").await;
 
     let (status, _) = put_template(&app, &acme_admin, "acme", "error", CUSTOM_ERROR).await;
     assert_eq!(status, 200);

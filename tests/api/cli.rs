@@ -47,18 +47,6 @@ fn cli_client(app: &TestApp, tenant: &str, scopes: &[&str]) -> TestClient {
     }
 }
 
-/// The status of a client-credentials token request.
-async fn token_status(app: &TestApp, tenant: &str, client: &TestClient) -> u16 {
-    app.post_token(
-        tenant,
-        Some((&client.id, &client.secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .status()
-    .as_u16()
-}
-
 /// The status of a tenant's discovery document.
 async fn discovery_status(app: &TestApp, tenant: &str) -> u16 {
     app.http
@@ -71,25 +59,6 @@ async fn discovery_status(app: &TestApp, tenant: &str) -> u16 {
         .expect("discovery")
         .status()
         .as_u16()
-}
-
-/// The kids a tenant's JWKS publishes.
-async fn jwks_kids(app: &TestApp, tenant: &str) -> Vec<String> {
-    let jwks: Value = app
-        .http
-        .get(format!("{}/jwks", app.issuer(tenant)))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| k["kid"].as_str().expect("kid").to_owned())
-        .collect()
 }
 
 /// The `kid` in the header of a new token, if the server issues one.
@@ -171,7 +140,7 @@ async fn cli_disable_and_enable_reach_the_running_server_within_a_second() {
     let client = cli_client(&app, "cli-switch", &[]);
     // The server has this tenant cached from now on.
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-switch", &client).await == 200
+        app.client_credentials_status("cli-switch", &client).await == 200
     })
     .await;
     assert!(took.is_some(), "no token before the change");
@@ -179,7 +148,7 @@ async fn cli_disable_and_enable_reach_the_running_server_within_a_second() {
     let disabled = ok(&app, &["tenant", "disable", "cli-switch"]);
     assert_eq!(disabled["status"], "disabled");
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-switch", &client).await == 403
+        app.client_credentials_status("cli-switch", &client).await == 403
     })
     .await;
     assert!(
@@ -190,7 +159,7 @@ async fn cli_disable_and_enable_reach_the_running_server_within_a_second() {
     let enabled = ok(&app, &["tenant", "enable", "cli-switch"]);
     assert_eq!(enabled["status"], "active");
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-switch", &client).await == 200
+        app.client_credentials_status("cli-switch", &client).await == 200
     })
     .await;
     assert!(
@@ -277,7 +246,7 @@ async fn cli_created_client_gets_a_token_from_the_running_server_within_a_second
     );
 
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-feed", &client).await == 200
+        app.client_credentials_status("cli-feed", &client).await == 200
     })
     .await;
     let elapsed = returned.elapsed();
@@ -299,7 +268,7 @@ async fn cli_lists_clients_without_secrets_and_deleting_one_revokes_it_within_a_
     ok(&app, &["tenant", "create", "cli-clients", "--alg", "ES256"]);
     let client = cli_client(&app, "cli-clients", &[]);
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-clients", &client).await == 200
+        app.client_credentials_status("cli-clients", &client).await == 200
     })
     .await;
     assert!(took.is_some(), "no token before the change");
@@ -322,7 +291,7 @@ async fn cli_lists_clients_without_secrets_and_deleting_one_revokes_it_within_a_
     let deleted = ok(&app, &["client", "delete", "cli-clients", &client.id]);
     assert_eq!(deleted["deleted"], client.id.as_str());
     let took = within(PROPAGATION, || async {
-        token_status(&app, "cli-clients", &client).await == 401
+        app.client_credentials_status("cli-clients", &client).await == 401
     })
     .await;
     assert!(
@@ -525,7 +494,7 @@ async fn cli_key_rotation_reaches_jwks_and_new_tokens_within_a_second() {
     })
     .await;
     assert!(took.is_some(), "tokens are not signed by the active key");
-    let published = jwks_kids(&app, "cli-keys").await;
+    let published = app.jwks_kids("cli-keys").await;
     assert!(
         published.contains(&active[0]) && published.contains(&next[0]),
         "{published:?}"
@@ -538,7 +507,7 @@ async fn cli_key_rotation_reaches_jwks_and_new_tokens_within_a_second() {
     let new_next = rotation["next"].as_str().expect("next").to_owned();
 
     let took = within(PROPAGATION, || async {
-        let kids = jwks_kids(&app, "cli-keys").await;
+        let kids = app.jwks_kids("cli-keys").await;
         kids.first() == Some(&next[0]) && kids.contains(&new_next) && kids.contains(&active[0])
     })
     .await;

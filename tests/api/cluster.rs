@@ -15,7 +15,7 @@ use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, SignIn, hidden_fields, param, sign_in_fixture};
-use crate::helpers::{PROPAGATION, TestApp, TestClient, within};
+use crate::helpers::{PROPAGATION, TestApp, TestClient, published_key, within};
 use crate::process::Cluster;
 
 const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCDEFG";
@@ -170,22 +170,10 @@ async fn fixture(c: &Cluster, slug: &str) -> SignIn {
     f
 }
 
-/// The status of a client-credentials token request at `node`.
-async fn cc_status(node: &TestApp, tenant: &str, client: &TestClient) -> u16 {
-    node.post_token(
-        tenant,
-        Some((&client.id, &client.secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .status()
-    .as_u16()
-}
-
 /// Whether every node of `c` answers a client-credentials request with `status`.
 async fn all_nodes_answer(c: &Cluster, tenant: &str, client: &TestClient, status: u16) -> bool {
     for node in &c.nodes {
-        if cc_status(&node.app, tenant, client).await != status {
+        if node.app.client_credentials_status(tenant, client).await != status {
             return false;
         }
     }
@@ -214,7 +202,7 @@ async fn a_change_at_one_node_or_by_the_cli_reaches_every_node_within_a_second()
     let first = a.create_client("shared", &[]).await;
     let second = a.create_client("shared", &[]).await;
     let took = within(PROPAGATION, || async {
-        cc_status(b, "shared", &first).await == 200
+        b.client_credentials_status("shared", &first).await == 200
     })
     .await;
     assert!(
@@ -224,23 +212,7 @@ async fn a_change_at_one_node_or_by_the_cli_reaches_every_node_within_a_second()
 
     // One issuer whichever node answers: B's token verifies with the JWKS node C publishes.
     let jwt = b.client_credentials_token("shared", &first, None).await;
-    let kid = jsonwebtoken::decode_header(&jwt)
-        .expect("JWS header")
-        .kid
-        .expect("a kid");
-    let jwks: jsonwebtoken::jwk::JwkSet = n3
-        .http
-        .get(format!("{}/t/shared/jwks", n3.address))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("a JWK set");
-    let jwk = jwks
-        .find(&kid)
-        .unwrap_or_else(|| panic!("node C's JWKS lacks {kid}"));
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a decoding key");
+    let key = published_key(&n3.http, &format!("{}/t/shared/jwks", n3.address), &jwt).await;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[c.issuer("shared")]);
     validation.set_audience(&[c.issuer("shared")]);
@@ -262,14 +234,14 @@ async fn a_change_at_one_node_or_by_the_cli_reaches_every_node_within_a_second()
         "delete client: {status} {body}"
     );
     let took = within(PROPAGATION, || async {
-        cc_status(a, "shared", &first).await == 401
+        a.client_credentials_status("shared", &first).await == 401
     })
     .await;
     assert!(
         took.is_some(),
         "node A still accepts a client 1 s after node C deleted it"
     );
-    assert_eq!(cc_status(a, "shared", &second).await, 200);
+    assert_eq!(a.client_credentials_status("shared", &second).await, 200);
 
     let (status, body) = n3
         .admin(
@@ -281,7 +253,7 @@ async fn a_change_at_one_node_or_by_the_cli_reaches_every_node_within_a_second()
         .await;
     assert_eq!(status, 200, "{body}");
     let took = within(PROPAGATION, || async {
-        cc_status(a, "shared", &second).await == 403
+        a.client_credentials_status("shared", &second).await == 403
     })
     .await;
     assert!(
@@ -361,6 +333,36 @@ fn one_winner(answers: Vec<(u16, Value)>, what: &str) -> Value {
     winners.into_iter().next().expect("a winner").1
 }
 
+/// Signs in, exchanges the code at one node, then presents the refresh token it issued at every
+/// node at once; the presented token and the three answers.
+async fn race_a_refresh_token(c: &Cluster, f: &SignIn) -> (String, Vec<(u16, Value)>) {
+    let code = code(c, f).await;
+    let (status, first) = exchange(c.next(), f, &code).await;
+    assert_eq!(status, 200, "{first}");
+    let presented = text(&first, "refresh_token").to_owned();
+    let answers = at_every_node(
+        c,
+        f,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &presented),
+        ],
+    )
+    .await;
+    (presented, answers)
+}
+
+/// Asserts that refreshing with `refresh_token` (at the next node) is `invalid_grant`; `what`
+/// leads the failure message.
+async fn assert_refresh_rejected(c: &Cluster, f: &SignIn, refresh_token: &str, what: &str) {
+    let (status, body) = refresh(c.next(), f, refresh_token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{what}: {body}"
+    );
+}
+
 /// Whether an access token still works at userinfo (at `node`).
 async fn userinfo_status(node: &TestApp, tenant: &str, access_token: &str) -> u16 {
     node.http
@@ -378,29 +380,18 @@ async fn one_refresh_token_at_three_nodes_at_once_rotates_once_and_revokes_the_f
     let c = Cluster::start(3).await;
     let f = fixture(&c, "refresh-race").await;
     for round in 0..4 {
-        let code = code(&c, &f).await;
-        let (status, first) = exchange(c.next(), &f, &code).await;
-        assert_eq!(status, 200, "{first}");
-        let presented = text(&first, "refresh_token").to_owned();
-        let answers = at_every_node(
-            &c,
-            &f,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &presented),
-            ],
-        )
-        .await;
+        let (_, answers) = race_a_refresh_token(&c, &f).await;
         let winner = one_winner(answers, &format!("round {round}"));
         // The tenant keeps the default policy (no grace window), so each loser presented a
         // rotated (or concurrently rotating) token: reuse, which revokes the whole family (RFC
         // 9700 §4.14.2) — the winner's successor and access token included, at every node.
-        let (status, body) = refresh(c.next(), &f, text(&winner, "refresh_token")).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant")),
-            "round {round}: the winner's successor outlived the reuse: {body}"
-        );
+        assert_refresh_rejected(
+            &c,
+            &f,
+            text(&winner, "refresh_token"),
+            &format!("round {round}: the winner's successor outlived the reuse"),
+        )
+        .await;
         for node in &c.nodes {
             assert_eq!(
                 userinfo_status(&node.app, &f.tenant, text(&winner, "access_token")).await,
@@ -431,19 +422,7 @@ async fn refresh_race_inside_a_grace_window_gives_every_node_a_working_pair() {
     actix_web::rt::time::sleep(PROPAGATION + Duration::from_millis(500)).await;
 
     for round in 0..4 {
-        let code = code(&c, &f).await;
-        let (status, first) = exchange(c.next(), &f, &code).await;
-        assert_eq!(status, 200, "{first}");
-        let presented = text(&first, "refresh_token").to_owned();
-        let answers = at_every_node(
-            &c,
-            &f,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &presented),
-            ],
-        )
-        .await;
+        let (presented, answers) = race_a_refresh_token(&c, &f).await;
         // One rotation and two grace uses (the allowance is two): three distinct pairs.
         let successors: BTreeSet<String> = answers
             .iter()
@@ -454,19 +433,15 @@ async fn refresh_race_inside_a_grace_window_gives_every_node_a_working_pair() {
             .collect();
         assert_eq!(successors.len(), 3, "round {round}: {answers:?}");
         // The allowance is spent: a fourth use is reuse and revokes the family.
-        let (status, body) = refresh(c.next(), &f, &presented).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant")),
-            "round {round}: {body}"
-        );
+        assert_refresh_rejected(&c, &f, &presented, &format!("round {round}")).await;
         for successor in &successors {
-            let (status, body) = refresh(c.next(), &f, successor).await;
-            assert_eq!(
-                (status, body["error"].as_str()),
-                (400, Some("invalid_grant")),
-                "round {round}: a successor outlived the family's revocation: {body}"
-            );
+            assert_refresh_rejected(
+                &c,
+                &f,
+                successor,
+                &format!("round {round}: a successor outlived the family's revocation"),
+            )
+            .await;
         }
     }
 }
@@ -490,12 +465,13 @@ async fn one_code_at_three_nodes_at_once_is_exchanged_once() {
         .await;
         let winner = one_winner(answers, &format!("round {round}"));
         // RFC 6749 §4.1.2: the replays revoked what the one exchange issued.
-        let (status, body) = refresh(c.next(), &f, text(&winner, "refresh_token")).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant")),
-            "round {round}: the exchange's refresh token outlived the replay: {body}"
-        );
+        assert_refresh_rejected(
+            &c,
+            &f,
+            text(&winner, "refresh_token"),
+            &format!("round {round}: the exchange's refresh token outlived the replay"),
+        )
+        .await;
     }
 }
 
@@ -515,25 +491,6 @@ async fn keys(node: &TestApp, admin: &str, slug: &str) -> BTreeMap<String, (Stri
                 (text(k, "alg").to_owned(), text(k, "state").to_owned()),
             )
         })
-        .collect()
-}
-
-/// The kids a tenant's JWKS publishes at `node`.
-async fn jwks_kids(node: &TestApp, slug: &str) -> BTreeSet<String> {
-    let jwks: Value = node
-        .http
-        .get(format!("{}/t/{slug}/jwks", node.address))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| text(k, "kid").to_owned())
         .collect()
 }
 
@@ -596,7 +553,7 @@ async fn key_rotation_at_two_nodes_at_once_rotates_once() {
         // Every node publishes the new keys within a second.
         let published = within(PROPAGATION, || async {
             for node in &c.nodes {
-                let kids = jwks_kids(&node.app, "rotor").await;
+                let kids = node.app.jwks_kids("rotor").await;
                 if !added.iter().all(|k| kids.contains(*k)) {
                     return false;
                 }
@@ -1228,7 +1185,8 @@ async fn postgres_restart_under_load_answers_only_503() {
                     ]),
             )
             .await;
-            if a.status != 400 || cc_status(&node.app, "outage", &client).await != 200 {
+            if a.status != 400 || node.app.client_credentials_status("outage", &client).await != 200
+            {
                 return false;
             }
         }
@@ -1301,7 +1259,7 @@ async fn postgres_restart_under_load_answers_only_503() {
         .await;
     assert_eq!(status, 200, "{body}");
     let took = within(PROPAGATION, || async {
-        cc_status(c.node(1), "outage", &client).await == 403
+        c.node(1).client_credentials_status("outage", &client).await == 403
     })
     .await;
     assert!(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::agent::{s256, sign_in_fixture};
 use crate::helpers::{
-    PROPAGATION, TestApp, TestClient, second_node, spawn_app, spawn_app_with, within,
+    PROPAGATION, TestApp, published_key, second_node, spawn_app, spawn_app_with, within,
 };
 
 const DOMAIN: &str = "login.acme.test";
@@ -46,26 +46,13 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Creates a tenant admin of `tenant` and returns its admin API token.
-async fn tenant_admin_token(app: &TestApp, operator: &str, tenant: &str) -> String {
-    let (status, body) = app
-        .admin(
-            operator,
-            Method::POST,
-            &format!("/tenants/{tenant}/admins"),
-            Some(json!({"name": format!("{tenant} admin")})),
-        )
-        .await;
-    assert_eq!(status, 201, "create tenant admin: {body}");
-    let admin = TestClient {
-        id: body["client_id"].as_str().expect("client_id").to_owned(),
-        secret: body["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_owned(),
-    };
-    app.client_credentials_token("system", &admin, Some("admin"))
-        .await
+/// Asserts that `DOMAIN` does not route `path` (`what` names the failure) while tenant `acme`
+/// still answers it on the path form, as its own issuer.
+async fn assert_not_routed(app: &TestApp, http: &reqwest::Client, path: &str, what: &str) {
+    let (status, body) = get(http, &url(app, DOMAIN, path)).await;
+    assert_not_found(status, &body, what);
+    let (_, doc) = get(&app.http, &format!("{}{path}", app.issuer("acme"))).await;
+    assert_eq!(doc["issuer"], app.issuer("acme"));
 }
 
 /// Sets and verifies `domain` for `tenant` as the operator.
@@ -97,7 +84,7 @@ async fn verified_domain_serves_the_tenant_as_its_own_issuer_until_removed() {
     let operator = app.admin_token().await;
     app.create_tenant("acme", "ES256").await;
     let client = app.create_client("acme", &[]).await;
-    let admin = tenant_admin_token(&app, &operator, "acme").await;
+    let admin = app.tenant_admin_token(&operator, "acme").await;
     let http = client_for(&app, &[DOMAIN]);
     let discovery = "/.well-known/openid-configuration";
 
@@ -132,10 +119,7 @@ async fn verified_domain_serves_the_tenant_as_its_own_issuer_until_removed() {
     assert_eq!(status, 200);
     assert_eq!(shown["verification"]["value"], value);
 
-    let (status, body) = get(&http, &url(&app, DOMAIN, discovery)).await;
-    assert_not_found(status, &body, "a pending domain is routed");
-    let (_, doc) = get(&app.http, &format!("{}{discovery}", app.issuer("acme"))).await;
-    assert_eq!(doc["issuer"], app.issuer("acme"));
+    assert_not_routed(&app, &http, discovery, "a pending domain is routed").await;
 
     // Only an operator verifies.
     let (status, body) = app
@@ -193,20 +177,7 @@ async fn verified_domain_serves_the_tenant_as_its_own_issuer_until_removed() {
     assert_eq!(resp.status().as_u16(), 200);
     let body: Value = resp.json().await.expect("json");
     let jwt = body["access_token"].as_str().expect("access_token");
-    let kid = jsonwebtoken::decode_header(jwt)
-        .expect("JWS header")
-        .kid
-        .expect("a kid");
-    let jwks: jsonwebtoken::jwk::JwkSet = http
-        .get(url(&app, DOMAIN, "/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("a JWK set");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).expect("the kid is published"))
-        .expect("a decoding key");
+    let key = published_key(&http, &url(&app, DOMAIN, "/jwks"), jwt).await;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[ISSUER]);
     validation.validate_aud = false;
@@ -248,10 +219,7 @@ async fn verified_domain_serves_the_tenant_as_its_own_issuer_until_removed() {
         .admin(&admin, Method::DELETE, "/tenants/acme/domain", None)
         .await;
     assert_eq!(status, 204);
-    let (status, body) = get(&http, &url(&app, DOMAIN, discovery)).await;
-    assert_not_found(status, &body, "a removed domain is routed");
-    let (_, doc) = get(&app.http, &format!("{}{discovery}", app.issuer("acme"))).await;
-    assert_eq!(doc["issuer"], app.issuer("acme"));
+    assert_not_routed(&app, &http, discovery, "a removed domain is routed").await;
     let (status, _) = app
         .admin(&admin, Method::GET, "/tenants/acme/domain", None)
         .await;
@@ -333,7 +301,7 @@ async fn domains_are_validated_unique_and_confined_to_their_tenants_admins() {
     let operator = app.admin_token().await;
     app.create_tenant("acme", "ES256").await;
     app.create_tenant("rival", "ES256").await;
-    let rival_admin = tenant_admin_token(&app, &operator, "rival").await;
+    let rival_admin = app.tenant_admin_token(&operator, "rival").await;
 
     let long = format!("{}.example", vec!["a".repeat(60); 5].join("."));
     assert!(long.len() > 253);

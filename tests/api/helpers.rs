@@ -7,6 +7,31 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tessera::{Application, Overrides, Settings};
 
+/// The key that the JWK set at `jwks_url` (fetched with `http`) publishes for the `kid` of
+/// `jwt`'s header; panics when it publishes none.
+pub async fn published_key(
+    http: &reqwest::Client,
+    jwks_url: &str,
+    jwt: &str,
+) -> jsonwebtoken::DecodingKey {
+    let kid = jsonwebtoken::decode_header(jwt)
+        .expect("JWS header")
+        .kid
+        .expect("a kid");
+    let jwks: jsonwebtoken::jwk::JwkSet = http
+        .get(jwks_url)
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("a JWK set");
+    let jwk = jwks
+        .find(&kid)
+        .unwrap_or_else(|| panic!("the JWKS at {jwks_url} lacks {kid}"));
+    jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a decoding key")
+}
+
 /// How soon a change (admin API, CLI, another node) must reach the protocol endpoints.
 pub const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -204,6 +229,37 @@ impl TestApp {
             .to_owned()
     }
 
+    /// The status of a client-credentials token request by `client` at `tenant`.
+    pub async fn client_credentials_status(&self, tenant: &str, client: &TestClient) -> u16 {
+        self.post_token(
+            tenant,
+            Some((&client.id, &client.secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
+    /// The kids the JWKS of `tenant` publishes, in its order.
+    pub async fn jwks_kids(&self, tenant: &str) -> Vec<String> {
+        let jwks: Value = self
+            .http
+            .get(format!("{}/jwks", self.issuer(tenant)))
+            .send()
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
+        jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    }
+
     /// An operator admin API token.
     pub async fn admin_token(&self) -> String {
         let op = TestClient {
@@ -211,6 +267,29 @@ impl TestApp {
             secret: self.operator_secret.clone(),
         };
         self.client_credentials_token("system", &op, Some("admin"))
+            .await
+    }
+
+    /// Creates a tenant admin of `tenant` through the admin API (as `operator`) and returns
+    /// its admin API token.
+    pub async fn tenant_admin_token(&self, operator: &str, tenant: &str) -> String {
+        let (status, body) = self
+            .admin(
+                operator,
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/admins"),
+                Some(json!({"name": format!("{tenant} admin")})),
+            )
+            .await;
+        assert_eq!(status, 201, "create tenant admin: {body}");
+        let admin = TestClient {
+            id: body["client_id"].as_str().expect("client_id").to_owned(),
+            secret: body["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        };
+        self.client_credentials_token("system", &admin, Some("admin"))
             .await
     }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PROPAGATION, TestClient, fresh_database, second_node, spawn_app, within};
+use crate::helpers::{
+    PROPAGATION, TestClient, fresh_database, published_key, second_node, spawn_app, within,
+};
 use crate::process::{Server, printed};
 
 // ---------------------------------------------------------------------------------------------
@@ -181,21 +183,8 @@ async fn tenant_created_at_one_node_serves_tokens_at_another_within_a_second() {
     let jwt = node2
         .client_credentials_token("shared", &client, None)
         .await;
-    let header = jsonwebtoken::decode_header(&jwt).expect("JWS header");
-    let kid = header.kid.expect("a kid");
-    let jwks: jsonwebtoken::jwk::JwkSet = node1
-        .http
-        .get(format!("{}/jwks", node1.issuer("shared")))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("a JWK set");
-    let jwk = jwks
-        .find(&kid)
-        .unwrap_or_else(|| panic!("node 1's JWKS lacks {kid}"));
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a decoding key");
+    let jwks_url = format!("{}/jwks", node1.issuer("shared"));
+    let key = published_key(&node1.http, &jwks_url, &jwt).await;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[node2.issuer("shared")]);
     validation.set_audience(&[node2.issuer("shared")]);

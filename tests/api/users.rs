@@ -13,7 +13,7 @@ use tessera_authn::{Authenticator, LoginError};
 use tessera_core::Clock;
 use tessera_store::{PoolSettings, Store, TenantRecord, UserRecord};
 
-use crate::helpers::{TestApp, TestClient, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -95,25 +95,6 @@ fn assert_no_secrets(user: &Value) {
     assert!(user.get("password_hash").is_none(), "{user}");
     assert!(user.get("password").is_none(), "{user}");
     assert!(!user.to_string().contains("argon2"), "{user}");
-}
-
-/// Creates a tenant admin of `tenant` and returns its admin API token.
-async fn tenant_admin_token(app: &TestApp, operator: &str, tenant: &str) -> String {
-    let (status, body) = app
-        .admin(
-            operator,
-            Method::POST,
-            &format!("/tenants/{tenant}/admins"),
-            Some(json!({"name": format!("{tenant} admin")})),
-        )
-        .await;
-    assert_eq!(status, 201, "create tenant admin: {body}");
-    let admin = TestClient {
-        id: body["client_id"].as_str().unwrap().to_owned(),
-        secret: body["client_secret"].as_str().unwrap().to_owned(),
-    };
-    app.client_credentials_token("system", &admin, Some("admin"))
-        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,7 +730,7 @@ async fn users_belong_to_one_tenant_and_a_tenant_admin_reaches_only_its_own() {
     app.create_tenant("alpha", "ES256").await;
     app.create_tenant("bravo", "ES256").await;
     let operator = app.admin_token().await;
-    let alpha_admin = tenant_admin_token(&app, &operator, "alpha").await;
+    let alpha_admin = app.tenant_admin_token(&operator, "alpha").await;
 
     let (status, a) = app
         .admin(

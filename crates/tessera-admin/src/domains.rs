@@ -153,17 +153,9 @@ impl Domains<'_> {
         .await
         .map_err(store_error)?;
         let replaced = current.map(|c| c.domain);
-        record_event(
-            &txn,
-            tenant,
-            DOMAIN_SET,
-            actor,
-            json!({ "domain": domain.as_ref(), "replaced": replaced }),
-            now,
-        )
-        .await?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
-        self.directory.invalidate(tenant.slug.as_ref());
+        let details = json!({ "domain": domain.as_ref(), "replaced": replaced });
+        self.finish(txn, tenant, actor, Some((DOMAIN_SET, details)), now)
+            .await?;
         tracing::info!(tenant = %tenant.slug, domain = %domain, actor, "custom domain set (pending)");
         Ok(record.into())
     }
@@ -180,19 +172,9 @@ impl Domains<'_> {
         let record = domains::mark_verified(&txn, (tenant.id, tenant.slug.as_ref()), now)
             .await
             .map_err(store_error)?;
-        if record.verified_at == Some(now) {
-            record_event(
-                &txn,
-                tenant,
-                DOMAIN_VERIFIED,
-                actor,
-                json!({ "domain": record.domain }),
-                now,
-            )
-            .await?;
-        }
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
-        self.directory.invalidate(tenant.slug.as_ref());
+        let event = (record.verified_at == Some(now))
+            .then(|| (DOMAIN_VERIFIED, json!({ "domain": record.domain })));
+        self.finish(txn, tenant, actor, event, now).await?;
         tracing::info!(tenant = %tenant.slug, domain = %record.domain, actor, "custom domain verified");
         Ok(record.into())
     }
@@ -209,19 +191,29 @@ impl Domains<'_> {
         let record = domains::delete(&txn, (tenant.id, tenant.slug.as_ref()), now)
             .await
             .map_err(store_error)?;
-        record_event(
-            &txn,
-            tenant,
-            DOMAIN_REMOVED,
-            actor,
-            json!({ "domain": record.domain }),
-            now,
-        )
-        .await?;
-        txn.commit().await.map_err(|e| store_error(e.into()))?;
-        self.directory.invalidate(tenant.slug.as_ref());
+        let details = json!({ "domain": record.domain });
+        self.finish(txn, tenant, actor, Some((DOMAIN_REMOVED, details)), now)
+            .await?;
         tracing::info!(tenant = %tenant.slug, domain = %record.domain, actor, "custom domain removed");
         Ok(record.into())
+    }
+
+    /// Appends the audit event (`action`, `details`), if any, to `txn`, commits it and
+    /// invalidates the directory, so every node re-routes the tenant.
+    async fn finish(
+        &self,
+        txn: tessera_store::DatabaseTransaction,
+        tenant: &TenantRecord,
+        actor: &str,
+        event: Option<(&str, Value)>,
+        now: i64,
+    ) -> Result<(), AdminError> {
+        if let Some((action, details)) = event {
+            record_event(&txn, tenant, action, actor, details, now).await?;
+        }
+        txn.commit().await.map_err(|e| store_error(e.into()))?;
+        self.directory.invalidate(tenant.slug.as_ref());
+        Ok(())
     }
 }
 
