@@ -44,7 +44,15 @@ pub struct TenantDirectory {
     /// A poll was asked for while one was in flight: run another when it ends.
     repoll: bool,
     rotating: bool,
+    /// Rotation checks started so far (the missing-ring sweep runs on every
+    /// [`RING_SWEEP_EVERY`]th, starting with the first).
+    checks: u64,
 }
+
+/// The missing-ring sweep scans every tenant (it looks for the absence of a key), so it runs at
+/// start and then on every 10th rotation check (10 minutes by default), not on every one:
+/// tenants lack a ring only after an upgrade, or when an older node made them during a rolling one.
+const RING_SWEEP_EVERY: u64 = 10;
 
 impl TenantDirectory {
     /// A directory actor over `admin`'s store and `directory`'s cache.
@@ -57,6 +65,7 @@ impl TenantDirectory {
             polling: false,
             repoll: false,
             rotating: false,
+            checks: 0,
         }
     }
 
@@ -123,16 +132,20 @@ impl TenantDirectory {
             return;
         }
         self.rotating = true;
+        let sweep_rings = self.checks.is_multiple_of(RING_SWEEP_EVERY);
+        self.checks += 1;
         let admin = self.admin.clone();
         let retention = self.settings.feed_retention.as_secs() as i64;
         let fut = async move {
             // Upgrade in place: a tenant created before it kept an RS256 ring (or by an older
             // node during a rolling upgrade) gets it here, before any rotation.
-            match admin.upgrade_key_rings().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(tenants = n, "added missing signing key rings"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not look for tenants lacking a key ring")
+            if sweep_rings {
+                match admin.upgrade_key_rings().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tenants = n, "added missing signing key rings"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for tenants lacking a key ring")
+                    }
                 }
             }
             match admin.due_for_rotation(100).await {
