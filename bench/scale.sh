@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # Scale benchmark of a release build of Tessera: many tenants and two nodes on one PostgreSQL.
 #
-# Builds `cargo build --release`, creates a fresh PostgreSQL database `tessera_bench_<ts>` on
+# Builds `cargo build --release` (the server and the examples seed_tenants and signin_load), creates a fresh PostgreSQL database `tessera_bench_<ts>` on
 # $PG_URL (dropped on exit), starts `tessera serve` on it (127.0.0.1 only), and then:
 #   a. creates tenants through the admin API (POST /admin/v1/tenants, operator token from the
-#      first-start credentials) with wrk and bench/create.lua, ES256 in bulk up to $TARGET
-#      tenants, in rounds whose creation rate is logged against the tenant count; RS256 creation
-#      separately for $RS_SECONDS; client-credentials latency of an existing tenant alone and
-#      while creation runs (at the start and near $TARGET);
+#      first-start credentials) with wrk and bench/create.lua, in rounds whose creation rate is
+#      logged against the tenant count; RS256 creation separately for $RS_SECONDS;
+#      client-credentials latency of an existing tenant alone and while creation runs (at the
+#      start and near $TARGET). The bulk of the tenants up to $TARGET comes from the admin API
+#      too with FILL=api, or with FILL=seed (the default) from examples/seed_tenants.rs, which
+#      creates each tenant with the server's own operation but seals RSA keys from a pool of
+#      $RSA_POOL instead of generating two per tenant (see below);
 #   b. at 10, 10,000 and $TARGET tenants: discovery, JWKS and client credentials on a hot set of
 #      10 tenants and spread over 1,000 tenants (random tenant per request, bench/spread.lua):
 #      requests/s, p50/p99 and the server's CPU µs/request (from /proc/PID/stat);
 #   c. memory per cached tenant: RSS after a restart, then after warming 1,000 and 10,000
 #      tenants' discovery and JWKS into the snapshot cache;
 #   d. startup time (spawn to /readyz 200) at 10 and at $TARGET tenants;
-#   e. one node versus two nodes on the same database: client-credentials throughput;
+#   e. one node versus two nodes on the same database: client-credentials throughput, and
+#      refresh-grant throughput (examples/signin_load.rs, scenario refresh: 32 users sign in once,
+#      then rotate their refresh tokens in a loop; with two nodes half of them at each node);
 #   f. `tessera migrate` on the $TARGET-tenant database: the newest migration re-applied (its
 #      table dropped and its seaql_migrations row deleted first), and a run with nothing pending.
 # Raw output goes to bench/results/<timestamp>-scale/ (git-ignored). See BENCHMARKS.md.
 #
 # Creating a tenant generates two RSA-2048 keys (its RS256 ID-token ring: active and next), about
-# 0.25 CPU-s: on 2 cores expect 5–8 tenants/s, so CREATE_LIMIT, not TARGET, usually ends the
-# bulk creation; every table says how many tenants it was measured at. On a machine where the
+# 0.25 CPU-s: on 2 cores expect 5–8 tenants/s through the API, so 100,000 tenants would take
+# hours. FILL=seed reaches them in minutes: the seeded tenants are the same rows (tenant, standard
+# scopes, four sealed keys, change-feed entry) made by the same code, but their RS256 rings share
+# RSA moduli from a pool (each use sealed to its own tenant and kid). With FILL=api, CREATE_LIMIT,
+# not TARGET, usually ends the bulk creation; every table says how many tenants it was measured at. On a machine where the
 # shared PostgreSQL may be restarted, point PG_URL at a private instance (initdb + pg_ctl).
 #
 # Environment:
@@ -34,6 +42,8 @@
 #   CREATE_LIMIT=1500 seconds allowed for bulk creation (stops early, and says so, when reached)
 #   RS_SECONDS=20     seconds of RS256 tenant creation
 #   FORGE_THREADS=1   keys.forge_threads of the server (threads generating signing keys)
+#   FILL=seed         how the bulk tenants are made: seed (examples/seed_tenants.rs) or api
+#   RSA_POOL=64       RSA keys in the seeder's pool
 #   TESSERA_BIN=...   use this binary instead of building target/release/tessera
 #   KEEP_DB=1         keep the database (its name is printed)
 #
@@ -55,6 +65,8 @@ CREATE_CONNECTIONS=${CREATE_CONNECTIONS:-16}
 CREATE_LIMIT=${CREATE_LIMIT:-1500}
 RS_SECONDS=${RS_SECONDS:-20}
 FORGE_THREADS=${FORGE_THREADS:-1}
+FILL=${FILL:-seed}
+RSA_POOL=${RSA_POOL:-64}
 
 die() {
     printf 'scale.sh: %s\n' "$*" >&2
@@ -76,6 +88,8 @@ in_range CREATE_CONNECTIONS 1 256
 in_range CREATE_LIMIT 10 7200
 in_range RS_SECONDS 1 600
 in_range FORGE_THREADS 1 64
+in_range RSA_POOL 1 10000
+[[ $FILL == seed || $FILL == api ]] || die "FILL must be seed or api (got '$FILL')"
 
 for tool in python3 curl timeout getconf psql wrk; do
     command -v "$tool" >/dev/null || die "$tool is required (wrk and psql: apt-get install wrk postgresql-client)"
@@ -84,10 +98,15 @@ done
 if [[ -n "${TESSERA_BIN:-}" ]]; then
     BIN=$TESSERA_BIN
 else
-    cargo build --release
+    cargo build --release --bin tessera --example seed_tenants --example signin_load
     BIN="${CARGO_TARGET_DIR:-$repo/target}/release/tessera"
 fi
 [[ -x "$BIN" ]] || die "no executable at $BIN"
+SEED_BIN="$(dirname "$BIN")/examples/seed_tenants"
+LOAD_BIN="$(dirname "$BIN")/examples/signin_load"
+for example in "$SEED_BIN" "$LOAD_BIN"; do
+    [[ -x "$example" ]] || die "no executable at $example (cargo build --release --example seed_tenants --example signin_load)"
+done
 
 # --- workspace -----------------------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -225,6 +244,15 @@ TOKEN=$(admin_token)
 # make_measured FROM TO: creates tenants m0000..m0999 (ES256) with one client-credentials client
 # each through the admin API, 8 at a time; appends "<slug> <Basic auth>" lines to $DATA/measured.
 make_measured() {
+    local from=$1 to=$2 end
+    # In chunks of 200, each with a fresh operator token (one lives 600 s).
+    while ((from < to)); do
+        end=$((from + 200 < to ? from + 200 : to))
+        TOKEN=$(admin_token) make_measured_chunk "$from" "$end"
+        from=$end
+    done
+}
+make_measured_chunk() {
     TOKEN=$TOKEN BASE=$BASE python3 - "$1" "$2" >>"$DATA/measured" <<'PY'
 import base64, json, os, sys, urllib.parse, urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -294,10 +322,12 @@ CREATE_LOG="$RESULTS/creation.md"
     echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 } >"$CREATE_LOG"
 create_round() {
-    local prefix=$1 alg=$2 secs=$3 before out
+    local prefix=$1 alg=$2 secs=$3 before out token
     before=$(tenant_count)
+    # A fresh operator token each round: one lives 600 s, and seeding can take longer than that.
+    token=$(admin_token)
     out="$RESULTS/create-$prefix.txt"
-    env TOKEN="$TOKEN" PREFIX="$prefix" ALG="$alg" timeout $((secs + 60)) \
+    env TOKEN="$token" PREFIX="$prefix" ALG="$alg" timeout $((secs + 60)) \
         wrk -t 2 -c "$CREATE_CONNECTIONS" -d "${secs}s" --timeout 30s -s "$repo/bench/create.lua" "$BASE" \
         >"$out" 2>&1 || die "wrk failed creating tenants (see $out)"
     awk -v before="$before" -v alg="$alg" -v secs="$secs" '/^CREATE / {
@@ -376,22 +406,55 @@ bulk_until() {
         if [[ -n "${LAST_RATE:-}" ]]; then
             secs=$(awk -v r="$LAST_RATE" -v left=$((goal - count)) 'BEGIN { s = int(left / r) + 1; if (s > 60) s = 60; if (s < 3) s = 3; print s }')
         fi
-        ((round % 5 == 0)) && TOKEN=$(admin_token) # well inside the 600 s token lifetime
         LAST_RATE=$(create_round "b$round" ES256 "$secs" | awk -F'|' '{ gsub(/ /, "", $6); print $6 }')
         [[ -n "$LAST_RATE" && "$LAST_RATE" != 0* ]] || die "tenant creation made no progress (see $RESULTS/create-b$round.txt)"
         log "round $round: $(tenant_count) tenants, $LAST_RATE tenants/s"
     done
 }
-bulk_until "$MID"
+# seed_until GOAL: examples/seed_tenants.rs adds tenants s000000… until there are GOAL.
+SEED_LOG="$RESULTS/seeding.md"
+{
+    echo "| tenants before | seeded | seconds | tenants/s |"
+    echo "| ---: | ---: | ---: | ---: |"
+} >"$SEED_LOG"
+SEEDED=0
+seed_until() {
+    local goal=$1 count n out
+    count=$(tenant_count)
+    n=$((goal - count))
+    ((n > 0)) || return 0
+    out=$(timeout 7200 "$SEED_BIN" --database-url "$DB_URL" --data-dir "$DATA" --prefix s --from "$SEEDED" \
+        --count "$n" --rsa-pool "$RSA_POOL" 2>>"$RESULTS/seed.log") || die "seeding failed (see $RESULTS/seed.log)"
+    SEEDED=$((SEEDED + n))
+    python3 -c 'import json, sys; r = json.loads(sys.argv[2]); print("| %s | %s | %s | %s |" % (sys.argv[1], r["created"], r["seconds"], r["tenants_per_second"]))' \
+        "$count" "$out" | tee -a "$SEED_LOG"
+    log "seeded: $(tenant_count) tenants"
+}
+fill_until() {
+    if [[ $FILL == seed ]]; then seed_until "$1"; else bulk_until "$1"; fi
+}
+
+fill_until "$MID"
+if [[ $FILL == seed ]]; then
+    # The API creation rate at this size (the seeded tenants did not go through it).
+    create_round "c" ES256 60 >/dev/null
+fi
 measure_stage "$(tenant_count)"
 
 # --- bulk to TARGET ------------------------------------------------------------------------------
-bulk_until $((TARGET - 300))
+fill_until $((TARGET - 300))
+if [[ $FILL == seed ]]; then
+    create_round "y" ES256 60 >/dev/null
+fi
 probe_during_creation "during ES256 creation, ~$(tenant_count) tenants" "z"
 cc_probe "alone, $(tenant_count) tenants"
 create_round r RS256 "$RS_SECONDS" >/dev/null
 TOTAL=$(tenant_count)
-log "creation done: $TOTAL tenants in $(($(date +%s) - create_started)) s of bulk creation"
+if [[ $FILL == seed ]]; then
+    log "creation done: $TOTAL tenants ($SEEDED seeded, the rest through the admin API)"
+else
+    log "creation done: $TOTAL tenants in $(($(date +%s) - create_started)) s of bulk creation"
+fi
 
 measure_stage "$TOTAL"
 
@@ -406,7 +469,7 @@ sleep 2
 rss0=$(rss_kib "$SERVER_PID")
 printf '| 0 | %s | – |\n' "$(mib "$rss0")" | tee -a "$MEM"
 # Warm K distinct tenants: the measured 1,000, then 9,000 bulk ones (slugs from the database).
-psql_db -c "SELECT slug || ' -' FROM tenants WHERE slug LIKE 'b%' ORDER BY slug LIMIT 9000" >"$DATA/bulk9000"
+psql_db -c "SELECT slug || ' -' FROM tenants WHERE slug LIKE 'b%' OR slug LIKE 's%' ORDER BY slug LIMIT 9000" >"$DATA/bulk9000"
 k1=$(wc -l <"$DATA/measured")
 cp "$DATA/measured" "$DATA/warm$k1"
 cat "$DATA/measured" "$DATA/bulk9000" >"$DATA/warm10000"
@@ -458,6 +521,76 @@ read -r r2 q2 s2 x2 y2 n2 <"$DATA/n2"
 printf '| two nodes, %s connections each | client credentials (spread %s) | %s (%s + %s) | %s / %s | %s / %s | %s | %s |\n' "$half" "$SPREAD" \
     "$(awk -v a="$r1" -v b="$r2" 'BEGIN { printf "%.1f", a + b }')" "$r1" "$r2" "$q1" "$q2" "$s1" "$s2" "$((x1 + y1 + x2 + y2))" \
     "$(awk -v t=$((a1 - b1 + a2 - b2)) -v hz="$CLK_TCK" -v n=$((n1 + n2)) 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" | tee -a "$NODES"
+
+# Refresh grants: tenant rfr with a first-party client and REFRESH_USERS users (admin API), then
+# examples/signin_load.rs --scenario refresh: every user signs in once at node 1 (not measured),
+# then rotates its refresh token in a loop (RFC 6749 §6), at node 1 alone or half at each node.
+REFRESH_USERS=32
+REDIRECT_URI="http://127.0.0.1:9/cb"
+TOKEN=$(admin_token)
+RFR_SECRETS="$DATA/refresh.env"
+TOKEN=$TOKEN BASE=$BASE REDIRECT_URI=$REDIRECT_URI USERS=$REFRESH_USERS python3 - >"$RFR_SECRETS" <<'PY'
+import json, os, secrets, urllib.request
+token, base = os.environ["TOKEN"], os.environ["BASE"]
+def call(path, body):
+    req = urllib.request.Request(base + "/admin/v1" + path, data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.load(resp)
+call("/tenants", {"slug": "rfr", "alg": "ES256"})
+c = call("/tenants/rfr/clients", {"name": "bench", "first_party": True,
+    "grant_types": ["authorization_code", "refresh_token"],
+    "redirect_uris": [os.environ["REDIRECT_URI"]], "scopes": ["openid", "profile"]})
+password = secrets.token_urlsafe(18)
+for i in range(1, int(os.environ["USERS"]) + 1):
+    call("/tenants/rfr/users", {"username": "bench-user%d" % i, "password": password})
+print("RFR_CLIENT_ID=%s" % c["client_id"])
+print("SIGNIN_LOAD_CLIENT_SECRET=%s" % c["client_secret"])
+print("SIGNIN_LOAD_PASSWORD=%s" % password)
+PY
+# refresh_run NAME CONCURRENCY [LOOP_BASE]: one signin_load run; the JSON report goes
+# to $RESULTS/NAME.json. The secrets reach it through the environment, never the command line.
+refresh_run() {
+    local name=$1 conc=$2 loop_base=${3:-}
+    local -a args=(--issuer "$BASE/t/rfr" --client-id "$RFR_CLIENT_ID" --redirect-uri "$REDIRECT_URI"
+        --username "bench-user" --users "$conc" --scenario refresh --concurrency "$conc"
+        --duration "$DURATION" --warmup "$WARMUP" --threads 1 --timeout-ms 10000)
+    [[ -n "$loop_base" ]] && args+=(--loop-base "$loop_base")
+    (
+        set -a
+        # shellcheck source=/dev/null
+        . "$RFR_SECRETS"
+        set +a
+        timeout $((DURATION + WARMUP + 120)) "$LOAD_BIN" "${args[@]}"
+    ) >"$RESULTS/$name.json" 2>"$RESULTS/$name.err" || die "signin_load failed in $name (see $RESULTS/$name.err)"
+}
+RFR_CLIENT_ID=$(sed -n 's/^RFR_CLIENT_ID=//p' "$RFR_SECRETS")
+field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+b1=$(cpu_ticks "$SERVER_PID")
+refresh_run refresh-one "$REFRESH_USERS"
+a1=$(cpu_ticks "$SERVER_PID")
+f="$RESULTS/refresh-one.json"
+printf '| one node, %s users | refresh grant | %s | %s | %s | %s | %s |\n' "$REFRESH_USERS" "$(field "$f" per_second)" "$(field "$f" p50_ms)" \
+    "$(field "$f" p99_ms)" "$(field "$f" errors_total)" \
+    "$(awk -v t=$((a1 - b1)) -v hz="$CLK_TCK" -v n="$(field "$f" completed)" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" | tee -a "$NODES"
+half=$((REFRESH_USERS / 2))
+b1=$(cpu_ticks "$SERVER_PID")
+b2=$(cpu_ticks "$SERVER2_PID")
+refresh_run refresh-two-1 "$half" "$BASE" &
+p1=$!
+refresh_run refresh-two-2 "$half" "$BASE2" &
+p2=$!
+wait "$p1" "$p2"
+a1=$(cpu_ticks "$SERVER_PID")
+a2=$(cpu_ticks "$SERVER2_PID")
+f1="$RESULTS/refresh-two-1.json"
+f2="$RESULTS/refresh-two-2.json"
+printf '| two nodes, %s users each | refresh grant | %s (%s + %s) | %s / %s | %s / %s | %s | %s |\n' "$half" \
+    "$(awk -v a="$(field "$f1" per_second)" -v b="$(field "$f2" per_second)" 'BEGIN { printf "%.1f", a + b }')" \
+    "$(field "$f1" per_second)" "$(field "$f2" per_second)" "$(field "$f1" p50_ms)" "$(field "$f2" p50_ms)" \
+    "$(field "$f1" p99_ms)" "$(field "$f2" p99_ms)" $(($(field "$f1" errors_total) + $(field "$f2" errors_total))) \
+    "$(awk -v t=$((a1 - b1 + a2 - b2)) -v hz="$CLK_TCK" -v n=$(($(field "$f1" completed) + $(field "$f2" completed))) 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" | tee -a "$NODES"
+
 stop_pid "$SERVER2_PID"
 SERVER2_PID=""
 stop_pid "$SERVER_PID"

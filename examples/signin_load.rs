@@ -133,6 +133,11 @@ struct Cli {
     /// PostgreSQL backends of the server's database (`postgres: user DBNAME …`).
     #[arg(long)]
     db_match: Option<String>,
+    /// Another node's origin (e.g. http://127.0.0.1:8081) for the measured refresh and userinfo
+    /// loops: sign-in still goes to the issuer, the loop's requests go to the same paths at this
+    /// origin (a second node of a cluster sharing the database).
+    #[arg(long)]
+    loop_base: Option<String>,
     /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     clk_tck: u64,
@@ -309,7 +314,10 @@ struct Shared {
     issuer: String,
     authorize: Url,
     token: Url,
-    userinfo: Url,
+    /// The token endpoint of the measured refresh loop (`--loop-base`, else `token`).
+    loop_token: Url,
+    /// The userinfo endpoint of the measured userinfo loop (`--loop-base`, else `userinfo`).
+    loop_userinfo: Url,
     basic: String,
     client_id: String,
     redirect_uri: String,
@@ -482,7 +490,8 @@ impl Agent {
             ("redirect_uri", self.shared.redirect_uri.as_str()),
             ("code_verifier", verifier),
         ];
-        self.token_request(rec, Stage::Token, &form).await
+        let url = self.shared.token.clone();
+        self.token_request(rec, Stage::Token, url, &form).await
     }
 
     /// A refresh grant (RFC 6749 §6).
@@ -491,18 +500,20 @@ impl Agent {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
-        self.token_request(rec, Stage::Refresh, &form).await
+        let url = self.shared.loop_token.clone();
+        self.token_request(rec, Stage::Refresh, url, &form).await
     }
 
     async fn token_request(
         &self,
         rec: &mut Recorder,
         stage: Stage,
+        url: Url,
         form: &[(&str, &str)],
     ) -> Result<Tokens, Failure> {
         let request = self
             .http
-            .post(self.shared.token.clone())
+            .post(url)
             .header(AUTHORIZATION, &self.shared.basic)
             .form(form);
         let answer = self.send(rec, stage, request).await?;
@@ -519,7 +530,7 @@ impl Agent {
     async fn userinfo(&self, rec: &mut Recorder, access_token: &str) -> Result<(), Failure> {
         let request = self
             .http
-            .get(self.shared.userinfo.clone())
+            .get(self.shared.loop_userinfo.clone())
             .header(AUTHORIZATION, format!("Bearer {access_token}"));
         let answer = self.send(rec, Stage::Userinfo, request).await?;
         if answer.status != StatusCode::OK {
@@ -983,6 +994,17 @@ fn endpoint(issuer: &str, path: &str) -> anyhow::Result<Url> {
 
 async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
     let issuer = cli.issuer.trim_end_matches('/').to_owned();
+    let loop_issuer = match &cli.loop_base {
+        None => issuer.clone(),
+        Some(base) => {
+            let at = Url::parse(&issuer)?;
+            format!(
+                "{}{}",
+                base.trim_end_matches('/'),
+                at.path().trim_end_matches('/')
+            )
+        }
+    };
     // RFC 6749 §2.3.1: client_secret_basic form-encodes id and secret before base64.
     let pair = format!(
         "{}:{}",
@@ -994,7 +1016,8 @@ async fn run(cli: Cli) -> anyhow::Result<(Value, bool)> {
         scenario: cli.scenario,
         authorize: endpoint(&issuer, "authorize")?,
         token: endpoint(&issuer, "token")?,
-        userinfo: endpoint(&issuer, "userinfo")?,
+        loop_token: endpoint(&loop_issuer, "token")?,
+        loop_userinfo: endpoint(&loop_issuer, "userinfo")?,
         issuer,
         basic: format!("Basic {}", STANDARD.encode(pair)),
         client_id: cli.client_id,

@@ -94,9 +94,24 @@ pub fn generate_key_pair(
     state: KeyState,
     now: i64,
 ) -> Result<KeyRecord, KeyError> {
-    let key = new_private_key(alg)?;
+    seal_key_pair(master, tenant, alg, state, now, &new_private_key(alg)?)
+}
+
+/// Makes the record of an existing key pair `key` of `alg` for `tenant`: a fresh random `kid`,
+/// the public JWK, and the PKCS#8 DER private key sealed under `master` and bound to this tenant
+/// and kid. [`generate_key_pair`] runs it on a new key; bulk seeding (the scale benchmark's
+/// `seed_tenants`) runs it on pre-generated RSA keys, because RSA generation dominates the cost
+/// of creating a tenant.
+pub fn seal_key_pair(
+    master: &MasterKey,
+    tenant: TenantId,
+    alg: SigningAlg,
+    state: KeyState,
+    now: i64,
+    key: &PKey<Private>,
+) -> Result<KeyRecord, KeyError> {
     let kid = Kid(tessera_core::secret::random_token(KID_BYTES));
-    let public_jwk = jwk::public_jwk(&key, alg, &kid)?;
+    let public_jwk = jwk::public_jwk(key, alg, &kid)?;
     let der = Zeroizing::new(
         key.private_key_to_pkcs8()
             .map_err(KeyError::openssl("encoding a private key"))?,
@@ -118,7 +133,8 @@ pub fn generate_key_pair(
     })
 }
 
-fn new_private_key(alg: SigningAlg) -> Result<PKey<Private>, KeyError> {
+/// A new private key of `alg`: RSA-2048 with e = 65537, P-256 or Ed25519.
+pub fn new_private_key(alg: SigningAlg) -> Result<PKey<Private>, KeyError> {
     let fail = KeyError::openssl("generating a key pair");
     match alg {
         // `Rsa::generate` uses e = 65537.

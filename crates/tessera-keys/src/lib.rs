@@ -21,7 +21,9 @@ mod signing;
 mod tests;
 
 pub use error::KeyError;
-pub use forge::{GenerateKeyPair, KeyForge, forge_key_pairs, generate_key_pair};
+pub use forge::{
+    GenerateKeyPair, KeyForge, forge_key_pairs, generate_key_pair, new_private_key, seal_key_pair,
+};
 pub use keyset::{DEFAULT_ID_TOKEN_ALG, KeySet, ring_algs};
 pub use master::MasterKey;
 pub use rotation::{Rotation, ensure_rings, rotate};

@@ -24,7 +24,7 @@ mod standard;
 
 pub use actor::{TenantDirectory, TenantDirectorySettings};
 pub use admin::{
-    ADMIN_SCOPE, ClientUpdate, NewClient, NewTenant, RegisteredClient, SystemBootstrap,
+    ADMIN_SCOPE, ClientUpdate, NewClient, NewTenant, RegisteredClient, RingKeys, SystemBootstrap,
     TenantAdmin, TenantDefaults, TenantUpdate,
 };
 pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
