@@ -3,9 +3,13 @@
 //! issued, RFC 6749 §4.1.2), refresh tokens, token families, opaque access tokens, revoked JWT
 //! ids, the DPoP replay cache (a proof past its age window is refused for its age anyway) and
 //! pushed authorization requests (RFC 9126), and device codes (RFC 8628) past their expiry, and
-//! back-channel logout notices a week after they were delivered or given up.
+//! back-channel logout notices a week after they were delivered or given up, and each
+//! tenant's audit events past its `audit.retention_days`.
 //! Every delete is idempotent and
-//! indexed by expiry, so each node may run it; no lock is needed.
+//! indexed by expiry, so each node may run it; no lock is needed. With `redis.url` set, the
+//! replay cache and the throttling counters live in Redis and expire there by themselves: the
+//! janitor does nothing for them (its sweep of their tables then only finds rows left from
+//! before Redis was configured).
 
 use std::time::Duration;
 
@@ -53,6 +57,46 @@ pub async fn sweep(store: &Store, authn: &Authenticator, now: i64) -> anyhow::Re
     removed += tessera_store::account_links::prune(db, now - 86_400).await?;
     removed +=
         tessera_store::logout_outbox::delete_settled(db, now - LOGOUT_RETENTION_SECS).await?;
+    removed += prune_audit_log(store, now).await?;
+    Ok(removed)
+}
+
+/// Tenants read at a time by [`prune_audit_log`].
+const AUDIT_TENANT_PAGE: u64 = 200;
+/// Audit events deleted per statement.
+const AUDIT_BATCH: u64 = 1000;
+/// Batches per tenant and sweep; what is left goes in the next sweep.
+const AUDIT_BATCHES_PER_SWEEP: u32 = 10;
+
+/// Deletes each tenant's audit events older than its `audit.retention_days`, in bounded
+/// batches (at most [`AUDIT_BATCHES_PER_SWEEP`] × [`AUDIT_BATCH`] per tenant and sweep);
+/// returns the events removed.
+pub async fn prune_audit_log(store: &Store, now: i64) -> anyhow::Result<u64> {
+    let db = store.conn();
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let tenants =
+            tessera_store::tenants::list(db, after.as_deref(), None, AUDIT_TENANT_PAGE).await?;
+        for tenant in &tenants {
+            let days = i64::from(tenant.settings.audit.retention_days.max(1));
+            let cutoff = now.saturating_sub(days.saturating_mul(86_400));
+            for _ in 0..AUDIT_BATCHES_PER_SWEEP {
+                let n = tessera_store::audit::delete_older_than(db, tenant.id, cutoff, AUDIT_BATCH)
+                    .await?;
+                removed += n;
+                if n < AUDIT_BATCH {
+                    break;
+                }
+            }
+        }
+        match tenants.last() {
+            Some(last) if u64::try_from(tenants.len()).is_ok_and(|n| n == AUDIT_TENANT_PAGE) => {
+                after = Some(last.slug.to_string());
+            }
+            _ => break,
+        }
+    }
     Ok(removed)
 }
 

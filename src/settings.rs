@@ -47,6 +47,31 @@ pub struct Settings {
     /// Outgoing e-mail: the transport and the outbox worker (`tessera-mail`).
     #[serde(default)]
     pub mail: tessera_mail::MailSettings,
+    /// Optional Redis for the replay cache and the throttling counters.
+    #[serde(default)]
+    pub redis: RedisSettings,
+}
+
+/// Optional Redis: when `url` is set, the replay cache of one-time proof and assertion ids
+/// (RFC 9449 §11.1, RFC 7523 §3) and the sign-in throttling counters live there instead of in
+/// the database. Every node of a cluster must use the same Redis and prefix.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port/db`; empty (the default) keeps everything in the
+    /// database. May hold a password: never logged.
+    pub url: String,
+    /// Prefix of every key, so deployments can share one Redis.
+    pub prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            prefix: "tessera".to_owned(),
+        }
+    }
 }
 
 /// Back-channel logout delivery settings.
@@ -251,6 +276,9 @@ pub struct LogSettings {
     pub format: String,
     /// tracing filter.
     pub filter: String,
+    /// Whether every audit event is also written to the log stream (tracing target `audit`).
+    #[serde(default)]
+    pub audit: bool,
 }
 
 /// Command-line values that override every other layer.
@@ -335,6 +363,16 @@ impl Settings {
         }
         self.mail.validate()?;
         anyhow::ensure!(
+            self.redis.url.is_empty()
+                || self.redis.url.starts_with("redis://")
+                || self.redis.url.starts_with("redis+unix://"),
+            "redis.url must be a redis:// URL or empty"
+        );
+        anyhow::ensure!(
+            !self.redis.prefix.is_empty() && !self.redis.prefix.contains(char::is_whitespace),
+            "redis.prefix must be a non-empty word"
+        );
+        anyhow::ensure!(
             self.log.format == "pretty" || self.log.format == "json",
             "log.format must be pretty or json"
         );
@@ -407,6 +445,28 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.listen, "0.0.0.0:9000");
         assert_eq!(s.tenants.feed_poll_ms, 100);
+    }
+
+    #[test]
+    fn redis_is_off_by_default_and_set_from_the_environment() {
+        let s = Settings::load_with_env(None, &Overrides::default(), env(&[])).unwrap();
+        assert_eq!(
+            (s.redis.url.as_str(), s.redis.prefix.as_str()),
+            ("", "tessera")
+        );
+        let s = Settings::load_with_env(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("TESSERA__REDIS__URL", "redis://127.0.0.1:6379/0"),
+                ("TESSERA__REDIS__PREFIX", "idp-a"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.redis.url, "redis://127.0.0.1:6379/0");
+        assert_eq!(s.redis.prefix, "idp-a");
+        let bad = env(&[("TESSERA__REDIS__URL", "http://127.0.0.1:6379")]);
+        assert!(Settings::load_with_env(None, &Overrides::default(), bad).is_err());
     }
 
     #[test]

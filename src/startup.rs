@@ -18,7 +18,7 @@ use openssl::ssl::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use tessera_keys::{KeyForge, MasterKey};
-use tessera_store::{PoolSettings, Store};
+use tessera_store::{PoolSettings, RedisCache, Store};
 use tessera_tenants::{
     Directory, TenantAdmin, TenantDefaults, TenantDirectory, TenantDirectorySettings,
 };
@@ -63,6 +63,21 @@ impl Services {
             .await
             .context("connecting to the database")?;
         store.migrate().await.context("running migrations")?;
+        let store = match settings.redis.url.as_str() {
+            "" => store,
+            url => {
+                // Checked with PING now: a node that cannot reach the shared cache must not
+                // start and answer 503 to every sign-in.
+                let redis = RedisCache::connect(url, &settings.redis.prefix)
+                    .await
+                    .context("connecting to Redis (redis.url): is it running and reachable?")?;
+                tracing::info!(
+                    prefix = redis.prefix(),
+                    "replay cache and throttling counters in Redis"
+                );
+                store.with_redis(redis)
+            }
+        };
         let master = Arc::new(load_master_key(settings)?);
         let forge_master = Arc::clone(&master);
         let forge = SyncArbiter::start(settings.keys.forge_threads.max(1), move || {

@@ -7,6 +7,7 @@ use crate::settings::LogSettings;
 
 /// Installs the global subscriber once; later calls are no-ops (tests call it per server).
 pub fn init(log: &LogSettings) {
+    tessera_store::audit::set_log_stream(log.audit);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

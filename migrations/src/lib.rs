@@ -17,6 +17,7 @@ mod m20261128_000011_create_mfa;
 mod m20261128_000012_create_account_links;
 mod m20261128_000013_create_passkeys;
 mod m20261128_000014_create_tenant_domains;
+mod m20261128_000015_audit_indexes;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_create_account_links::Migration),
             Box::new(m20261128_000013_create_passkeys::Migration),
             Box::new(m20261128_000014_create_tenant_domains::Migration),
+            Box::new(m20261128_000015_audit_indexes::Migration),
         ]
     }
 }

@@ -32,10 +32,10 @@ fn now() -> i64 {
 }
 
 /// A client key pair: the private half signs assertions, the public JWK is registered.
-struct ClientKey {
+pub(crate) struct ClientKey {
     alg: Algorithm,
     signing: EncodingKey,
-    jwk: Value,
+    pub(crate) jwk: Value,
 }
 
 impl ClientKey {
@@ -54,7 +54,7 @@ impl ClientKey {
     }
 
     /// A P-256 key for ES256, with `kid`.
-    fn ec(kid: &str) -> Self {
+    pub(crate) fn ec(kid: &str) -> Self {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
         let ec = EcKey::generate(&group).unwrap();
         let mut ctx = BigNumContext::new().unwrap();
@@ -81,7 +81,7 @@ impl ClientKey {
 
     /// An assertion for `client_id` to `aud`, with `extra` claims added, replaced or (as
     /// `null`) removed.
-    fn assertion(&self, client_id: &str, aud: &str, extra: Value) -> String {
+    pub(crate) fn assertion(&self, client_id: &str, aud: &str, extra: Value) -> String {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid().to_owned());
         sign(&header, &self.signing, &claims(client_id, aud, extra))
@@ -122,7 +122,7 @@ fn hs256(client: &TestClient, aud: &str, extra: Value) -> String {
 }
 
 /// Registers a confidential client-credentials client with `options`.
-async fn register(app: &TestApp, tenant: &str, options: Value) -> TestClient {
+pub(crate) async fn register(app: &TestApp, tenant: &str, options: Value) -> TestClient {
     let (status, body) = try_register(app, tenant, options).await;
     assert_eq!(status, 201, "register: {body}");
     TestClient {
@@ -151,7 +151,7 @@ async fn try_register(app: &TestApp, tenant: &str, options: Value) -> (u16, Valu
 }
 
 /// A client-credentials request authenticated by `assertion`, with optional extra fields.
-async fn token_with(
+pub(crate) async fn token_with(
     app: &TestApp,
     tenant: &str,
     assertion: &str,
@@ -181,7 +181,7 @@ async fn outcome(resp: reqwest::Response) -> (u16, String, String) {
 }
 
 /// Asserts a 401 `invalid_client` with a challenge, returning the description.
-async fn assert_invalid_client(resp: reqwest::Response, case: &str) -> String {
+pub(crate) async fn assert_invalid_client(resp: reqwest::Response, case: &str) -> String {
     assert!(
         resp.headers().get(WWW_AUTHENTICATE).is_some(),
         "{case}: 401 carries WWW-Authenticate"

@@ -105,7 +105,7 @@ async fn account_sign_in(app: &TestApp, slug: &str, username: &str, password: &s
 }
 
 /// Whether a sign-in on the account page succeeds (it redirects back to the account page).
-async fn signs_in(app: &TestApp, slug: &str, username: &str, password: &str) -> bool {
+pub(crate) async fn signs_in(app: &TestApp, slug: &str, username: &str, password: &str) -> bool {
     matches!(
         account_sign_in(app, slug, username, password).await,
         Step::Redirect(_)
@@ -515,7 +515,7 @@ async fn a_forced_reset_can_keep_the_password_and_needs_an_address_unless_it_rev
 }
 
 /// Sets tenant `slug`'s lockout to lock an account after 3 failures, and waits for it to apply.
-async fn strict_lockout(app: &TestApp, token: &str, slug: &str) {
+pub(crate) async fn strict_lockout(app: &TestApp, token: &str, slug: &str) {
     let lockout =
         json!({"free_attempts": 3, "lock_after": 3, "lock_secs": 900, "window_secs": 900});
     let (status, body) = app
@@ -531,7 +531,7 @@ async fn strict_lockout(app: &TestApp, token: &str, slug: &str) {
 }
 
 /// Fails three sign-ins of `username`; then even the right password is refused as locked.
-async fn lock_by_failures(app: &TestApp, slug: &str, username: &str, password: &str) {
+pub(crate) async fn lock_by_failures(app: &TestApp, slug: &str, username: &str, password: &str) {
     for attempt in 1..=3 {
         let step = account_sign_in(app, slug, username, &format!("wrong {attempt}")).await;
         assert!([401, 429].contains(&step.page().0), "attempt {attempt}");

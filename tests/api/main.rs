@@ -14,6 +14,7 @@ mod smtp;
 
 mod account;
 mod admin;
+mod audit;
 mod branding;
 mod claims;
 mod cli;
@@ -43,6 +44,7 @@ mod par;
 mod passkeys;
 mod password_grant;
 mod password_reset;
+mod redis;
 mod registration;
 mod resources;
 mod revocation;

@@ -1,13 +1,14 @@
 //! `/tenants/{slug}/admins`: operators create tenant-admin clients. Such a client lives in the
 //! system tenant (whose tokens the admin API accepts) and administers exactly one tenant.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tessera_core::{AdminRole, ClientId, TenantSlug};
 use tessera_tenants::{ADMIN_SCOPE, NewClient, TenantAdmin};
 
 use crate::clients::{created_with_secret, reveal};
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Body, PREFIX};
 
 /// `POST /tenants/{slug}/admins` body.
@@ -31,6 +32,7 @@ struct CreatedAdmin {
 
 /// Creates a tenant-admin client for the tenant. Operators only; the system tenant has none.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -54,6 +56,21 @@ pub(crate) async fn create(
     let registered = admin.register_client(system.as_ref(), new).await?;
     let client = registered.client;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client.client_id, "admin API created a tenant admin");
+    let subject = Subject {
+        user: None,
+        client: Some(client.client_id.clone()),
+    };
+    let details = serde_json::json!({ "name": client.name, "role": "tenant_admin" });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "admin.created",
+        subject,
+        details,
+    )
+    .await;
     let location = format!("{PREFIX}/tenants/{system}/clients/{}", client.client_id);
     let created = CreatedAdmin {
         client_id: client.client_id,

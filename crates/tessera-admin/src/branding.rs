@@ -12,6 +12,7 @@ use tessera_core::TenantSettings;
 use tessera_tenants::pages::MAX_SOURCE_BYTES;
 use tessera_tenants::{TemplateChangeError, TemplateProblem, TenantAdmin};
 
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Body, Items};
 
 /// Media types a template body may be sent as; `text/x-handlebars` is the documented one.
@@ -119,6 +120,7 @@ pub(crate) async fn show_settings(
 /// `PUT /tenants/{slug}/settings`: replaces the whole document; omitted fields take their
 /// defaults.
 pub(crate) async fn replace_settings(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -126,9 +128,44 @@ pub(crate) async fn replace_settings(
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
     let settings = body?.into_inner();
+    let current = admin.settings(slug.as_ref()).await?;
     let stored = admin.set_settings(slug.as_ref(), settings).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API replaced tenant settings");
+    settings_updated(&admin, &slug, &principal, &req, &current, &stored).await;
     Ok(HttpResponse::Ok().json(stored))
+}
+
+/// Records `settings.updated` with the names of the sections that changed (never values).
+async fn settings_updated(
+    admin: &TenantAdmin,
+    slug: &tessera_core::TenantSlug,
+    principal: &AdminPrincipal,
+    req: &HttpRequest,
+    before: &TenantSettings,
+    after: &TenantSettings,
+) {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return;
+    };
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(name, value)| before.get(*name) != Some(*value))
+        .map(|(name, _)| name)
+        .chain(before.keys().filter(|name| !after.contains_key(*name)))
+        .collect();
+    let details = serde_json::json!({ "sections": changed });
+    record(
+        admin,
+        slug.as_ref(),
+        principal,
+        req,
+        "settings.updated",
+        Subject::default(),
+        details,
+    )
+    .await;
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
@@ -154,6 +191,7 @@ fn merge_patch(target: &mut Value, patch: Value) {
 /// `PATCH /tenants/{slug}/settings`: a JSON merge patch (RFC 7396) of the document, so one
 /// setting changes without restating the others; a removed field takes its default.
 pub(crate) async fn patch_settings(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -174,6 +212,7 @@ pub(crate) async fn patch_settings(
         .map_err(|e| AdminError::InvalidRequest(format!("invalid settings: {e}")))?;
     let stored = admin.set_settings(slug.as_ref(), settings).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API patched tenant settings");
+    settings_updated(&admin, &slug, &principal, &req, &current, &stored).await;
     Ok(HttpResponse::Ok().json(stored))
 }
 
@@ -221,6 +260,17 @@ pub(crate) async fn replace_template(
     match admin.set_template(slug.as_ref(), &name, source).await {
         Ok(stored) => {
             tracing::info!(admin = %principal, tenant = %slug, template = %stored.name, "admin API stored a template");
+            let details = serde_json::json!({ "template": stored.name });
+            record(
+                &admin,
+                slug.as_ref(),
+                &principal,
+                &req,
+                "template.published",
+                Subject::default(),
+                details,
+            )
+            .await;
             Ok(HttpResponse::Ok().json(stored))
         }
         Err(e) => template_failure(e),
@@ -229,6 +279,7 @@ pub(crate) async fn replace_template(
 
 /// `DELETE /tenants/{slug}/templates/{name}`: rolls back to the default.
 pub(crate) async fn reset_template(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -237,6 +288,17 @@ pub(crate) async fn reset_template(
     let slug = principal.authorize_tenant(&slug).await?;
     admin.reset_template(slug.as_ref(), &name).await?;
     tracing::info!(admin = %principal, tenant = %slug, template = %name, "admin API rolled a template back");
+    let details = serde_json::json!({ "template": name });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "template.reset",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

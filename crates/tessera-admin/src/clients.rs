@@ -3,7 +3,7 @@
 //! exchange). A new confidential client's secret is returned once, with `Cache-Control: no-store`.
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use tessera_core::{
@@ -12,6 +12,7 @@ use tessera_core::{
 use tessera_store::ClientRecord;
 use tessera_tenants::{ClientUpdate, NewClient, RegisteredClient, TenantAdmin};
 
+use crate::events::{Subject, record};
 use crate::users::{MAX_LIMIT, checked_search, next_cursor, page_limit};
 use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
@@ -169,6 +170,7 @@ pub(crate) async fn list(
 
 /// Registers a client.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -198,6 +200,25 @@ pub(crate) async fn create(
     let registered = admin.register_client(slug.as_ref(), new).await?;
     let client_id = &registered.client.client_id;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API registered a client");
+    let details = serde_json::json!({
+        "name": registered.client.name,
+        "client_type": registered.client.client_type,
+        "grant_types": registered.client.grant_types,
+    });
+    let subject = Subject {
+        user: None,
+        client: Some(client_id.clone()),
+    };
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "client.created",
+        subject,
+        details,
+    )
+    .await;
     let location = format!("{PREFIX}/tenants/{slug}/clients/{client_id}");
     Ok(created_with_secret(
         location,
@@ -219,6 +240,7 @@ pub(crate) async fn show(
 
 /// Changes a client's name, redirect URIs, scopes, token format, consent policy or options.
 pub(crate) async fn update(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -227,6 +249,21 @@ pub(crate) async fn update(
     let (slug, client_id) = path.into_inner();
     let slug = principal.authorize_tenant(&slug).await?;
     let body = body?.into_inner();
+    let changed: Vec<&str> = [
+        ("name", body.name.is_some()),
+        ("redirect_uris", body.redirect_uris.is_some()),
+        (
+            "post_logout_redirect_uris",
+            body.post_logout_redirect_uris.is_some(),
+        ),
+        ("scopes", body.scopes.is_some()),
+        ("token_format", body.token_format.is_some()),
+        ("first_party", body.first_party.is_some()),
+        ("options", body.options.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
     let update = ClientUpdate {
         name: body.name,
         redirect_uris: body.redirect_uris,
@@ -242,11 +279,27 @@ pub(crate) async fn update(
         .update_client(slug.as_ref(), &client_id, update)
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API updated a client");
+    let subject = Subject {
+        user: None,
+        client: Some(client.client_id.clone()),
+    };
+    let details = serde_json::json!({ "fields": changed });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "client.updated",
+        subject,
+        details,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(client))
 }
 
 /// Deletes a client.
 pub(crate) async fn delete(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -255,5 +308,20 @@ pub(crate) async fn delete(
     let slug = principal.authorize_tenant(&slug).await?;
     admin.delete_client(slug.as_ref(), &client_id).await?;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API deleted a client");
+    let subject = Subject {
+        user: None,
+        client: ClientId::parse(&client_id),
+    };
+    let details = serde_json::json!({});
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "client.deleted",
+        subject,
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

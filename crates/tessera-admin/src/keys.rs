@@ -1,12 +1,13 @@
 //! `/tenants/{slug}/keys`: list a tenant's signing keys (public halves only) and rotate them now.
 //! A tenant keeps one key ring per algorithm: its own (access tokens) and RS256 (ID tokens).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tessera_core::{KeyState, Kid, SigningAlg};
 use tessera_store::KeyRecord;
 use tessera_tenants::TenantAdmin;
 
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Items, Query};
 
 /// `GET /tenants/{slug}/keys` query.
@@ -108,6 +109,7 @@ pub(crate) async fn list(
 
 /// Rotates every key ring of a tenant now: next → active, active → retired, and a new next key.
 pub(crate) async fn rotate(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -120,6 +122,28 @@ pub(crate) async fn rotate(
         )
     })?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API rotated signing keys");
+    let rings: Vec<serde_json::Value> = rotation
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "alg": r.alg,
+                "retired": r.retired,
+                "activated": r.activated,
+                "next": r.next,
+            })
+        })
+        .collect();
+    let details = serde_json::json!({ "scheduled": false, "rings": rings });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "key.rotated",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(RotationView::new(rotation)?))
 }
 

@@ -10,6 +10,7 @@ mod branding;
 mod clients;
 pub mod domains;
 mod error;
+mod events;
 mod grants;
 mod keys;
 pub mod lifecycle;
@@ -107,6 +108,7 @@ admin_routes! {
     "/tenants/{slug}/users/{username}/unlock" => { post => lifecycle::unlock },
     "/tenants/{slug}/invitations" => { post => lifecycle::invite },
     "/tenants/{slug}/audit-events" => { get => audit::list },
+    "/tenants/{slug}/audit-events/export" => { get => audit::export },
     "/tenants/{slug}/users/{username}/disable" => { post => users::disable },
     "/tenants/{slug}/users/{username}/enable" => { post => users::enable },
     "/tenants/{slug}/users/{username}/grants" => { get => grants::list_for_user },

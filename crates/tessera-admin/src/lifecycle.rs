@@ -436,11 +436,13 @@ impl Lifecycle<'_> {
                 .map_err(store_error)?;
         }
         let key = user_key(user.id);
-        let counter_cleared = tessera_store::throttle::find(&txn, tenant, &key)
-            .await
-            .map_err(store_error)?
-            .is_some();
-        tessera_store::throttle::delete(&txn, tenant, &key)
+        // With Redis the counter goes at once, before the commit, so a Redis failure undoes
+        // the whole unlock (503) rather than audit one that left the counter in place; see
+        // `Ephemeral::clear_counter_in`.
+        let counter_cleared = self
+            .store
+            .ephemeral()
+            .clear_counter_in(&txn, tenant, &key)
             .await
             .map_err(store_error)?;
         record(

@@ -3,12 +3,13 @@
 //! listing shows no secrets.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use tessera_store::registration::InitialAccessTokenRecord;
 use tessera_tenants::TenantAdmin;
 
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
 
 /// `POST /tenants/{slug}/registration-tokens` body.
@@ -43,6 +44,7 @@ pub(crate) async fn list(
 
 /// Creates an initial access token.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -50,6 +52,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
     let body = body?.into_inner();
+    let (body_expires_in, body_max_uses) = (body.expires_in, body.max_uses);
     let created = admin
         .create_initial_access_token(
             slug.as_ref(),
@@ -59,6 +62,21 @@ pub(crate) async fn create(
         )
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, id = %created.record.id, "admin API created an initial access token");
+    let details = serde_json::json!({
+        "id": created.record.id,
+        "expires_in": body_expires_in,
+        "max_uses": body_max_uses,
+    });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "registration_token.created",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -76,6 +94,7 @@ pub(crate) async fn create(
 
 /// Deletes an initial access token.
 pub(crate) async fn delete(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -86,5 +105,16 @@ pub(crate) async fn delete(
         .delete_initial_access_token(slug.as_ref(), &id)
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, id = %id, "admin API deleted an initial access token");
+    let details = serde_json::json!({ "id": id });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "registration_token.deleted",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

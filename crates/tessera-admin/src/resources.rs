@@ -4,11 +4,12 @@
 //! keeps an encoded `/` inside the segment and the extractor decodes it.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 use tessera_core::TokenFormat;
 use tessera_tenants::{NewResourceServer, ResourceServerUpdate, TenantAdmin};
 
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
 
 /// `POST /tenants/{slug}/resource-servers` body.
@@ -77,6 +78,7 @@ pub(crate) async fn list(
 
 /// Creates a resource server.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -98,6 +100,17 @@ pub(crate) async fn create(
         )
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, resource = %created.identifier, "admin API created a resource server");
+    let details = serde_json::json!({ "resource": created.identifier });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "resource_server.created",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -120,6 +133,7 @@ pub(crate) async fn show(
 
 /// Changes a resource server's settings; its identifier is fixed.
 pub(crate) async fn update(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -142,12 +156,24 @@ pub(crate) async fn update(
         )
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, resource = %identifier, "admin API updated a resource server");
+    let details = serde_json::json!({ "resource": identifier });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "resource_server.updated",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(server))
 }
 
 /// Deletes a resource server; 409 while a client names it as its default resource or as a
 /// token-exchange audience.
 pub(crate) async fn delete(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -158,6 +184,17 @@ pub(crate) async fn delete(
         .delete_resource_server(slug.as_ref(), &identifier)
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, resource = %identifier, "admin API deleted a resource server");
+    let details = serde_json::json!({ "resource": identifier });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "resource_server.deleted",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,11 +1,12 @@
 //! `/tenants/{slug}/scopes`: list a tenant's scope definitions and define new ones.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tessera_core::Scope;
 use tessera_tenants::TenantAdmin;
 
+use crate::events::{Subject, record};
 use crate::{AdminError, AdminPrincipal, Body, Items, PREFIX};
 
 /// `POST /tenants/{slug}/scopes` body.
@@ -31,6 +32,7 @@ pub(crate) async fn list(
 
 /// Defines a scope.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -47,6 +49,17 @@ pub(crate) async fn create(
         )
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, scope = %scope.name, "admin API defined a scope");
+    let details = serde_json::json!({ "scope": scope.name });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "scope.created",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("{PREFIX}/tenants/{slug}/scopes")))
         .json(scope))

@@ -2,12 +2,13 @@
 //! enable/disable and delete tenants. Creating, deleting and status changes are for operators.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tessera_core::{SigningAlg, TenantId, TenantSlug, TenantStatus};
 use tessera_store::TenantRecord;
 use tessera_tenants::{NewTenant, TenantAdmin, TenantError, TenantUpdate};
 
+use crate::events::{Subject, record, record_in};
 use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
 /// Page size when `limit` is absent.
@@ -111,6 +112,7 @@ async fn own_tenant(admin: &TenantAdmin, id: TenantId) -> Result<Option<TenantRe
 
 /// Creates a tenant with its standard scopes and signing keys. Operators only.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     body: Body<CreateTenant>,
@@ -125,6 +127,18 @@ pub(crate) async fn create(
         })
         .await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, "admin API created a tenant");
+    let details =
+        serde_json::json!({ "slug": tenant.slug, "name": tenant.name, "alg": tenant.signing_alg });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "tenant.created",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -146,6 +160,7 @@ pub(crate) async fn show(
 
 /// Changes a tenant's settings and, for operators, its status.
 pub(crate) async fn update(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
@@ -162,6 +177,12 @@ pub(crate) async fn update(
             "the system tenant cannot be disabled".into(),
         ));
     }
+    let details = serde_json::json!({
+        "name": body.name,
+        "access_token_ttl": body.access_token_ttl,
+        "key_rotation_interval": body.key_rotation_interval,
+        "status": body.status,
+    });
     let update = TenantUpdate {
         name: body.name,
         access_token_ttl: body.access_token_ttl,
@@ -181,6 +202,16 @@ pub(crate) async fn update(
     let tenant = match tenant {
         Some(t) => {
             tracing::info!(admin = %principal, tenant = %slug, "admin API updated a tenant");
+            record_in(
+                &admin,
+                t.id,
+                &principal,
+                &req,
+                "tenant.updated",
+                Subject::default(),
+                details,
+            )
+            .await;
             t
         }
         None => admin.tenant(slug.as_ref()).await?,
@@ -190,14 +221,29 @@ pub(crate) async fn update(
 
 /// Deletes a tenant and everything it owns. Operators only.
 pub(crate) async fn delete(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     principal.require_operator()?;
     let slug = principal.authorize_tenant(&path).await?;
+    let deleted = admin.tenant(slug.as_ref()).await?;
     admin.delete_tenant(slug.as_ref()).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API deleted a tenant");
+    // The tenant's own log is gone with it: the system tenant's log keeps the deletion.
+    let details = serde_json::json!({ "slug": deleted.slug, "tenant_id": deleted.id });
+    let system = TenantSlug::system();
+    record(
+        &admin,
+        system.as_ref(),
+        &principal,
+        &req,
+        "tenant.deleted",
+        Subject::default(),
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,7 +3,7 @@
 //! goes in, never out: responses carry no hash, only whether the user has a password.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -12,6 +12,7 @@ use tessera_core::{UserId, UserStatus};
 use tessera_store::{StandardClaims, TenantRecord, UserRecord};
 use tessera_tenants::TenantAdmin;
 
+use crate::events::{Subject, record_in};
 use crate::{AdminError, AdminPrincipal, Body, PREFIX, Query};
 
 /// Page size when `limit` is absent, in the listings paged by [`page_limit`].
@@ -297,6 +298,7 @@ pub(crate) async fn list(
 
 /// Creates a user, with a password checked against the tenant's policy if one is given.
 pub(crate) async fn create(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -314,6 +316,20 @@ pub(crate) async fn create(
     };
     let user = authn.create_user(&tenant, new).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API created a user");
+    let details = serde_json::json!({ "username": user.username, "has_password": user.password_hash.is_some() });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.created",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     let location = format!(
         "{PREFIX}/tenants/{}/users/{}",
         tenant.slug,
@@ -339,6 +355,7 @@ pub(crate) async fn show(
 
 /// Changes a user's e-mail address, its verification flag and claims.
 pub(crate) async fn update(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -353,6 +370,14 @@ pub(crate) async fn update(
         .claims
         .map(|patch| merged_claims(&current.claims, patch))
         .transpose()?;
+    let changed: Vec<&str> = [
+        ("email", body.email.is_some()),
+        ("email_verified", body.email_verified.is_some()),
+        ("claims", claims.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
     let patch = UserPatch {
         email: body.email,
         email_verified: body.email_verified,
@@ -360,12 +385,27 @@ pub(crate) async fn update(
     };
     let user = authn.update_user(tenant.id, current.id, patch).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API updated a user");
+    let details = serde_json::json!({ "fields": changed });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.updated",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
 /// Deletes a user with its sessions, grants and tokens; the clients of its sessions get
 /// back-channel logout tokens.
 pub(crate) async fn delete(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -380,11 +420,26 @@ pub(crate) async fn delete(
     sessions_ended(&admin, &tenant, user.id, &sids, false).await;
     authn.delete_user(tenant.id, user.id).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API deleted a user");
+    let details = serde_json::json!({ "username": user.username });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.deleted",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Sets a user's password; the user's sessions end.
 pub(crate) async fn set_password(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -399,12 +454,27 @@ pub(crate) async fn set_password(
     authn.set_password(&tenant, user.id, body.password).await?;
     sessions_ended(&admin, &tenant, user.id, &sids, false).await;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API set a user's password");
+    let details = serde_json::json!({ "sessions_ended": sids.len() });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.password_set",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Ends every session of a user (signing the user out everywhere); the clients of those
 /// sessions get back-channel logout tokens.
 pub(crate) async fn end_sessions(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -417,6 +487,20 @@ pub(crate) async fn end_sessions(
     authn.end_user_sessions(tenant.id, user.id).await?;
     sessions_ended(&admin, &tenant, user.id, &sids, true).await;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, sessions = sids.len(), "admin API ended a user's sessions");
+    let details = serde_json::json!({ "sessions": sids.len() });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.sessions_ended",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -479,25 +563,28 @@ async fn sessions_ended(
 
 /// Disables a user: sign-in is refused and the user's sessions end.
 pub(crate) async fn disable(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    set_status(principal, admin, authn, path, UserStatus::Disabled).await
+    set_status(req, principal, admin, authn, path, UserStatus::Disabled).await
 }
 
 /// Enables a disabled (or administratively locked) user.
 pub(crate) async fn enable(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    set_status(principal, admin, authn, path, UserStatus::Active).await
+    set_status(req, principal, admin, authn, path, UserStatus::Active).await
 }
 
 async fn set_status(
+    req: HttpRequest,
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     authn: web::Data<Authenticator>,
@@ -513,6 +600,25 @@ async fn set_status(
         sessions_ended(&admin, &tenant, user.id, &sids, false).await;
     }
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, status = %status, "admin API changed a user's status");
+    let action = if status == UserStatus::Active {
+        "user.enabled"
+    } else {
+        "user.disabled"
+    };
+    let details = serde_json::json!({ "status": status.to_string() });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        action,
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
     let user = authn
         .user(tenant.id, user.id)
         .await?

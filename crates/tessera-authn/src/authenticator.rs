@@ -181,7 +181,10 @@ impl Authenticator {
         let txn = self.store.begin().await?;
         users::set_password_hash(&txn, tenant.id, user, Some(&hash), Clock.now()).await?;
         sessions::delete_for_user(&txn, tenant.id, user).await?;
-        throttle_rows::delete(&txn, tenant.id, &user_key(user)).await?;
+        self.store
+            .ephemeral()
+            .clear_counter_in(&txn, tenant.id, &user_key(user))
+            .await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!("set a user's password");
         Ok(())
@@ -289,7 +292,10 @@ impl Authenticator {
     pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), AuthnError> {
         let txn = self.store.begin().await?;
         sessions::delete_for_user(&txn, tenant, id).await?;
-        throttle_rows::delete(&txn, tenant, &user_key(id)).await?;
+        self.store
+            .ephemeral()
+            .clear_counter_in(&txn, tenant, &user_key(id))
+            .await?;
         users::delete_grants_and_tokens(&txn, tenant, id, Clock.now()).await?;
         tessera_store::mfa::delete_for_user(&txn, tenant, id).await?;
         users::delete(&txn, tenant, id).await?;
@@ -330,11 +336,17 @@ impl Authenticator {
             // Not a possible username: count it under a bounded key all the same.
             (None, None) => name_key(&format!("#{}", sha256_hex(username))),
         };
-        let account = throttle::reserve(db, tenant.id, account_key, lockout, now).await?;
+        let account = throttle::reserve(&self.store, tenant.id, account_key, lockout, now).await?;
         let address = match client_ip {
             Some(ip) => {
-                match throttle::reserve(db, tenant.id, ip_key(ip), &lockout.for_address(), now)
-                    .await
+                match throttle::reserve(
+                    &self.store,
+                    tenant.id,
+                    ip_key(ip),
+                    &lockout.for_address(),
+                    now,
+                )
+                .await
                 {
                     Ok(reservation) => Some(reservation),
                     Err(refusal) => {
@@ -369,13 +381,19 @@ impl Authenticator {
                 .chain(address.as_ref().and_then(|a| a.locked_until))
                 .max();
             return Err(match lock {
-                Some(until) => LoginError::Locked { until },
+                Some(until) => LoginError::Locked {
+                    until,
+                    locked_now: true,
+                },
                 None => LoginError::InvalidCredentials,
             });
         };
-        throttle_rows::delete(db, tenant.id, &account.key).await?;
+        self.store
+            .ephemeral()
+            .delete_counter(tenant.id, &account.key)
+            .await?;
         if let Some(address) = &address {
-            throttle::forgive(db, tenant.id, address).await?;
+            throttle::forgive(&self.store, tenant.id, address).await?;
         }
         if user.status != UserStatus::Active {
             return Err(LoginError::AccountDisabled);
@@ -449,7 +467,7 @@ impl Authenticator {
 
     /// Gives back a counted attempt; a failure only logs (the counter errs on the safe side).
     async fn forgive(&self, tenant: TenantId, reservation: &Reservation) {
-        if let Err(e) = throttle::forgive(self.store.conn(), tenant, reservation).await {
+        if let Err(e) = throttle::forgive(&self.store, tenant, reservation).await {
             tracing::warn!(error = %e, "taking back a sign-in attempt failed");
         }
     }
@@ -580,7 +598,9 @@ impl Authenticator {
     }
 
     /// Deletes expired sessions and stale throttle rows (all tenants); returns rows removed.
-    /// Idle expiry and counter windows follow each tenant's own settings.
+    /// Idle expiry and counter windows follow each tenant's own settings. Counters kept in
+    /// Redis expire there by themselves; the rows swept here are then only those left from
+    /// before Redis was configured (an indexed look-up that finds nothing afterwards).
     pub async fn prune(&self, now: i64) -> Result<u64, AuthnError> {
         let db = self.store.conn();
         let mut removed = sessions::delete_expired(db, now).await?;

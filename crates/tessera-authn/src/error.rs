@@ -54,6 +54,8 @@ pub enum LoginError {
     Locked {
         /// End of the lock, Unix seconds.
         until: i64,
+        /// Whether this very attempt was the failure that set the lock (audited `user.locked`).
+        locked_now: bool,
     },
     /// The password was right but an administrator disabled or locked the account.
     #[error("This account is disabled. Contact your administrator.")]

@@ -183,8 +183,12 @@ impl Authenticator {
             )
             .await?;
         }
-        // A reset link also answers "the account is locked after failed attempts".
-        tessera_store::throttle::delete(&txn, tenant.id, &user_key(user.id)).await?;
+        // A reset link also answers "the account is locked after failed attempts". (With Redis
+        // the counter goes at once, before the commit: see `Ephemeral::clear_counter_in`.)
+        self.store
+            .ephemeral()
+            .clear_counter_in(&txn, tenant.id, &user_key(user.id))
+            .await?;
         let (sessions_ended, families_revoked) =
             end_access(&txn, tenant, user.id, "password reset", now).await?;
         let user = users::find(&txn, tenant.id, link.user_id)

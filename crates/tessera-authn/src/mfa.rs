@@ -491,12 +491,13 @@ impl Authenticator {
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<Vec<Reservation>, LoginError> {
-        let db = self.store.conn();
         let lockout = &tenant.settings.lockout;
-        let account = throttle::reserve(db, tenant.id, user_key(user), lockout, now).await?;
+        let account =
+            throttle::reserve(&self.store, tenant.id, user_key(user), lockout, now).await?;
         let mut reservations = vec![account];
         if let Some(ip) = client_ip {
-            match throttle::reserve(db, tenant.id, ip_key(ip), &lockout.for_address(), now).await {
+            let address = lockout.for_address();
+            match throttle::reserve(&self.store, tenant.id, ip_key(ip), &address, now).await {
                 Ok(r) => reservations.push(r),
                 Err(refusal) => {
                     self.forgive_all(tenant.id, &reservations).await;
@@ -510,7 +511,7 @@ impl Authenticator {
     /// Takes back attempts that succeeded; failures only log.
     async fn forgive_all(&self, tenant: TenantId, reservations: &[Reservation]) {
         for r in reservations {
-            if let Err(e) = throttle::forgive(self.store.conn(), tenant, r).await {
+            if let Err(e) = throttle::forgive(&self.store, tenant, r).await {
                 tracing::warn!(error = %e, "taking back a sign-in attempt failed");
             }
         }

@@ -15,7 +15,7 @@ use tessera_core::secret::random_token;
 use tessera_core::{PasskeyId, TenantId, UserId, UserStatus};
 use tessera_keys::MasterKey;
 use tessera_store::passkeys::{self, PasskeyRecord};
-use tessera_store::{StoreError, TenantRecord, UserRecord, audit, replay, users};
+use tessera_store::{StoreError, TenantRecord, UserRecord, audit, users};
 use webauthn_rs::prelude::{
     Credential, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
@@ -586,7 +586,12 @@ impl Authenticator {
         expires_at: i64,
     ) -> Result<(), PasskeyError> {
         let key = format!("passkey-ceremony|{nonce}");
-        if replay::remember(self.store.conn(), tenant, &key, expires_at).await? {
+        if self
+            .store
+            .ephemeral()
+            .remember(tenant, &key, expires_at)
+            .await?
+        {
             Ok(())
         } else {
             Err(PasskeyError::Expired)

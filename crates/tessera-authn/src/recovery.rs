@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use sea_orm::ConnectionTrait;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_core::{Clock, TenantId, UserId};
-use tessera_store::{AuditEventRecord, TenantRecord, ThrottleRecord, audit, throttle as rows};
+use tessera_store::{AuditEventRecord, TenantRecord, ThrottleRecord, audit};
 
 use crate::links::PasswordSet;
 use crate::policy::check_password;
@@ -117,9 +117,9 @@ impl Authenticator {
         window_secs: i64,
         now: i64,
     ) -> Result<bool, AuthnError> {
-        let db = self.store.conn();
+        let counters = self.store.ephemeral();
         for _ in 0..CAS_ATTEMPTS {
-            let current = rows::find(db, tenant, key).await?;
+            let current = counters.find_counter(tenant, key).await?;
             let live = current
                 .as_ref()
                 .filter(|r| now < r.window_started_at.saturating_add(window_secs));
@@ -139,7 +139,12 @@ impl Authenticator {
                 locked_until: Some(started.saturating_add(window_secs)),
                 updated_at: now,
             };
-            if rows::compare_and_set(db, current.as_ref(), &next).await? {
+            // The quota matters until its window ends (held in `locked_until` above).
+            let keep_until = started.saturating_add(window_secs);
+            if counters
+                .compare_and_set_counter(current.as_ref(), &next, keep_until)
+                .await?
+            {
                 return Ok(true);
             }
         }
@@ -179,7 +184,7 @@ impl Authenticator {
         }
         let now = Clock.now();
         let reservation = throttle::reserve(
-            self.store.conn(),
+            &self.store,
             tenant.id,
             user_key(user),
             &tenant.settings.lockout,
@@ -193,19 +198,22 @@ impl Authenticator {
         match outcome {
             Ok(set) => {
                 // As a successful sign-in: the account's counter starts afresh.
-                if let Err(e) = rows::delete(self.store.conn(), tenant.id, &reservation.key).await {
+                let counters = self.store.ephemeral();
+                if let Err(e) = counters.delete_counter(tenant.id, &reservation.key).await {
                     tracing::warn!(error = %e, "clearing the sign-in counter failed");
                 }
                 Ok(set)
             }
             // The policy passed and the account has a password: the current one was wrong.
             Err(AuthnError::Invalid(_)) => Err(match reservation.locked_until {
-                Some(until) => ChangeError::Throttled(LoginError::Locked { until }),
+                Some(until) => ChangeError::Throttled(LoginError::Locked {
+                    until,
+                    locked_now: true,
+                }),
                 None => ChangeError::WrongCurrent,
             }),
             Err(other) => {
-                if let Err(e) = throttle::forgive(self.store.conn(), tenant.id, &reservation).await
-                {
+                if let Err(e) = throttle::forgive(&self.store, tenant.id, &reservation).await {
                     tracing::warn!(error = %e, "taking back a password-change attempt failed");
                 }
                 Err(match other {

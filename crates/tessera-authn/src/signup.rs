@@ -11,7 +11,7 @@ use tessera_core::{Clock, TenantId, UserId};
 use tessera_store::account_links::{self, LinkKind};
 use tessera_store::{
     AuditEventRecord, StandardClaims, StoreError, TenantRecord, ThrottleRecord, UserRecord, audit,
-    throttle as throttle_rows, users,
+    users,
 };
 
 use crate::policy::{check_password, normalize_email, normalize_username};
@@ -205,9 +205,9 @@ impl Authenticator {
         now: i64,
     ) -> Result<(), SignUpError> {
         let key = signup_key(ip);
-        let db = self.store.conn();
+        let counters = self.store.ephemeral();
         for _ in 0..CAS_ATTEMPTS {
-            let old = throttle_rows::find(db, tenant, &key).await?;
+            let old = counters.find_counter(tenant, &key).await?;
             let live = old
                 .as_ref()
                 .filter(|r| now < r.window_started_at.saturating_add(SIGNUP_WINDOW_SECS));
@@ -225,7 +225,11 @@ impl Authenticator {
                 locked_until: Some(started + SIGNUP_WINDOW_SECS),
                 updated_at: now,
             };
-            if throttle_rows::compare_and_set(db, old.as_ref(), &new).await? {
+            let keep_until = started + SIGNUP_WINDOW_SECS;
+            if counters
+                .compare_and_set_counter(old.as_ref(), &new, keep_until)
+                .await?
+            {
                 return Ok(());
             }
         }

@@ -427,11 +427,11 @@ async fn failures_beyond_the_free_attempts_are_delayed_then_locked_until_the_loc
     let until = T0 + 6 + 600;
     assert!(matches!(
         login(&auth, &t, "alice", "wrong", T0 + 6).await,
-        Err(LoginError::Locked { until: u }) if u == until
+        Err(LoginError::Locked { until: u, locked_now: true }) if u == until
     ));
     assert!(matches!(
         login(&auth, &t, "alice", PASSWORD, until - 1).await,
-        Err(LoginError::Locked { until: u }) if u == until
+        Err(LoginError::Locked { until: u, locked_now: false }) if u == until
     ));
     // The lock expires; the right password gets in and clears the counter.
     login(&auth, &t, "alice", PASSWORD, until).await.unwrap();

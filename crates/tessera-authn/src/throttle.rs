@@ -6,9 +6,8 @@
 
 use std::net::IpAddr;
 
-use sea_orm::ConnectionTrait;
 use tessera_core::{LockoutPolicy, TenantId, UserId};
-use tessera_store::{ThrottleRecord, throttle};
+use tessera_store::{Store, ThrottleRecord};
 
 use crate::LoginError;
 
@@ -118,16 +117,18 @@ pub struct Reservation {
     pub locked_until: Option<i64>,
 }
 
-/// Counts an attempt against `key` if the counter allows one now; otherwise the refusal.
-pub async fn reserve<C: ConnectionTrait>(
-    db: &C,
+/// Counts an attempt against `key` if the counter allows one now; otherwise the refusal. The
+/// counter lives where the store keeps ephemeral values (the database, or Redis).
+pub async fn reserve(
+    store: &Store,
     tenant: TenantId,
     key: String,
     policy: &LockoutPolicy,
     now: i64,
 ) -> Result<Reservation, LoginError> {
+    let counters = store.ephemeral();
     for _ in 0..CAS_ATTEMPTS {
-        let current = throttle::find(db, tenant, &key).await?;
+        let current = counters.find_counter(tenant, &key).await?;
         let (failures, window_started_at) = match evaluate(current.as_ref(), policy, now) {
             Verdict::Allow {
                 failures,
@@ -136,7 +137,12 @@ pub async fn reserve<C: ConnectionTrait>(
             Verdict::Throttled { retry_after_secs } => {
                 return Err(LoginError::Throttled { retry_after_secs });
             }
-            Verdict::Locked { until } => return Err(LoginError::Locked { until }),
+            Verdict::Locked { until } => {
+                return Err(LoginError::Locked {
+                    until,
+                    locked_now: false,
+                });
+            }
         };
         let failures = failures.saturating_add(1);
         let locked_until =
@@ -149,7 +155,14 @@ pub async fn reserve<C: ConnectionTrait>(
             locked_until,
             updated_at: now,
         };
-        if throttle::compare_and_set(db, current.as_ref(), &next).await? {
+        // The counter matters until its window ends or its lock is served, whichever is later.
+        let keep_until = window_started_at
+            .saturating_add(policy.window_secs)
+            .max(locked_until.unwrap_or(i64::MIN));
+        if counters
+            .compare_and_set_counter(current.as_ref(), &next, keep_until)
+            .await?
+        {
             return Ok(Reservation { key, locked_until });
         }
     }
@@ -160,12 +173,15 @@ pub async fn reserve<C: ConnectionTrait>(
 }
 
 /// Takes back an attempt that succeeded (or was refused by another counter).
-pub async fn forgive<C: ConnectionTrait>(
-    db: &C,
+pub async fn forgive(
+    store: &Store,
     tenant: TenantId,
     reservation: &Reservation,
 ) -> Result<(), LoginError> {
-    throttle::forgive_one(db, tenant, &reservation.key, reservation.locked_until).await?;
+    store
+        .ephemeral()
+        .forgive_one(tenant, &reservation.key, reservation.locked_until)
+        .await?;
     Ok(())
 }
 

@@ -31,6 +31,24 @@ pub struct TenantSettings {
     pub mfa: MfaSettings,
     /// The account lifecycle: self-registration, e-mail verification, password reset.
     pub accounts: AccountPolicy,
+    /// The audit log: how long its events are kept.
+    pub audit: AuditPolicy,
+}
+
+/// The tenant's audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditPolicy {
+    /// Days an audit event is kept before the janitor deletes it, 1 to 3650 (default 365).
+    pub retention_days: u32,
+}
+
+impl Default for AuditPolicy {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
 }
 
 /// Who may create an account at the tenant's sign-up page.
@@ -466,6 +484,9 @@ impl TenantSettings {
     pub fn validate(&self) -> Result<(), String> {
         self.mail.validate()?;
         self.accounts.validate()?;
+        if !(1..=3650).contains(&self.audit.retention_days) {
+            return Err("audit.retention_days must be between 1 and 3650".into());
+        }
         let p = &self.password;
         if !(8 * 1024..=1024 * 1024).contains(&p.argon2_memory_kib) && p.argon2_memory_kib != 8 {
             // 8 KiB is argon2's minimum, allowed for benchmark tenants; otherwise 8 MiB..1 GiB.

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod codes;
 pub mod device_codes;
 pub mod domains;
+pub mod ephemeral;
 pub mod families;
 pub mod feed;
 pub mod grants;
@@ -44,6 +45,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+pub use ephemeral::{Ephemeral, RedisCache};
 pub use records::*;
 pub use sea_orm::{DatabaseTransaction, TransactionTrait as Transactions};
 
@@ -62,6 +64,9 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error(transparent)]
     Database(DbErr),
+    /// Redis (the optional shared cache, [`RedisCache`]) is unreachable or failed a command.
+    #[error("the shared cache (Redis) is unavailable: {0}")]
+    CacheUnavailable(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -74,14 +79,19 @@ impl From<DbErr> for StoreError {
 }
 
 impl StoreError {
-    /// Whether the failure is the database being unreachable rather than a bad request: no
-    /// connection to be had, a connection that broke mid-query, or the server refusing work while
-    /// it shuts down or starts (SQLSTATE classes 08 "connection exception" and 57 "operator
-    /// intervention", e.g. `57P01` when PostgreSQL is stopped under a running query).
+    /// Whether the failure is the database (or Redis) being unreachable rather than a bad
+    /// request: no connection to be had, a connection that broke mid-query, or the server
+    /// refusing work while it shuts down or starts (SQLSTATE classes 08 "connection exception"
+    /// and 57 "operator intervention", e.g. `57P01` when PostgreSQL is stopped under a running
+    /// query).
+    /// Every Redis failure counts: the commands are well-formed, so an error means Redis is
+    /// down, restarting, out of memory or too slow.
     pub fn is_unavailable(&self) -> bool {
         use sea_orm::sqlx::Error as Sqlx;
-        let StoreError::Database(err) = self else {
-            return false;
+        let err = match self {
+            StoreError::Database(err) => err,
+            StoreError::CacheUnavailable(_) => return true,
+            _ => return false,
         };
         let runtime = match err {
             DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => return true,
@@ -136,6 +146,8 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// Recently read active opaque tokens ([`access_tokens::find_live`]).
     active_tokens: std::sync::Arc<access_tokens::ActiveTokenCache>,
+    /// Redis for the replay cache and throttling counters, when `redis.url` is configured.
+    redis: Option<RedisCache>,
 }
 
 impl Store {
@@ -184,7 +196,28 @@ impl Store {
             active_tokens: std::sync::Arc::new(access_tokens::ActiveTokenCache::new(
                 access_tokens::CACHE_ENTRIES,
             )),
+            redis: None,
         })
+    }
+
+    /// Keeps the replay cache and the throttling counters in `redis` instead of the database.
+    pub fn with_redis(mut self, redis: RedisCache) -> Self {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// Redis, when configured ([`Store::with_redis`]).
+    pub fn redis(&self) -> Option<&RedisCache> {
+        self.redis.as_ref()
+    }
+
+    /// Where the replay cache and the throttling counters live: Redis when configured,
+    /// otherwise the database.
+    pub fn ephemeral(&self) -> Ephemeral<'_> {
+        match &self.redis {
+            Some(redis) => Ephemeral::Redis(redis),
+            None => Ephemeral::Database(self),
+        }
     }
 
     /// Applies every pending migration, once per cluster: concurrent callers (other nodes,

@@ -151,8 +151,14 @@ impl TenantDirectory {
             match admin.due_for_rotation(100).await {
                 Ok(due) => {
                     for tenant in due {
-                        if let Err(e) = admin.rotate(&tenant).await {
-                            tracing::warn!(tenant = %tenant.slug, error = %e, "scheduled key rotation failed");
+                        match admin.rotate(&tenant).await {
+                            Ok(Some(rotations)) => {
+                                record_rotation(admin.store(), &tenant, &rotations).await
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::warn!(tenant = %tenant.slug, error = %e, "scheduled key rotation failed")
+                            }
                         }
                     }
                 }
@@ -168,6 +174,28 @@ impl TenantDirectory {
                 .map(|_, act, _| act.rotating = false),
         );
     }
+}
+
+/// Records the scheduled rotation of a tenant's keys (`key.rotated`, actor `system`).
+async fn record_rotation(
+    store: &tessera_store::Store,
+    tenant: &tessera_store::TenantRecord,
+    rotations: &[tessera_keys::Rotation],
+) {
+    let rings: Vec<serde_json::Value> = rotations
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "alg": r.alg,
+                "retired": r.retired,
+                "activated": r.activated,
+                "next": r.next,
+            })
+        })
+        .collect();
+    let event = tessera_store::AuditEventRecord::new(tenant.id, "key.rotated", "system")
+        .details(serde_json::json!({ "scheduled": true, "rings": rings }));
+    tessera_store::audit::record(store.conn(), event).await;
 }
 
 /// Runs `fut` as a task of the Tokio runtime rather than inside the actor. When the system stops

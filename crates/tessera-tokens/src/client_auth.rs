@@ -26,7 +26,7 @@ use tessera_core::secret::verify_sha256_hex;
 use tessera_core::{AuthMethod, ClientType};
 use tessera_keys::MasterKey;
 use tessera_keys::foreign::{self, VerifiedJws};
-use tessera_store::{ClientRecord, Store, clients, replay};
+use tessera_store::{ClientRecord, Store, clients};
 use tessera_tenants::TenantSnapshot;
 
 use crate::client_keys::{ClientKeyResolver, ClientKeysError, client_jwks, keys_of};
@@ -339,11 +339,12 @@ pub async fn authenticate<'a>(
         .unwrap_or_default();
     let key = replay_key(client.client_id.as_ref(), jti);
     let tenant = client.tenant_id;
-    let work = {
-        let store = check.store.clone();
-        async move { replay::remember(store.conn(), tenant, &key, expires_at).await }
-    };
-    match check.store.write(work).await {
+    match check
+        .store
+        .ephemeral()
+        .remember(tenant, &key, expires_at)
+        .await
+    {
         Ok(true) => Ok(client),
         Ok(false) => Err(assertion_error(
             "the client assertion was already used (jti replayed)",

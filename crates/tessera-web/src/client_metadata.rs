@@ -70,6 +70,7 @@ pub(crate) fn with_snapshot<'a>(
         authn: flow.authn,
         store: flow.store,
         keys: flow.keys,
+        proxies: flow.proxies,
     }
 }
 

@@ -26,6 +26,22 @@ pub fn granted_scopes(requested: &ScopeSet, form: &[(String, String)]) -> ScopeS
         .collect()
 }
 
+/// Stores the grant and its `consent.granted` event in one transaction.
+async fn record_consent(
+    store: &tessera_store::Store,
+    tenant: tessera_core::TenantId,
+    user: tessera_core::UserId,
+    client: &tessera_core::ClientId,
+    granted: &ScopeSet,
+    event: &tessera_store::AuditEventRecord,
+) -> Result<(), tessera_store::StoreError> {
+    let txn = store.begin().await?;
+    tessera_consent::record(&txn, tenant, user, client, granted, Clock.now()).await?;
+    tessera_store::audit::insert(&txn, event).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// `POST /t/{tenant}/consent`.
 pub async fn consent(
     tenant: ActiveTenant,
@@ -93,13 +109,22 @@ pub async fn consent(
             "The application is no longer registered with this provider.",
         );
     };
-    if let Err(e) = tessera_consent::record(
-        flow.store.conn(),
+    let event = flow
+        .audit_event(
+            &req,
+            crate::flow::CONSENT_GRANTED,
+            format!("user:{}", active.user.id),
+        )
+        .user(active.user.id)
+        .client(client.client_id.clone())
+        .details(serde_json::json!({ "scopes": granted.to_wire() }));
+    if let Err(e) = record_consent(
+        flow.store,
         tenant.tenant.id,
         active.user.id,
         &client.client_id,
         &granted,
-        Clock.now(),
+        &event,
     )
     .await
     {

@@ -104,36 +104,36 @@ pub async fn device_post(
     };
     let typed = field(&form, "user_code").unwrap_or("");
     let now = Clock.now();
-    let db = flow.store.conn();
+    let store = flow.store;
     let tenant_id = flow.snapshot.tenant.id;
     let key = match deps.client_ip(&req) {
         Some(ip) => format!("device:{}", tessera_authn::throttle::ip_key(ip)),
         None => "device:unknown".to_owned(),
     };
     let policy = flow.snapshot.tenant.settings.lockout.for_address();
-    let reservation = match tessera_authn::throttle::reserve(db, tenant_id, key, &policy, now).await
-    {
-        Ok(r) => r,
-        Err(e @ (LoginError::Throttled { .. } | LoginError::Locked { .. })) => {
-            tracing::info!(tenant = %flow.snapshot.tenant.slug, "device code entry throttled");
-            let message = match e {
+    let reservation =
+        match tessera_authn::throttle::reserve(store, tenant_id, key, &policy, now).await {
+            Ok(r) => r,
+            Err(e @ (LoginError::Throttled { .. } | LoginError::Locked { .. })) => {
+                tracing::info!(tenant = %flow.snapshot.tenant.slug, "device code entry throttled");
+                let message = match e {
                 LoginError::Throttled { .. } => e.to_string(),
                 _ => "Too many wrong codes: entering codes is locked for a while. Try again later."
                     .to_owned(),
             };
-            return code_page(
-                &flow,
-                &req,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(echo(typed)),
-                Some(message),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "counting a device code attempt failed");
-            return flow.unavailable();
-        }
-    };
+                return code_page(
+                    &flow,
+                    &req,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(echo(typed)),
+                    Some(message),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "counting a device code attempt failed");
+                return flow.unavailable();
+            }
+        };
     let code = UserCode::parse(typed);
     let record = match &code {
         Some(code) => match pending_device_code(flow.store, flow.snapshot, code, now).await {
@@ -155,7 +155,7 @@ pub async fn device_post(
             Some("That code is not valid or has expired. Check the code on your device.".into()),
         );
     };
-    if let Err(e) = tessera_authn::throttle::forgive(db, tenant_id, &reservation).await {
+    if let Err(e) = tessera_authn::throttle::forgive(store, tenant_id, &reservation).await {
         tracing::warn!(error = %e, "taking back a device code attempt failed");
     }
     let pending = PendingAuthorization {

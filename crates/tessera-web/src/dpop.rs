@@ -1,14 +1,14 @@
 //! DPoP proofs on HTTP requests (RFC 9449): reads the one `DPoP` header, checks it against the
 //! endpoint's public URL and the tenant's nonce policy with [`tessera_tokens::dpop`], and
-//! refuses a proof `jti` any node has seen before (the replay cache is a database table, so
-//! every node shares it, RFC 9449 §11.1).
+//! refuses a proof `jti` any node has seen before (the replay cache is a database table, or
+//! Redis when configured, so every node shares it, RFC 9449 §11.1).
 
 use crate::MtlsOrigin;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_keys::MasterKey;
-use tessera_store::{Store, replay};
+use tessera_store::Store;
 use tessera_tenants::TenantSnapshot;
 use tessera_tokens::dpop::{
     self, DpopError, DpopProof, NonceKey, NonceRule, ProofCheck, REPLAY_WINDOW_SECS,
@@ -95,13 +95,11 @@ pub async fn check(
     // RFC 9449 §11.1: a proof is used once, whichever node sees it.
     let replay_key = dpop::replay_key(&proof);
     let tenant = snapshot.tenant.id;
-    let work = {
-        let store = store.clone();
-        async move {
-            replay::remember(store.conn(), tenant, &replay_key, now + REPLAY_WINDOW_SECS).await
-        }
-    };
-    match store.write(work).await {
+    let remembered = store
+        .ephemeral()
+        .remember(tenant, &replay_key, now + REPLAY_WINDOW_SECS)
+        .await;
+    match remembered {
         Ok(true) => Ok(Some(proof)),
         Ok(false) => Err(ProofFailure::Invalid(
             "the DPoP proof was already used (jti replayed)".into(),

@@ -39,6 +39,8 @@ pub struct Flow<'a> {
     pub store: &'a Store,
     /// Fetches clients' keys (ID tokens encrypted to them, OIDC Core §10.2).
     pub keys: Option<&'a ClientKeyResolver>,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub proxies: Option<&'a crate::TrustedProxies>,
 }
 
 /// The app data every browser-flow handler needs, extracted as one value.
@@ -82,6 +84,7 @@ impl FlowDeps {
             authn: &self.authn,
             store: &self.store,
             keys: self.keys.as_ref().map(|k| k.get_ref()),
+            proxies: self.proxies.as_ref().map(|p| p.get_ref()),
         }
     }
 
@@ -94,10 +97,43 @@ impl FlowDeps {
     }
 }
 
+/// Audit action: a user signed in (a session started; `amr` says how).
+pub const SIGNED_IN: &str = "user.signed_in";
+/// Audit action: a sign-in was refused (wrong password, unknown user, throttled, disabled).
+pub const SIGN_IN_FAILED: &str = "user.sign_in_failed";
+/// Audit action: the failed sign-in that locked the account or address.
+pub const LOCKED: &str = "user.locked";
+/// Audit action: a user granted an application access (the consent page).
+pub const CONSENT_GRANTED: &str = "consent.granted";
+
 /// The scope that can never be unticked on the consent page: without it there is no sign-in.
 const REQUIRED_SCOPE: &str = "openid";
 
 impl Flow<'_> {
+    /// The client's address (through trusted proxies).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
+        match self.proxies {
+            Some(p) => p.client_ip(req),
+            None => req.peer_addr().map(|a| a.ip()),
+        }
+    }
+
+    /// A new audit event of `action` by `actor` in this tenant, with the request's client
+    /// address and user agent.
+    pub fn audit_event(
+        &self,
+        req: &HttpRequest,
+        action: &str,
+        actor: impl Into<String>,
+    ) -> tessera_store::AuditEventRecord {
+        tessera_store::AuditEventRecord::new(self.snapshot.tenant.id, action, actor).origin(
+            self.client_ip(req).map(|ip| ip.to_string()),
+            req.headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     /// The error page.
     pub fn error(&self, status: StatusCode, code: OAuthErrorCode, message: &str) -> HttpResponse {
         page::error(self.templates, self.snapshot, status, code, message)
@@ -590,6 +626,11 @@ impl Flow<'_> {
             }
         };
         let cookie = cookies::session_cookie(self.snapshot, started.cookie_value.expose_secret());
+        let event = self
+            .audit_event(req, SIGNED_IN, format!("user:{}", user.id))
+            .user(user.id)
+            .details(serde_json::json!({ "amr": started.session.amr, "acr": acr }));
+        tessera_store::audit::record(self.store.conn(), event).await;
         let active = ActiveSession {
             session: started.session,
             user,

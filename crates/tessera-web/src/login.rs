@@ -40,6 +40,55 @@ pub fn open_form(
         })
 }
 
+/// Records a refused password sign-in: `user.locked` for the failure that locked the account
+/// or address, otherwise `user.sign_in_failed` with the
+/// reason. `event` carries the tenant and the request's origin. The user is looked up again (the
+/// refusal does not say whether it exists, and the answer must not either): the event names it,
+/// or, for an unknown user, carries the username typed (cut short; never the password).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_refusal(
+    store: &tessera_store::Store,
+    authn: &tessera_authn::Authenticator,
+    tenant: &tessera_store::TenantRecord,
+    mut event: tessera_store::AuditEventRecord,
+    client_id: &str,
+    username: &str,
+    method: &str,
+    refusal: &LoginError,
+) {
+    let (action, reason) = match refusal {
+        LoginError::InvalidCredentials => (crate::flow::SIGN_IN_FAILED, "invalid_credentials"),
+        LoginError::Locked {
+            locked_now: true, ..
+        } => (crate::flow::LOCKED, "locked"),
+        LoginError::Locked { .. } => (crate::flow::SIGN_IN_FAILED, "locked"),
+        LoginError::Throttled { .. } => (crate::flow::SIGN_IN_FAILED, "throttled"),
+        LoginError::AccountDisabled => (crate::flow::SIGN_IN_FAILED, "account_disabled"),
+        LoginError::Unavailable | LoginError::Unexpected(_) => return,
+    };
+    let user = match authn.user_by_username(tenant.id, username).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up the user of a refused sign-in failed");
+            None
+        }
+    };
+    let mut details = serde_json::json!({ "reason": reason, "method": method });
+    if let LoginError::Locked { until, .. } = refusal {
+        details["locked_until"] = serde_json::json!(until);
+    }
+    if user.is_none() {
+        // A name, not a secret: cut it so a password typed into the field is not kept whole.
+        details["username"] = serde_json::json!(username.chars().take(64).collect::<String>());
+    }
+    // Nobody signed in: the actor stays anonymous, the user (when known) is the subject.
+    action.clone_into(&mut event.action);
+    event.details = details;
+    event.user_id = user.map(|u| u.id);
+    event.client_id = tessera_core::ClientId::parse(client_id);
+    tessera_store::audit::record(store.conn(), event).await;
+}
+
 /// `POST /t/{tenant}/login`.
 pub async fn login(
     tenant: ActiveTenant,
@@ -91,6 +140,10 @@ pub async fn login(
                 }
             };
             tracing::info!(tenant = %tenant.tenant.slug, outcome = %status, "sign-in refused");
+            let event = flow.audit_event(&req, crate::flow::SIGN_IN_FAILED, "anonymous");
+            let (store, tenant) = (flow.store, &flow.snapshot.tenant);
+            let client_id = &pending.client_id;
+            record_refusal(store, authn, tenant, event, client_id, &username, "pwd", &e).await;
             return flow.login_page(
                 &req,
                 &pending,

@@ -1,4 +1,5 @@
-//! Operational endpoints: liveness, readiness (the database answers), and Prometheus metrics.
+//! Operational endpoints: liveness, readiness (the database, and Redis when configured, answer),
+//! and Prometheus metrics.
 
 use std::time::Duration;
 
@@ -17,16 +18,25 @@ pub async fn healthz() -> HttpResponse {
         .json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers within two seconds.
+/// `GET /readyz`: the database answers within two seconds, and so does Redis when configured
+/// (the replay cache and the throttling counters live there).
 pub async fn readyz(directory: web::Data<Directory>) -> HttpResponse {
-    let ready = matches!(tokio_timeout(directory.store().ping()).await, Some(Ok(())));
-    let (status, body) = if ready {
-        (StatusCode::OK, json!({"status": "ready"}))
-    } else {
-        (
+    let store = directory.store();
+    let database = matches!(tokio_timeout(store.ping()).await, Some(Ok(())));
+    let redis = match store.redis() {
+        Some(redis) => matches!(tokio_timeout(redis.ping()).await, Some(Ok(()))),
+        None => true,
+    };
+    let (status, body) = match (database, redis) {
+        (true, true) => (StatusCode::OK, json!({"status": "ready"})),
+        (false, _) => (
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"status": "unavailable", "reason": "database unreachable"}),
-        )
+        ),
+        (true, false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "reason": "redis unreachable"}),
+        ),
     };
     HttpResponse::build(status)
         .insert_header((CACHE_CONTROL, "no-store"))

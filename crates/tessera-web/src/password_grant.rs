@@ -52,6 +52,18 @@ pub(crate) async fn password_grant(
         None => req.peer_addr().map(|a| a.ip()),
     };
     let now = Clock.now();
+    let event = tessera_store::AuditEventRecord::new(
+        snapshot.tenant.id,
+        crate::flow::SIGN_IN_FAILED,
+        "anonymous",
+    )
+    .origin(
+        ip.map(|ip| ip.to_string()),
+        req.headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .client(client.client_id.clone());
     let password = SecretString::from(password.expose_secret().to_owned());
     let user = match authn
         .login(&snapshot.tenant, username, &password, ip, now)
@@ -63,6 +75,18 @@ pub(crate) async fn password_grant(
         // The login page's own words: they say nothing about whether the username exists.
         Err(refused) => {
             tracing::info!(client_id = %client.client_id, reason = ?refused, "password grant refused");
+            let client_id = client.client_id.to_string();
+            crate::login::record_refusal(
+                store,
+                authn,
+                &snapshot.tenant,
+                event,
+                &client_id,
+                username,
+                "password_grant",
+                &refused,
+            )
+            .await;
             return Err(TokenError::invalid_grant(&refused.to_string()));
         }
     };
@@ -90,6 +114,12 @@ pub(crate) async fn password_grant(
             ));
         }
     }
+    let mut signed_in = event;
+    crate::flow::SIGNED_IN.clone_into(&mut signed_in.action);
+    signed_in.actor = format!("user:{}", user.id);
+    signed_in.user_id = Some(user.id);
+    signed_in.details = serde_json::json!({ "method": "password_grant" });
+    tessera_store::audit::record(store.conn(), signed_in).await;
     issue_for_password(
         store,
         snapshot,
