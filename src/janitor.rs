@@ -5,8 +5,10 @@
 //! pushed authorization requests (RFC 9126), and device codes (RFC 8628) past their expiry, and
 //! back-channel logout notices a week after they were delivered or given up, and each
 //! tenant's audit events past its `audit.retention_days`.
-//! Every delete is idempotent and
-//! indexed by expiry, so each node may run it; no lock is needed. With `redis.url` set, the
+//! Every node schedules the sweep, but it runs on one node at a time: on PostgreSQL it holds a
+//! cluster-wide advisory lock for the whole sweep and a node that finds it taken skips its turn
+//! ([`tessera_store::singleton::run_alone`]). Every delete is idempotent and indexed by expiry,
+//! so a sweep that overlaps another (a lost lock) only repeats work. With `redis.url` set, the
 //! replay cache and the throttling counters live in Redis and expire there by themselves: the
 //! janitor does nothing for them (its sweep of their tables then only finds rows left from
 //! before Redis was configured).
@@ -17,6 +19,7 @@ use actix::{Actor, AsyncContext, Context, WrapFuture};
 use tessera_authn::Authenticator;
 use tessera_core::Clock;
 use tessera_store::Store;
+use tessera_store::singleton::{Job, run_alone};
 
 /// How long a code is kept past its expiry for replay detection, seconds.
 const CODE_RETENTION_SECS: i64 = 3600;
@@ -109,9 +112,11 @@ impl Actor for Janitor {
             let authn = this.authn.clone();
             // On the runtime, not in the actor: see `TenantDirectory`'s `detached` for why.
             let task = tokio::spawn(async move {
-                match sweep(&store, &authn, Clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(removed = n, "janitor swept expired rows"),
+                let work = sweep(&store, &authn, Clock.now());
+                match run_alone(&store, Job::Janitor, work).await {
+                    Ok(None) => tracing::debug!("another node is sweeping; skipped"),
+                    Ok(Some(0)) => {}
+                    Ok(Some(n)) => tracing::debug!(removed = n, "janitor swept expired rows"),
                     Err(e) => tracing::warn!(error = %e, "janitor sweep failed"),
                 }
             });

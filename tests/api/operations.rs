@@ -288,3 +288,72 @@ async fn serve_prints_operator_credentials_once_and_exits_cleanly_on_sigterm() {
     );
     assert!(!stderr.contains(&secret), "secret logged:\n{stderr}");
 }
+
+/// The janitor is a singleton job (issue: expired-row cleanup never runs twice at once): while
+/// one node's sweep holds the cluster lock, another node's turn is skipped, and the next turn
+/// after it ends runs. On SQLite (one process's database) every turn runs.
+#[actix_web::test]
+async fn janitor_sweeps_run_on_one_node_at_a_time() {
+    use tessera_store::singleton::{Job, run_alone};
+    use tessera_store::{PoolSettings, Store, StoreError};
+
+    let app = spawn_app().await;
+    let node_a = Store::connect(&app.database_url, &PoolSettings::default())
+        .await
+        .expect("node A's pool");
+    let node_b = Store::connect(&app.database_url, &PoolSettings::default())
+        .await
+        .expect("node B's pool");
+    let postgres = app.database_url.starts_with("postgres");
+
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    let a = {
+        let node_a = node_a.clone();
+        tokio::spawn(async move {
+            run_alone(&node_a, Job::Janitor, async {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Ok::<_, StoreError>("a swept")
+            })
+            .await
+        })
+    };
+    started_rx.await.expect("node A's sweep started");
+
+    let b = run_alone(&node_b, Job::Janitor, async {
+        Ok::<_, StoreError>("b swept")
+    })
+    .await
+    .expect("node B's turn");
+    if postgres {
+        assert_eq!(b, None, "node B must skip its turn while node A sweeps");
+    } else {
+        assert_eq!(b, Some("b swept"), "SQLite: one process, every turn runs");
+    }
+
+    finish_tx.send(()).expect("node A still sweeping");
+    let a = a.await.expect("node A's task").expect("node A's sweep");
+    assert_eq!(a, Some("a swept"));
+    let b = run_alone(&node_b, Job::Janitor, async {
+        Ok::<_, StoreError>("b swept")
+    })
+    .await
+    .expect("node B's next turn");
+    assert_eq!(
+        b,
+        Some("b swept"),
+        "the lock is released when node A's sweep ends"
+    );
+
+    // A failing sweep releases the lock as well.
+    let failed = run_alone(&node_a, Job::Janitor, async {
+        Err::<(), _>(StoreError::Corrupt("test".into()))
+    })
+    .await;
+    assert!(failed.is_err());
+    let again = run_alone(&node_b, Job::Janitor, async { Ok::<_, StoreError>(1) })
+        .await
+        .expect("after a failed sweep");
+    assert_eq!(again, Some(1));
+}

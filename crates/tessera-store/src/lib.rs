@@ -32,6 +32,7 @@ pub mod resource_servers;
 pub mod revocations;
 pub mod scopes;
 pub mod sessions;
+pub mod singleton;
 pub mod templates;
 pub mod tenants;
 pub mod throttle;
