@@ -8,7 +8,7 @@ use tessera_core::{Clock, TenantId};
 use tessera_store::{AuditEventRecord, Store};
 
 use crate::agent::{Agent, param, sign_in_fixture};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, status_and_json};
 
 const UA: &str = "audit-test/1.0";
 
@@ -20,18 +20,8 @@ async fn admin_ua(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}/admin/v1{path}", app.address))
-        .bearer_auth(token)
-        .header(reqwest::header::USER_AGENT, UA);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("admin request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let req = app.admin_request(token, method, path, body);
+    status_and_json(req.header(reqwest::header::USER_AGENT, UA)).await
 }
 
 /// Every event of the tenant matching `query`, all pages followed.
@@ -262,52 +252,49 @@ async fn admin_actions_are_recorded_with_actor_origin_and_no_secret() {
         204,
     )
     .await;
-    call(Method::POST, format!("{t}/users/bob/disable"), None, 200).await;
-    call(Method::POST, format!("{t}/users/bob/enable"), None, 200).await;
-    call(Method::DELETE, format!("{t}/users/bob/sessions"), None, 204).await;
-    call(
-        Method::POST,
-        format!("{t}/scopes"),
-        Some(json!({"name": "orders.read", "description": "Read orders"})),
-        201,
-    )
-    .await;
-    call(
-        Method::POST,
-        format!("{t}/resource-servers"),
-        Some(json!({"identifier": "urn:example:orders", "name": "Orders", "scopes": ["orders.read"]})),
-        201,
-    )
-    .await;
-    call(
-        Method::PATCH,
-        format!("{t}/resource-servers/urn:example:orders"),
-        Some(json!({"name": "Orders API"})),
-        200,
-    )
-    .await;
-    call(
-        Method::DELETE,
-        format!("{t}/resource-servers/urn:example:orders"),
-        None,
-        204,
-    )
-    .await;
-    call(
-        Method::PATCH,
-        format!("{t}/settings"),
-        Some(json!({"session": {"idle_secs": 600}})),
-        200,
-    )
-    .await;
-    call(
-        Method::PUT,
-        format!("{t}/templates/error"),
-        Some(json!({"source": "{{#> layout}}<p>{{message}}</p>{{/layout}}"})),
-        200,
-    )
-    .await;
-    call(Method::DELETE, format!("{t}/templates/error"), None, 204).await;
+    let resource = "resource-servers/urn:example:orders";
+    let steps = [
+        (Method::POST, "users/bob/disable", None, 200),
+        (Method::POST, "users/bob/enable", None, 200),
+        (Method::DELETE, "users/bob/sessions", None, 204),
+        (
+            Method::POST,
+            "scopes",
+            Some(json!({"name": "orders.read", "description": "Read orders"})),
+            201,
+        ),
+        (
+            Method::POST,
+            "resource-servers",
+            Some(
+                json!({"identifier": "urn:example:orders", "name": "Orders", "scopes": ["orders.read"]}),
+            ),
+            201,
+        ),
+        (
+            Method::PATCH,
+            resource,
+            Some(json!({"name": "Orders API"})),
+            200,
+        ),
+        (Method::DELETE, resource, None, 204),
+        (
+            Method::PATCH,
+            "settings",
+            Some(json!({"session": {"idle_secs": 600}})),
+            200,
+        ),
+        (
+            Method::PUT,
+            "templates/error",
+            Some(json!({"source": "{{#> layout}}<p>{{message}}</p>{{/layout}}"})),
+            200,
+        ),
+        (Method::DELETE, "templates/error", None, 204),
+    ];
+    for (method, path, body, want) in steps {
+        call(method, format!("{t}/{path}"), body, want).await;
+    }
     let admin = call(
         Method::POST,
         format!("{t}/admins"),

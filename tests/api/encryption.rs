@@ -507,15 +507,11 @@ async fn open_registration(app: &TestApp, slug: &str) {
 
 /// POSTs client metadata to `/register`; status and JSON body.
 async fn dynamic_register(app: &TestApp, slug: &str, metadata: Value) -> (u16, Value) {
-    let resp = app
+    let req = app
         .http
         .post(format!("{}/register", app.issuer(slug)))
-        .json(&metadata)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+        .json(&metadata);
+    crate::helpers::status_and_json(req).await
 }
 
 #[actix_web::test]

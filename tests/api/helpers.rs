@@ -301,17 +301,25 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
+        status_and_json(self.admin_request(token, method, path, body)).await
+    }
+
+    /// An admin API request with `token` and the JSON `body`, to add headers to before sending.
+    pub fn admin_request(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::RequestBuilder {
+        let req = self
             .http
             .request(method, format!("{}/admin/v1{path}", self.address))
             .bearer_auth(token);
-        if let Some(body) = body {
-            req = req.json(&body);
+        match body {
+            Some(body) => req.json(&body),
+            None => req,
         }
-        let resp = req.send().await.expect("admin request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Creates a tenant through the admin API.
@@ -371,4 +379,12 @@ impl TestApp {
         let body: Value = resp.json().await.expect("json error body");
         body["error"].as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// Sends `req`; returns the status and the JSON body (Null when there is none).
+pub async fn status_and_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::agent::sign_in_fixture;
 use crate::dpop::DpopKey;
-use crate::helpers::{TestApp, spawn_app_on_with, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app_on_with, spawn_app_with, status_and_json};
 use crate::jwt_auth::{ClientKey, assert_invalid_client, register, token_with};
 use crate::lifecycle_admin::{lock_by_failures, signs_in, strict_lockout};
 
@@ -85,6 +85,11 @@ async fn rows(app: &TestApp, table: &str) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// `GET /readyz` at `app`: status and JSON body.
+async fn readyz(app: &TestApp) -> (u16, Value) {
+    status_and_json(app.http.get(format!("{}/readyz", app.address))).await
+}
+
 /// A client-credentials request at `node` with a `DPoP` proof: status and error code.
 async fn dpop_token(
     node: &TestApp,
@@ -93,17 +98,13 @@ async fn dpop_token(
     secret: &str,
     proof: &str,
 ) -> (u16, Value) {
-    let resp = node
+    let req = node
         .http
         .post(format!("{}/token", node.issuer(slug)))
         .basic_auth(id, Some(secret))
         .header("DPoP", proof)
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+        .form(&[("grant_type", "client_credentials")]);
+    status_and_json(req).await
 }
 
 #[actix_web::test]
@@ -303,13 +304,7 @@ async fn with_redis_down_requests_that_need_it_are_503_and_readyz_says_so() {
     .await;
     let f = sign_in_fixture(&app, "rd-down", true).await;
     let client = app.create_client("rd-down", &["openid"]).await;
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+    assert_eq!(readyz(&app).await.0, 200);
 
     proxy.cut();
     actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -341,13 +336,7 @@ async fn with_redis_down_requests_that_need_it_are_503_and_readyz_says_so() {
     let step = agent.login(page, "alice", &f.password).await;
     assert_eq!(step.page().0, 503);
     // Readiness reports Redis.
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 503);
-    let body: Value = ready.json().await.unwrap();
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, 503);
     assert_eq!(body["reason"], "redis unreachable", "{body}");
 }

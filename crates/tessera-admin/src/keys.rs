@@ -122,18 +122,7 @@ pub(crate) async fn rotate(
         )
     })?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API rotated signing keys");
-    let rings: Vec<serde_json::Value> = rotation
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "alg": r.alg,
-                "retired": r.retired,
-                "activated": r.activated,
-                "next": r.next,
-            })
-        })
-        .collect();
-    let details = serde_json::json!({ "scheduled": false, "rings": rings });
+    let details = serde_json::json!({ "scheduled": false, "rings": &rotation });
     record(
         &admin,
         slug.as_ref(),

@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
-use tessera_core::TokenFormat;
+use tessera_core::{TenantSlug, TokenFormat};
 use tessera_tenants::{NewResourceServer, ResourceServerUpdate, TenantAdmin};
 
 use crate::events::{Subject, record};
@@ -99,18 +99,10 @@ pub(crate) async fn create(
             },
         )
         .await?;
-    tracing::info!(admin = %principal, tenant = %slug, resource = %created.identifier, "admin API created a resource server");
-    let details = serde_json::json!({ "resource": created.identifier });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "resource_server.created",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let changed = Changed(&admin, &principal, &req);
+    changed
+        .record(&slug, "resource_server.created", &created.identifier)
+        .await;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -155,18 +147,10 @@ pub(crate) async fn update(
             },
         )
         .await?;
-    tracing::info!(admin = %principal, tenant = %slug, resource = %identifier, "admin API updated a resource server");
-    let details = serde_json::json!({ "resource": identifier });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "resource_server.updated",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let changed = Changed(&admin, &principal, &req);
+    changed
+        .record(&slug, "resource_server.updated", &identifier)
+        .await;
     Ok(HttpResponse::Ok().json(server))
 }
 
@@ -183,19 +167,34 @@ pub(crate) async fn delete(
     admin
         .delete_resource_server(slug.as_ref(), &identifier)
         .await?;
-    tracing::info!(admin = %principal, tenant = %slug, resource = %identifier, "admin API deleted a resource server");
-    let details = serde_json::json!({ "resource": identifier });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "resource_server.deleted",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let changed = Changed(&admin, &principal, &req);
+    changed
+        .record(&slug, "resource_server.deleted", &identifier)
+        .await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who changed a resource server, and through which request.
+struct Changed<'a>(&'a TenantAdmin, &'a AdminPrincipal, &'a HttpRequest);
+
+impl Changed<'_> {
+    /// Logs `action` on the resource server `identifier` of `slug` and records it in the audit
+    /// log.
+    async fn record(&self, slug: &TenantSlug, action: &str, identifier: &str) {
+        let Changed(admin, principal, req) = *self;
+        tracing::info!(admin = %principal, tenant = %slug, resource = %identifier, action, "admin API changed a resource server");
+        let details = serde_json::json!({ "resource": identifier });
+        record(
+            admin,
+            slug.as_ref(),
+            principal,
+            req,
+            action,
+            Subject::default(),
+            details,
+        )
+        .await;
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use crate::{GenerateKeyPair, KeyError, KeyForge, forge_key_pairs};
 /// Clock skew allowed to verifiers, added to how long a retired key stays published.
 const SKEW_SECS: i64 = 60;
 
-/// Outcome of rotating one ring (one algorithm) of a tenant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Outcome of rotating one ring (one algorithm) of a tenant; serialized as the `rings` of the
+/// `key.rotated` audit event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rotation {
     /// The ring's algorithm.
     pub alg: SigningAlg,

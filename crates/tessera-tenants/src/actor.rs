@@ -182,19 +182,8 @@ async fn record_rotation(
     tenant: &tessera_store::TenantRecord,
     rotations: &[tessera_keys::Rotation],
 ) {
-    let rings: Vec<serde_json::Value> = rotations
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "alg": r.alg,
-                "retired": r.retired,
-                "activated": r.activated,
-                "next": r.next,
-            })
-        })
-        .collect();
     let event = tessera_store::AuditEventRecord::new(tenant.id, "key.rotated", "system")
-        .details(serde_json::json!({ "scheduled": true, "rings": rings }));
+        .details(serde_json::json!({ "scheduled": true, "rings": rotations }));
     tessera_store::audit::record(store.conn(), event).await;
 }
 
