@@ -463,6 +463,17 @@ async fn filters_cursor_and_export() {
     assert!(actions(&users).iter().all(|a| a.starts_with("user.")));
     let users2 = all_events(&app, &token, "aud-query", &format!("action=user.&{window}")).await;
     assert_eq!(users2.len(), 80);
+    // `_` and `%` in a prefix are literal characters, not LIKE wildcards.
+    for literal in ["user_*", "user%25.", "%25.", "_ser."] {
+        let none = all_events(
+            &app,
+            &token,
+            "aud-query",
+            &format!("action={literal}&{window}"),
+        )
+        .await;
+        assert!(none.is_empty(), "{literal}: {none:?}");
+    }
     let deleted = all_events(
         &app,
         &token,

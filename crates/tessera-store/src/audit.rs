@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -178,19 +179,6 @@ pub struct AuditFilter {
     pub after: Option<AuditCursor>,
 }
 
-/// The exclusive upper bound of the strings starting with `prefix`: its last character
-/// incremented (`user.` → `user/`); `None` when there is none (then no upper bound is needed).
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        if let Some(next) = char::from_u32(u32::from(last) + 1) {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// A tenant's events, newest first (ties by id, newest first), at most `limit`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
@@ -203,11 +191,7 @@ pub async fn list<C: ConnectionTrait>(
         q = q.filter(event::Column::Action.eq(action.as_str()));
     }
     if let Some(prefix) = &filter.action_prefix {
-        // A range, not LIKE: `_` and `%` in names stay literal and the index serves it.
-        q = q.filter(event::Column::Action.gte(prefix.as_str()));
-        if let Some(end) = prefix_end(prefix) {
-            q = q.filter(event::Column::Action.lt(end));
-        }
+        q = q.filter(Expr::col(event::Column::Action).like(crate::exact_prefix_pattern(prefix)));
     }
     if let Some(actor) = &filter.actor {
         q = q.filter(event::Column::Actor.eq(actor.as_str()));
@@ -273,16 +257,4 @@ pub async fn delete_older_than<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(deleted.rows_affected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_end;
-
-    #[test]
-    fn prefix_end_increments_the_last_character() {
-        assert_eq!(prefix_end("user.").as_deref(), Some("user/"));
-        assert_eq!(prefix_end("a").as_deref(), Some("b"));
-        assert_eq!(prefix_end(""), None);
-    }
 }

@@ -354,8 +354,15 @@ where
 /// A case-insensitive prefix `LIKE` pattern for a search text (compare it with a lowercased
 /// column): `%`, `_` and `\` in the text match themselves.
 pub(crate) fn prefix_pattern(search: &str) -> sea_orm::sea_query::LikeExpr {
-    let escaped: String = search
-        .to_lowercase()
+    exact_prefix_pattern(&search.to_lowercase())
+}
+
+/// The `LIKE` pattern of the strings starting with `prefix` exactly (case kept), with `%`, `_`
+/// and `\` escaped. `LIKE` compares characters, whatever the column's collation, where a range
+/// (`>= prefix AND < next`) would follow the collation's order, in which punctuation may be
+/// ignored (glibc `en_US`), and miss rows.
+pub(crate) fn exact_prefix_pattern(prefix: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String = prefix
         .chars()
         .flat_map(|c| match c {
             '%' | '_' | '\\' => vec!['\\', c],
