@@ -181,6 +181,13 @@ async fn serve(settings: Settings) -> ExitCode {
     };
     tracing::info!(port = app.port(), public_url = %public_url, "tessera is serving");
     if let Some(op) = app.take_operator_credentials() {
+        let console = match app.create_console_admin().await {
+            Ok(console) => Some(console),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "creating the console admin user failed");
+                None
+            }
+        };
         // Printed on stdout, once, never logged.
         println!(
             "\nFirst start: created the system tenant and its operator admin client.\n\
@@ -193,6 +200,17 @@ async fn serve(settings: Settings) -> ExitCode {
             id = op.client_id,
             secret = op.client_secret.expose_secret(),
         );
+        if let Some(console) = console {
+            println!(
+                "Sign in to the admin console as an operator:\n  \
+                 console:  {url}\n  \
+                 username: {username}\n  \
+                 password: {password}\n",
+                url = console.console_url,
+                username = console.username,
+                password = console.password.expose_secret(),
+            );
+        }
     }
     match app.run_until_stopped().await {
         Ok(()) => {

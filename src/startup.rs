@@ -142,6 +142,19 @@ pub struct OperatorCredentials {
     pub client_secret: SecretString,
 }
 
+/// The admin console's first operator user, created on first start.
+pub struct ConsoleAdmin {
+    /// Where operators sign in: `{public_url}/console`.
+    pub console_url: String,
+    /// The system-tenant username (`admin`).
+    pub username: String,
+    /// Its random password, shown this once.
+    pub password: SecretString,
+}
+
+/// Username of the first operator user.
+const CONSOLE_ADMIN_USERNAME: &str = "admin";
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -326,6 +339,50 @@ impl Application {
     /// Takes the operator credentials created by this start, if it was the first.
     pub fn take_operator_credentials(&mut self) -> Option<OperatorCredentials> {
         self.operator.take()
+    }
+
+    /// Creates the system-tenant user `admin` with a random password and the operator role, so
+    /// the admin console can be used at once. Called by `tessera serve` on first start (when
+    /// [`Self::take_operator_credentials`] returned credentials); the password is returned this
+    /// once and never logged.
+    pub async fn create_console_admin(&self) -> anyhow::Result<ConsoleAdmin> {
+        let services = &self.services;
+        let system = services
+            .admin
+            .tenant(tessera_core::TenantSlug::system().as_ref())
+            .await
+            .context("reading the system tenant")?;
+        // 192 random bits; base64url never contains whitespace.
+        let password = SecretString::from(tessera_core::secret::random_token(24));
+        let user = services
+            .authn
+            .create_user(
+                &system,
+                tessera_authn::NewUser {
+                    username: CONSOLE_ADMIN_USERNAME.to_owned(),
+                    email: None,
+                    email_verified: false,
+                    claims: Default::default(),
+                    password: Some(password.clone()),
+                },
+            )
+            .await
+            .context("creating the console admin user")?;
+        tessera_store::users::set_admin_role(
+            services.store.conn(),
+            system.id,
+            user.id,
+            Some(tessera_core::AdminRole::Operator),
+            tessera_core::Clock.now(),
+        )
+        .await
+        .context("granting the console admin the operator role")?;
+        tracing::info!(user = %user.id, "created the console admin user of the system tenant");
+        Ok(ConsoleAdmin {
+            console_url: format!("{}/console", services.directory.public_url()),
+            username: user.username,
+            password,
+        })
     }
 
     /// Serves until SIGTERM/SIGINT (drained gracefully) or [`Server::stop`].

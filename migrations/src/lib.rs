@@ -18,6 +18,8 @@ mod m20261128_000012_create_account_links;
 mod m20261128_000013_create_passkeys;
 mod m20261128_000014_create_tenant_domains;
 mod m20261128_000015_audit_indexes;
+mod m20261128_000016_user_admin_roles;
+mod m20261128_000017_template_versions;
 
 /// Runs every migration in order; `Migrator::up` is what `tessera migrate` and `tessera serve` call.
 pub struct Migrator;
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_create_passkeys::Migration),
             Box::new(m20261128_000014_create_tenant_domains::Migration),
             Box::new(m20261128_000015_audit_indexes::Migration),
+            Box::new(m20261128_000016_user_admin_roles::Migration),
+            Box::new(m20261128_000017_template_versions::Migration),
         ]
     }
 }

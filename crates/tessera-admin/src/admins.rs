@@ -1,5 +1,6 @@
-//! `/tenants/{slug}/admins`: operators create tenant-admin clients. Such a client lives in the
-//! system tenant (whose tokens the admin API accepts) and administers exactly one tenant.
+//! `/tenants/{slug}/admins`: operators create admin clients: tenant admins and tenant auditors
+//! (read-only) of one tenant, or, on the system tenant, auditors of every tenant. Such a client
+//! lives in the system tenant, whose client tokens the admin API accepts.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
@@ -16,6 +17,10 @@ use crate::{AdminError, AdminPrincipal, Body, PREFIX};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAdmin {
     name: String,
+    /// `tenant_admin` (default) or `auditor`; on the system tenant only `auditor` (of every
+    /// tenant). Operators are not created here.
+    #[serde(default)]
+    role: Option<AdminRole>,
 }
 
 /// The new tenant-admin client and its secret, shown this once.
@@ -30,7 +35,8 @@ struct CreatedAdmin {
     created_at: i64,
 }
 
-/// Creates a tenant-admin client for the tenant. Operators only; the system tenant has none.
+/// Creates an admin client for the tenant. Operators only. `POST /tenants/system/admins` with
+/// `"role": "auditor"` creates an auditor of every tenant; the system tenant has no tenant admins.
 pub(crate) async fn create(
     req: HttpRequest,
     principal: AdminPrincipal,
@@ -42,15 +48,26 @@ pub(crate) async fn create(
     let slug = principal.authorize_tenant(&path).await?;
     let body = body?.into_inner();
     let system = TenantSlug::system();
-    if slug == system {
-        return Err(AdminError::InvalidRequest(
-            "the system tenant has no tenant admins; register an operator instead".into(),
-        ));
-    }
+    let role = body.role.unwrap_or(AdminRole::TenantAdmin);
+    let admin_of = match (role, slug == system) {
+        (AdminRole::TenantAdmin | AdminRole::Auditor, false) => Some(slug.clone()),
+        // An auditor held in the system tenant reads every tenant.
+        (AdminRole::Auditor, true) => None,
+        (AdminRole::TenantAdmin, true) => {
+            return Err(AdminError::InvalidRequest(
+                "the system tenant has no tenant admins; create an auditor or an operator user instead".into(),
+            ));
+        }
+        (AdminRole::Operator, _) => {
+            return Err(AdminError::InvalidRequest(
+                "role must be tenant_admin or auditor; operators are system-tenant users".into(),
+            ));
+        }
+    };
     let new = NewClient {
         scopes: vec![ADMIN_SCOPE.to_owned()],
-        admin_role: Some(AdminRole::TenantAdmin),
-        admin_of: Some(slug.clone()),
+        admin_role: Some(role),
+        admin_of,
         ..NewClient::confidential(&body.name)
     };
     let registered = admin.register_client(system.as_ref(), new).await?;
@@ -60,7 +77,7 @@ pub(crate) async fn create(
         user: None,
         client: Some(client.client_id.clone()),
     };
-    let details = serde_json::json!({ "name": client.name, "role": "tenant_admin" });
+    let details = serde_json::json!({ "name": client.name, "role": role });
     record(
         &admin,
         slug.as_ref(),
@@ -76,7 +93,7 @@ pub(crate) async fn create(
         client_id: client.client_id,
         client_secret: registered.client_secret,
         name: client.name,
-        role: AdminRole::TenantAdmin,
+        role,
         tenant: slug,
         created_at: client.created_at,
     };

@@ -1,19 +1,21 @@
 //! `/tenants/{slug}/settings` and `/tenants/{slug}/templates`: a tenant's settings document
 //! (branding and policies) and its page templates: list, read, replace (validated: a refused
-//! template answers 400 `invalid_template` with line and column), preview and roll back.
-//! A template travels as raw text (`Content-Type: text/x-handlebars`), so a file can be sent as
-//! is, or as JSON `{"source": "…"}`.
+//! template answers 400 `invalid_template` with line and column), preview and roll back; and
+//! the editing cycle of the console: drafts (saved whatever they hold; pages never see them),
+//! publication, the version history and restoring an old version. A template travels as raw
+//! text (`Content-Type: text/x-handlebars`), so a file can be sent as is, or as JSON
+//! `{"source": "…"}`.
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::TenantSettings;
+use tessera_core::{Branding, TenantSettings};
 use tessera_tenants::pages::MAX_SOURCE_BYTES;
 use tessera_tenants::{TemplateChangeError, TemplateProblem, TenantAdmin};
 
-use crate::events::{Subject, record};
-use crate::{AdminError, AdminPrincipal, Body, Items};
+use crate::events::{Subject, actor, record};
+use crate::{AdminError, AdminPrincipal, Body, Items, Query};
 
 /// Media types a template body may be sent as; `text/x-handlebars` is the documented one.
 const TEMPLATE_MEDIA_TYPES: [&str; 3] = ["text/x-handlebars", "text/plain", "text/html"];
@@ -26,6 +28,33 @@ const BODY_LIMIT: usize = 4 * MAX_SOURCE_BYTES;
 #[serde(deny_unknown_fields)]
 struct TemplateBody {
     source: String,
+}
+
+/// A preview request sent as JSON: the source (omitted: the version in use) and a branding to
+/// render it with instead of the tenant's (to see a colour change before saving it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    branding: Option<Branding>,
+}
+
+/// The query of a preview: the nonce of the CSP the preview is shown under.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewQuery {
+    nonce: Option<String>,
+}
+
+/// Whether `nonce` may stand in a CSP `'nonce-…'` source (CSP Level 3 §2.3.1: base64 or
+/// base64url characters) and an HTML attribute: 16 to 128 of them.
+fn is_nonce(nonce: &str) -> bool {
+    (16..=128).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='))
 }
 
 /// The 400 body of a refused template.
@@ -58,18 +87,21 @@ fn template_failure(err: TemplateChangeError) -> Result<HttpResponse, AdminError
     }
 }
 
-/// Reads a template body: raw UTF-8 text of an accepted media type, or JSON
-/// `{"source": "…"}`; the source is at most [`MAX_SOURCE_BYTES`] (413 otherwise). `None` when
-/// the body is empty.
-async fn template_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Option<String>, AdminError> {
-    let too_large = || AdminError::PayloadTooLarge(MAX_SOURCE_BYTES);
+/// A request body as sent: template text, or JSON to parse.
+enum Sent {
+    /// Raw UTF-8 text of an accepted media type.
+    Text(String),
+    /// An `application/json` body.
+    Json(web::Bytes),
+}
+
+/// Reads a body holding a template: raw UTF-8 text of an accepted media type, or JSON. `None`
+/// when the body is empty.
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Option<Sent>, AdminError> {
     let bytes = payload
         .to_bytes_limited(BODY_LIMIT)
         .await
-        .map_err(|_| too_large())?
+        .map_err(|_| AdminError::PayloadTooLarge(MAX_SOURCE_BYTES))?
         .map_err(|_| AdminError::InvalidRequest("the request body could not be read".into()))?;
     if bytes.is_empty() {
         return Ok(None);
@@ -81,27 +113,64 @@ async fn template_body(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let source = if media_type == "application/json" {
-        serde_json::from_slice::<TemplateBody>(&bytes)
-            .map_err(|e| AdminError::InvalidRequest(format!("invalid request body: {e}")))?
-            .source
+    if media_type == "application/json" {
+        Ok(Some(Sent::Json(bytes)))
     } else if TEMPLATE_MEDIA_TYPES.contains(&media_type.as_str()) {
-        if bytes.len() > MAX_SOURCE_BYTES {
-            return Err(too_large());
-        }
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| AdminError::InvalidRequest("the template must be UTF-8 text".into()))?
+        let source = String::from_utf8(bytes.to_vec())
+            .map_err(|_| AdminError::InvalidRequest("the template must be UTF-8 text".into()))?;
+        Ok(Some(Sent::Text(source)))
     } else {
-        return Err(AdminError::InvalidRequest(
+        Err(AdminError::InvalidRequest(
             "send the template as the raw body with Content-Type: text/x-handlebars, or as JSON \
              {\"source\": \"…\"}"
                 .into(),
-        ));
-    };
-    if source.len() > MAX_SOURCE_BYTES {
-        return Err(too_large());
+        ))
     }
-    Ok(Some(source))
+}
+
+/// Parses a JSON body into `T`; 400 with serde's reason otherwise.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| AdminError::InvalidRequest(format!("invalid request body: {e}")))
+}
+
+/// A source of at most [`MAX_SOURCE_BYTES`] (413 otherwise).
+fn within_limit(source: String) -> Result<String, AdminError> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(AdminError::PayloadTooLarge(MAX_SOURCE_BYTES));
+    }
+    Ok(source)
+}
+
+/// Reads a template body: raw UTF-8 text of an accepted media type, or JSON
+/// `{"source": "…"}`; the source is at most [`MAX_SOURCE_BYTES`] (413 otherwise). `None` when
+/// the body is empty.
+async fn template_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Option<String>, AdminError> {
+    let source = match read_body(req, payload).await? {
+        None => return Ok(None),
+        Some(Sent::Text(source)) => source,
+        Some(Sent::Json(bytes)) => parse_json::<TemplateBody>(&bytes)?.source,
+    };
+    within_limit(source).map(Some)
+}
+
+/// Reads a preview body: a raw template, or JSON [`PreviewBody`] (source and branding both
+/// optional); nothing when the body is empty.
+async fn preview_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Option<String>, Option<Branding>), AdminError> {
+    match read_body(req, payload).await? {
+        None => Ok((None, None)),
+        Some(Sent::Text(source)) => Ok((Some(within_limit(source)?), None)),
+        Some(Sent::Json(bytes)) => {
+            let body = parse_json::<PreviewBody>(&bytes)?;
+            Ok((body.source.map(within_limit).transpose()?, body.branding))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +288,8 @@ pub(crate) async fn patch_settings(
 // ---------------------------------------------------------------------------------------------
 // Templates
 
-/// `GET /tenants/{slug}/templates`: every overridable template and whether it is overridden.
+/// `GET /tenants/{slug}/templates`: every overridable template, whether it is overridden and
+/// whether it has a draft.
 pub(crate) async fn list_templates(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
@@ -230,7 +300,8 @@ pub(crate) async fn list_templates(
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
-/// `GET /tenants/{slug}/templates/{name}`: the source in use, override or default.
+/// `GET /tenants/{slug}/templates/{name}`: the source in use (override or default), whether a
+/// draft exists and the live version.
 pub(crate) async fn show_template(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
@@ -241,7 +312,30 @@ pub(crate) async fn show_template(
     Ok(HttpResponse::Ok().json(admin.template(slug.as_ref(), &name).await?))
 }
 
-/// `PUT /tenants/{slug}/templates/{name}`: stores an override from the raw body.
+/// Records `template.published` for version `version` of `template`.
+async fn published(
+    admin: &TenantAdmin,
+    slug: &str,
+    principal: &AdminPrincipal,
+    req: &HttpRequest,
+    template: &str,
+    version: i32,
+) {
+    let details = serde_json::json!({ "template": template, "version": version });
+    record(
+        admin,
+        slug,
+        principal,
+        req,
+        "template.published",
+        Subject::default(),
+        details,
+    )
+    .await;
+}
+
+/// `PUT /tenants/{slug}/templates/{name}`: publishes the raw body at once (checked, recorded as
+/// the next version); for API and CLI users who do not need a draft.
 pub(crate) async fn replace_template(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
@@ -257,18 +351,21 @@ pub(crate) async fn replace_template(
                 .into(),
         ));
     };
-    match admin.set_template(slug.as_ref(), &name, source).await {
+    let by = actor(&principal);
+    match admin
+        .set_template(slug.as_ref(), &name, source, Some(&by))
+        .await
+    {
         Ok(stored) => {
             tracing::info!(admin = %principal, tenant = %slug, template = %stored.name, "admin API stored a template");
-            let details = serde_json::json!({ "template": stored.name });
-            record(
+            let version = stored.live_version.unwrap_or_default();
+            published(
                 &admin,
                 slug.as_ref(),
                 &principal,
                 &req,
-                "template.published",
-                Subject::default(),
-                details,
+                stored.name.as_str(),
+                version,
             )
             .await;
             Ok(HttpResponse::Ok().json(stored))
@@ -277,7 +374,8 @@ pub(crate) async fn replace_template(
     }
 }
 
-/// `DELETE /tenants/{slug}/templates/{name}`: rolls back to the default.
+/// `DELETE /tenants/{slug}/templates/{name}`: rolls back to the default. The version history
+/// and any draft are kept and nothing is recorded as a version; no version is live afterwards.
 pub(crate) async fn reset_template(
     req: HttpRequest,
     principal: AdminPrincipal,
@@ -302,10 +400,21 @@ pub(crate) async fn reset_template(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /tenants/{slug}/templates/{name}/preview`: renders the body's source (or, without a
-/// body, the version in use) with sample data and the tenant's branding. The page is served
-/// sandboxed: even a preview can run no script on this origin.
-pub(crate) async fn preview_template(
+/// `GET /tenants/{slug}/templates/{name}/draft`: the draft, or 404 when there is none.
+pub(crate) async fn show_draft(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    Ok(HttpResponse::Ok().json(admin.template_draft(slug.as_ref(), &name).await?))
+}
+
+/// `PUT /tenants/{slug}/templates/{name}/draft`: saves the body as the draft whatever it holds
+/// (an empty body saves an empty draft) and answers `{saved: true, problem}`, the problem being
+/// what would stop its publication (message, line, column) or `null`.
+pub(crate) async fn save_draft(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
@@ -314,10 +423,190 @@ pub(crate) async fn preview_template(
 ) -> Result<HttpResponse, AdminError> {
     let (slug, name) = path.into_inner();
     let slug = principal.authorize_tenant(&slug).await?;
-    let source = template_body(&req, payload).await?;
-    let nonce = tessera_core::secret::random_token(16);
+    let source = template_body(&req, payload).await?.unwrap_or_default();
+    let by = actor(&principal);
+    let saved = admin
+        .save_template_draft(slug.as_ref(), &name, source, Some(&by))
+        .await?;
+    let details = serde_json::json!({
+        "template": saved.name,
+        "compiles": saved.problem.is_none(),
+    });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "template.draft_saved",
+        Subject::default(),
+        details,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(saved))
+}
+
+/// `DELETE /tenants/{slug}/templates/{name}/draft`: discards the draft; 404 when there is none.
+pub(crate) async fn discard_draft(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    admin.discard_template_draft(slug.as_ref(), &name).await?;
+    let details = serde_json::json!({ "template": name });
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "template.draft_discarded",
+        Subject::default(),
+        details,
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /tenants/{slug}/templates/{name}/publish`: publishes the draft as the next version
+/// (400 `invalid_template` when it does not pass the checks, 404 without a draft); it goes
+/// live and the draft is deleted. Answers 201 with the new version.
+pub(crate) async fn publish_draft(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let by = actor(&principal);
     match admin
-        .preview_template(slug.as_ref(), &name, source, &nonce)
+        .publish_template_draft(slug.as_ref(), &name, Some(&by))
+        .await
+    {
+        Ok(version) => {
+            tracing::info!(admin = %principal, tenant = %slug, template = %version.name, version = version.version, "admin API published a template draft");
+            published(
+                &admin,
+                slug.as_ref(),
+                &principal,
+                &req,
+                version.name.as_str(),
+                version.version,
+            )
+            .await;
+            Ok(HttpResponse::Created().json(version))
+        }
+        Err(e) => template_failure(e),
+    }
+}
+
+/// `GET /tenants/{slug}/templates/{name}/versions`: every published version, newest first,
+/// without sources; `live` marks the one pages use.
+pub(crate) async fn list_versions(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let items = admin.template_versions(slug.as_ref(), &name).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+/// The `{version}` of a path: a positive number, or 404 like a version that does not exist.
+fn version_number(raw: &str) -> Result<i32, AdminError> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or(AdminError::NotFound("template version"))
+}
+
+/// `GET /tenants/{slug}/templates/{name}/versions/{version}`: one version with its source.
+pub(crate) async fn show_version(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name, version) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let version = version_number(&version)?;
+    Ok(HttpResponse::Ok().json(
+        admin
+            .template_version(slug.as_ref(), &name, version)
+            .await?,
+    ))
+}
+
+/// `POST /tenants/{slug}/templates/{name}/versions/{version}/restore`: rolls back to that
+/// version by publishing its source again as a new version (history is append-only), checked
+/// under today's rules (400 `invalid_template` otherwise). Answers 201 with the new version.
+pub(crate) async fn restore_version(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name, version) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let from = version_number(&version)?;
+    let by = actor(&principal);
+    match admin
+        .restore_template_version(slug.as_ref(), &name, from, Some(&by))
+        .await
+    {
+        Ok(restored) => {
+            tracing::info!(admin = %principal, tenant = %slug, template = %restored.name, from, version = restored.version, "admin API restored a template version");
+            let details = serde_json::json!({
+                "template": restored.name,
+                "from_version": from,
+                "version": restored.version,
+            });
+            record(
+                &admin,
+                slug.as_ref(),
+                &principal,
+                &req,
+                "template.rolled_back",
+                Subject::default(),
+                details,
+            )
+            .await;
+            Ok(HttpResponse::Created().json(restored))
+        }
+        Err(e) => template_failure(e),
+    }
+}
+
+/// `POST /tenants/{slug}/templates/{name}/preview`: renders the body's source (or, without one,
+/// the version in use) with sample data and the tenant's branding, or the `branding` of a JSON
+/// body `{"source": …, "branding": {…}}` to see a change before saving it. `?nonce=` names the
+/// CSP nonce of the page that shows the preview (an `<iframe srcdoc>` inherits its CSP), so the
+/// preview's inline style is allowed there. The page is served sandboxed: even a preview can
+/// run no script on this origin.
+pub(crate) async fn preview_template(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+    query: Query<PreviewQuery>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, name) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let nonce = match query?.into_inner().nonce {
+        Some(nonce) if is_nonce(&nonce) => nonce,
+        Some(_) => {
+            return Err(AdminError::InvalidRequest(
+                "nonce: 16 to 128 base64 or base64url characters".into(),
+            ));
+        }
+        None => tessera_core::secret::random_token(16),
+    };
+    let (source, branding) = preview_body(&req, payload).await?;
+    match admin
+        .preview_template(slug.as_ref(), &name, source, branding, &nonce)
         .await
     {
         Ok(html) => Ok(HttpResponse::Ok()
@@ -339,7 +628,24 @@ pub(crate) async fn preview_template(
 mod tests {
     use serde_json::json;
 
-    use super::merge_patch;
+    use super::{is_nonce, merge_patch, version_number};
+
+    #[test]
+    fn nonces_are_base64_of_a_sane_length() {
+        assert!(is_nonce("c2FtcGxlLW5vbmNl"));
+        assert!(is_nonce("abcDEF0123456789-_+/="));
+        assert!(!is_nonce("short"));
+        assert!(!is_nonce("abcdefghijklmnop'; script-src *"));
+        assert!(!is_nonce(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn version_numbers_are_positive() {
+        assert_eq!(version_number("3").unwrap(), 3);
+        for bad in ["0", "-1", "x", "", "99999999999"] {
+            assert!(version_number(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

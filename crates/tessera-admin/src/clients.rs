@@ -325,3 +325,50 @@ pub(crate) async fn delete(
     .await;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// A client's new secret, shown this once.
+#[derive(Serialize)]
+struct RotatedSecret {
+    client_id: ClientId,
+    #[serde(serialize_with = "reveal")]
+    client_secret: Option<SecretString>,
+}
+
+/// `POST /tenants/{slug}/clients/{client_id}/secret`: replaces a confidential client's secret;
+/// the old one stops working at once. 200 with the new secret (never cached, RFC 6749 §5.1);
+/// a public client has none (400).
+pub(crate) async fn rotate_secret(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, client_id) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    let rotated = admin
+        .rotate_client_secret(slug.as_ref(), &client_id)
+        .await?;
+    let client_id = rotated.client.client_id;
+    tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API rotated a client secret");
+    let subject = Subject {
+        user: None,
+        client: Some(client_id.clone()),
+    };
+    record(
+        &admin,
+        slug.as_ref(),
+        &principal,
+        &req,
+        "client.secret_rotated",
+        subject,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(RotatedSecret {
+            client_id,
+            client_secret: rotated.client_secret,
+        }))
+}

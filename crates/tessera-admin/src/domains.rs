@@ -267,7 +267,7 @@ async fn tenant(
 }
 
 fn actor(principal: &AdminPrincipal) -> String {
-    format!("admin:{}", principal.client_id())
+    principal.actor()
 }
 
 /// `GET /tenants/{slug}/domain`.

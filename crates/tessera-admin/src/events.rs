@@ -13,7 +13,7 @@ use crate::AdminPrincipal;
 
 /// The audit actor of an admin API caller.
 pub(crate) fn actor(principal: &AdminPrincipal) -> String {
-    format!("admin:{}", principal.client_id())
+    principal.actor()
 }
 
 /// A new event of `action` by the caller, with the request's address (the peer: the admin

@@ -7,7 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tessera_authn::Authenticator;
-use tessera_consent::{Origin, Revoker};
+use tessera_consent::Origin;
 use tessera_core::{ClientId, Clock, ScopeSet, UserId};
 use tessera_store::{StoreError, TenantRecord, UserRecord, grants};
 use tessera_tenants::TenantAdmin;
@@ -148,7 +148,7 @@ pub(crate) async fn revoke_for_user(
         tenant.id,
         user.id,
         &client,
-        &Revoker::Admin(principal.client_id().clone()),
+        &principal.revoker(),
         &origin(&req),
         Clock.now(),
     )
@@ -210,7 +210,7 @@ pub(crate) async fn revoke_for_client(
         admin.store(),
         tenant.id,
         &client,
-        &Revoker::Admin(principal.client_id().clone()),
+        &principal.revoker(),
         &origin(&req),
         Clock.now(),
     )

@@ -51,7 +51,6 @@ struct Items<T> {
 macro_rules! admin_routes {
     ($( $path:literal => { $( $method:ident => $handler:path ),+ $(,)? } ),+ $(,)?) => {
         /// Every route as `(method, path below PREFIX)`, lowercase methods as in OpenAPI.
-        #[cfg_attr(not(test), allow(dead_code))]
         const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )+ ];
 
         /// Adds one resource per path; other methods on it answer 405 with `Allow`.
@@ -79,6 +78,7 @@ admin_routes! {
         patch => clients::update,
         delete => clients::delete,
     },
+    "/tenants/{slug}/clients/{client_id}/secret" => { post => clients::rotate_secret },
     "/tenants/{slug}/resource-servers" => { get => resources::list, post => resources::create },
     "/tenants/{slug}/resource-servers/{resource}" => {
         get => resources::show,
@@ -129,6 +129,17 @@ admin_routes! {
         delete => branding::reset_template,
     },
     "/tenants/{slug}/templates/{name}/preview" => { post => branding::preview_template },
+    "/tenants/{slug}/templates/{name}/draft" => {
+        get => branding::show_draft,
+        put => branding::save_draft,
+        delete => branding::discard_draft,
+    },
+    "/tenants/{slug}/templates/{name}/publish" => { post => branding::publish_draft },
+    "/tenants/{slug}/templates/{name}/versions" => { get => branding::list_versions },
+    "/tenants/{slug}/templates/{name}/versions/{version}" => { get => branding::show_version },
+    "/tenants/{slug}/templates/{name}/versions/{version}/restore" => {
+        post => branding::restore_version,
+    },
     "/tenants/{slug}/mail/test" => { post => mail::send_test },
     "/tenants/{slug}/mail/outbox" => { get => mail::list_outbox },
     "/tenants/{slug}/domain" => {
@@ -137,6 +148,12 @@ admin_routes! {
         delete => domains::remove,
     },
     "/tenants/{slug}/domain/verify" => { post => domains::verify },
+}
+
+/// Every admin route as `(lowercase method, path below PREFIX)`, e.g. `("get", "/tenants")`:
+/// the table the routes are registered from (tests iterate it).
+pub fn routes() -> &'static [(&'static str, &'static str)] {
+    ROUTES
 }
 
 /// Registers every admin route under /admin/v1 on the given ServiceConfig. Requires app data:

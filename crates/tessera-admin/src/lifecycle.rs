@@ -612,7 +612,7 @@ async fn target(
 
 /// The audit actor of an admin API caller.
 fn actor(principal: &AdminPrincipal) -> String {
-    format!("admin:{}", principal.client_id())
+    principal.actor()
 }
 
 /// The name an invitation gives its inviter: the admin client's display name.

@@ -90,7 +90,7 @@ pub(crate) async fn send_test(
             tenant_id: snapshot.tenant.id,
             occurred_at: now,
             action: MAIL_TEST_SENT.to_owned(),
-            actor: format!("admin:{}", principal.client_id()),
+            actor: principal.actor(),
             user_id: None,
             client_id: None,
             ip: None,

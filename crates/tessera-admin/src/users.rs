@@ -1,6 +1,7 @@
 //! `/tenants/{slug}/users`: create, list, read, update, disable, enable and delete a tenant's
 //! users and set their passwords. Users are addressed by username (case-insensitive). A password
-//! goes in, never out: responses carry no hash, only whether the user has a password.
+//! goes in, never out: responses carry no hash, only whether the user has a password. A user may
+//! hold an admin role (`role`) that lets it use the admin API through the admin console.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,7 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tessera_authn::{Authenticator, AuthnError, NewUser, UserPatch};
-use tessera_core::{UserId, UserStatus};
+use tessera_core::{AdminRole, UserId, UserStatus};
 use tessera_store::{StandardClaims, TenantRecord, UserRecord};
 use tessera_tenants::TenantAdmin;
 
@@ -72,6 +73,9 @@ pub(crate) struct UserView {
     #[serde(flatten)]
     user: UserRecord,
     has_password: bool,
+    /// The admin role (`null` for none); absent where it was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Option<AdminRole>>,
 }
 
 impl From<UserRecord> for UserView {
@@ -79,8 +83,91 @@ impl From<UserRecord> for UserView {
         Self {
             has_password: user.password_hash.is_some(),
             user,
+            role: None,
         }
     }
+}
+
+impl UserView {
+    /// The view with the user's admin role.
+    fn with_role(user: UserRecord, role: Option<AdminRole>) -> Self {
+        Self {
+            role: Some(role),
+            ..Self::from(user)
+        }
+    }
+}
+
+/// Checks that users of `tenant` may hold `role`: `operator` and `auditor` (of every tenant) in
+/// the system tenant, `tenant_admin` and `auditor` (of that tenant) elsewhere.
+fn check_role(tenant: &TenantRecord, role: Option<AdminRole>) -> Result<(), AdminError> {
+    match (role, tenant.is_system) {
+        (None, _)
+        | (Some(AdminRole::Operator | AdminRole::Auditor), true)
+        | (Some(AdminRole::TenantAdmin | AdminRole::Auditor), false) => Ok(()),
+        (Some(AdminRole::TenantAdmin), true) => Err(AdminError::InvalidRequest(
+            "users of the system tenant hold operator or auditor, not tenant_admin".into(),
+        )),
+        (Some(AdminRole::Operator), false) => Err(AdminError::InvalidRequest(
+            "only users of the system tenant may be operators; use tenant_admin or auditor".into(),
+        )),
+    }
+}
+
+/// A store failure of the role queries.
+fn role_store_error(err: tessera_store::StoreError) -> AdminError {
+    match err {
+        tessera_store::StoreError::NotFound => AdminError::NotFound("user"),
+        e if e.is_unavailable() => AdminError::Unavailable,
+        e => AdminError::Unexpected(anyhow::Error::new(e).context("user admin role")),
+    }
+}
+
+/// The admin role of `user`, read from the store.
+async fn role_of(admin: &TenantAdmin, user: &UserRecord) -> Result<Option<AdminRole>, AdminError> {
+    tessera_store::users::admin_role(admin.store().conn(), user.tenant_id, user.id)
+        .await
+        .map_err(role_store_error)
+}
+
+/// Sets the admin role of `user` (already checked with [`check_role`]) and records
+/// `user.role_changed` when it changed.
+async fn change_role(
+    req: &HttpRequest,
+    principal: &AdminPrincipal,
+    admin: &TenantAdmin,
+    user: &UserRecord,
+    from: Option<AdminRole>,
+    to: Option<AdminRole>,
+) -> Result<(), AdminError> {
+    if from == to {
+        return Ok(());
+    }
+    tessera_store::users::set_admin_role(
+        admin.store().conn(),
+        user.tenant_id,
+        user.id,
+        to,
+        tessera_core::Clock.now(),
+    )
+    .await
+    .map_err(role_store_error)?;
+    tracing::info!(admin = %principal, user = %user.id, from = ?from, to = ?to, "admin API changed a user's admin role");
+    let details = serde_json::json!({ "username": user.username, "from": from, "to": to });
+    record_in(
+        admin,
+        user.tenant_id,
+        principal,
+        req,
+        "user.role_changed",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
+    Ok(())
 }
 
 /// One page of users in creation order; `next` is the `after` of the following page, `null` on
@@ -101,6 +188,8 @@ pub(crate) struct ListQuery {
     search: Option<String>,
     /// Page size, 1 to 1000.
     limit: Option<u64>,
+    /// Only users holding this admin role (not combined with `search`).
+    role: Option<AdminRole>,
 }
 
 /// `POST /tenants/{slug}/users` body. Standard claims go in `claims`, or directly as top-level
@@ -114,6 +203,8 @@ pub(crate) struct CreateUser {
     claims: StandardClaims,
     /// Without one, the user cannot sign in with a password until one is set.
     password: Option<SecretString>,
+    /// An admin role for the admin console; `null` or absent for none.
+    role: Option<AdminRole>,
 }
 
 impl TryFrom<Map<String, Value>> for CreateUser {
@@ -124,6 +215,7 @@ impl TryFrom<Map<String, Value>> for CreateUser {
         let email = member(&mut body, "email")?;
         let email_verified = member(&mut body, "email_verified")?.unwrap_or(false);
         let password = member(&mut body, "password")?;
+        let role = member(&mut body, "role")?;
         let claims = claims_members(body)?;
         let claims = serde_json::from_value(Value::Object(claims)).map_err(|e| e.to_string())?;
         Ok(Self {
@@ -132,6 +224,7 @@ impl TryFrom<Map<String, Value>> for CreateUser {
             email_verified,
             claims,
             password,
+            role,
         })
     }
 }
@@ -146,6 +239,8 @@ pub(crate) struct PatchUser {
     email: Option<Option<String>>,
     email_verified: Option<bool>,
     claims: Option<Value>,
+    /// Absent: unchanged; `null`: removed; a role: granted.
+    role: Option<Option<AdminRole>>,
 }
 
 impl TryFrom<Map<String, Value>> for PatchUser {
@@ -157,6 +252,10 @@ impl TryFrom<Map<String, Value>> for PatchUser {
             Some(v) => Some(serde_json::from_value(v).map_err(|e| format!("email: {e}"))?),
         };
         let email_verified = member(&mut body, "email_verified")?;
+        let role = match body.remove("role") {
+            None => None,
+            Some(v) => Some(serde_json::from_value(v).map_err(|e| format!("role: {e}"))?),
+        };
         let claims = if body.is_empty() {
             None
         } else {
@@ -166,6 +265,7 @@ impl TryFrom<Map<String, Value>> for PatchUser {
             email,
             email_verified,
             claims,
+            role,
         })
     }
 }
@@ -288,11 +388,36 @@ pub(crate) async fn list(
     let query = query?.into_inner();
     let limit = page_limit(query.limit, MAX_LIMIT)?;
     let search = checked_search(query.search.as_deref())?;
-    let users = authn
-        .list_users(tenant.id, query.after, search, limit)
-        .await?;
+    let db = admin.store().conn();
+    let users = match (query.role, search) {
+        (None, _) => {
+            authn
+                .list_users(tenant.id, query.after, search, limit)
+                .await?
+        }
+        (Some(role), None) => {
+            tessera_store::users::list_with_role(db, tenant.id, role, query.after, limit)
+                .await
+                .map_err(role_store_error)?
+        }
+        (Some(_), Some(_)) => {
+            return Err(AdminError::InvalidRequest(
+                "role and search cannot be combined".into(),
+            ));
+        }
+    };
     let next = next_cursor(&users, limit, |u| u.id);
-    let items = users.into_iter().map(UserView::from).collect();
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let roles = tessera_store::users::admin_roles(db, tenant.id, &ids)
+        .await
+        .map_err(role_store_error)?;
+    let items = users
+        .into_iter()
+        .map(|u| {
+            let role = roles.get(&u.id).copied();
+            UserView::with_role(u, role)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(Page { items, next }))
 }
 
@@ -307,6 +432,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let tenant = tenant(&principal, &admin, &path).await?;
     let body = body?.into_inner();
+    check_role(&tenant, body.role)?;
     let new = NewUser {
         username: body.username,
         email: body.email,
@@ -316,7 +442,7 @@ pub(crate) async fn create(
     };
     let user = authn.create_user(&tenant, new).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API created a user");
-    let details = serde_json::json!({ "username": user.username, "has_password": user.password_hash.is_some() });
+    let details = serde_json::json!({ "username": user.username, "has_password": user.password_hash.is_some(), "role": body.role });
     record_in(
         &admin,
         tenant.id,
@@ -330,6 +456,7 @@ pub(crate) async fn create(
         details,
     )
     .await;
+    change_role(&req, &principal, &admin, &user, None, body.role).await?;
     let location = format!(
         "{PREFIX}/tenants/{}/users/{}",
         tenant.slug,
@@ -337,7 +464,7 @@ pub(crate) async fn create(
     );
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(UserView::from(user)))
+        .json(UserView::with_role(user, body.role)))
 }
 
 /// Reads one user.
@@ -350,7 +477,8 @@ pub(crate) async fn show(
     let (slug, username) = path.into_inner();
     let tenant = tenant(&principal, &admin, &slug).await?;
     let user = user(&authn, &tenant, &username).await?;
-    Ok(HttpResponse::Ok().json(UserView::from(user)))
+    let role = role_of(&admin, &user).await?;
+    Ok(HttpResponse::Ok().json(UserView::with_role(user, role)))
 }
 
 /// Changes a user's e-mail address, its verification flag and claims.
@@ -365,7 +493,11 @@ pub(crate) async fn update(
     let (slug, username) = path.into_inner();
     let tenant = tenant(&principal, &admin, &slug).await?;
     let body = body?.into_inner();
+    if let Some(role) = body.role {
+        check_role(&tenant, role)?;
+    }
     let current = user(&authn, &tenant, &username).await?;
+    let old_role = role_of(&admin, &current).await?;
     let claims = body
         .claims
         .map(|patch| merged_claims(&current.claims, patch))
@@ -374,6 +506,7 @@ pub(crate) async fn update(
         ("email", body.email.is_some()),
         ("email_verified", body.email_verified.is_some()),
         ("claims", claims.is_some()),
+        ("role", body.role.is_some_and(|r| r != old_role)),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
@@ -384,6 +517,8 @@ pub(crate) async fn update(
         claims,
     };
     let user = authn.update_user(tenant.id, current.id, patch).await?;
+    let new_role = body.role.unwrap_or(old_role);
+    change_role(&req, &principal, &admin, &user, old_role, new_role).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API updated a user");
     let details = serde_json::json!({ "fields": changed });
     record_in(
@@ -399,7 +534,7 @@ pub(crate) async fn update(
         details,
     )
     .await;
-    Ok(HttpResponse::Ok().json(UserView::from(user)))
+    Ok(HttpResponse::Ok().json(UserView::with_role(user, new_role)))
 }
 
 /// Deletes a user with its sessions, grants and tokens; the clients of its sessions get
@@ -529,7 +664,7 @@ pub(crate) async fn reset_mfa(
         authn: &authn,
         outbox: &outbox,
     };
-    let actor = format!("admin:{}", principal.client_id());
+    let actor = principal.actor();
     let removed = lifecycle.reset_mfa(&snapshot, &user, &actor).await?;
     tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, removed, "admin API reset a user's second factors");
     Ok(HttpResponse::NoContent().finish())

@@ -67,6 +67,8 @@ pub enum Revoker {
     User(UserId),
     /// An admin API client.
     Admin(ClientId),
+    /// An admin console user, by its audit actor (`user:<username>@<tenant>`).
+    AdminUser(String),
 }
 
 impl Revoker {
@@ -75,6 +77,7 @@ impl Revoker {
         match self {
             Revoker::User(id) => format!("user:{id}"),
             Revoker::Admin(client) => format!("admin:{client}"),
+            Revoker::AdminUser(actor) => actor.clone(),
         }
     }
 }

@@ -134,6 +134,9 @@ wire_enum!(
         Operator => "operator",
         /// Tenant admin: exactly one tenant.
         TenantAdmin => "tenant_admin",
+        /// Auditor: reads (GET/HEAD only) one tenant, or every tenant when held in the system
+        /// tenant.
+        Auditor => "auditor",
     }
 );
 

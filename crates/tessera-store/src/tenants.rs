@@ -208,6 +208,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: TenantId) -> Result<(), Stor
     crate::logout_outbox::delete_all(db, id).await?;
     crate::registration::delete_all(db, id).await?;
     crate::domains::delete_all(db, id).await?;
+    crate::templates::delete_all(db, id).await?;
     for table in SIGNIN_TABLES {
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             db.get_database_backend(),

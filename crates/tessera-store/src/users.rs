@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use tessera_core::{TenantId, UserId, UserStatus};
+use tessera_core::{AdminRole, TenantId, UserId, UserStatus};
 
 use crate::entity::user;
 use crate::{StandardClaims, StoreError, UserRecord, found, parse_enum};
@@ -42,6 +42,8 @@ pub async fn insert<C: ConnectionTrait>(db: &C, u: &UserRecord) -> Result<(), St
         claims: Set(claims_json(&u.claims)?),
         password_hash: Set(u.password_hash.clone()),
         status: Set(u.status.as_str().to_owned()),
+        // A new user holds no admin role; `set_admin_role` grants one.
+        admin_role: Set(None),
         created_at: Set(u.created_at),
         updated_at: Set(u.updated_at),
     }
@@ -230,6 +232,84 @@ pub async fn set_status<C: ConnectionTrait>(
     // A disabled or locked user's tokens stop being active: cached answers are stale.
     crate::revocations::revoked(db, tenant, res.rows_affected, now).await?;
     found(res.rows_affected)
+}
+
+/// The admin role a user of `tenant` holds, `None` for none (or no such user). Read per admin
+/// API request, so a removed role takes effect at once.
+pub async fn admin_role<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<AdminRole>, StoreError> {
+    let row = crate::one_by_key(db, user::Entity::find_by_id((tenant, id))).await?;
+    row.and_then(|m| m.admin_role)
+        .map(|raw| parse_enum(&raw))
+        .transpose()
+}
+
+/// Sets (or, with `None`, removes) the admin role of a user of `tenant`. Which roles a tenant's
+/// users may hold is the caller's rule.
+pub async fn set_admin_role<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: UserId,
+    role: Option<AdminRole>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = user::Entity::update_many()
+        .col_expr(
+            user::Column::AdminRole,
+            Expr::value(role.map(|r| r.as_str().to_owned())),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    found(res.rows_affected)
+}
+
+/// The admin roles of the given users of `tenant`, by user id (users without one are absent).
+pub async fn admin_roles<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, AdminRole>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(user::Column::AdminRole.is_not_null())
+        .all(db)
+        .await?;
+    let mut roles = std::collections::HashMap::with_capacity(rows.len());
+    for m in rows {
+        if let Some(raw) = &m.admin_role {
+            roles.insert(m.id, parse_enum(raw)?);
+        }
+    }
+    Ok(roles)
+}
+
+/// Up to `limit` users of `tenant` holding `role`, ordered by id, after `after`.
+pub async fn list_with_role<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    role: AdminRole,
+    after: Option<UserId>,
+    limit: u64,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let mut q = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::AdminRole.eq(role.as_str()))
+        .order_by_asc(user::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        q = q.filter(user::Column::Id.gt(after));
+    }
+    q.all(db).await?.into_iter().map(to_record).collect()
 }
 
 /// Deletes one user row.

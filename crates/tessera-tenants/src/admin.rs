@@ -473,9 +473,20 @@ impl TenantAdmin {
                 ));
             }
             (Some(AdminRole::Operator), None) => (Some(AdminRole::Operator), None),
+            // An auditor without a tenant reads every tenant.
+            (Some(AdminRole::Auditor), None) => (Some(AdminRole::Auditor), None),
             (Some(AdminRole::TenantAdmin) | None, Some(of)) => {
                 let target = self.tenant(of.as_ref()).await?;
                 (Some(AdminRole::TenantAdmin), Some(target.id))
+            }
+            (Some(AdminRole::Auditor), Some(of)) => {
+                let target = self.tenant(of.as_ref()).await?;
+                if target.is_system {
+                    return Err(TenantError::Invalid(
+                        "an auditor of the system tenant names no tenant".into(),
+                    ));
+                }
+                (Some(AdminRole::Auditor), Some(target.id))
             }
             _ => {
                 return Err(TenantError::Invalid(
@@ -578,6 +589,7 @@ impl TenantAdmin {
 
     /// Deletes a client.
     pub async fn delete_client(&self, slug: &str, client_id: &str) -> Result<(), TenantError> {
+        crate::console::refuse_reserved(client_id)?;
         let tenant = self.tenant(slug).await?;
         let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
         let now = Clock.now();
@@ -621,6 +633,7 @@ impl TenantAdmin {
         client_id: &str,
         update: ClientUpdate,
     ) -> Result<ClientRecord, TenantError> {
+        crate::console::refuse_reserved(client_id)?;
         let tenant = self.tenant(slug).await?;
         let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
         let mut client = clients::find(self.store.conn(), tenant.id, &id)
@@ -706,6 +719,64 @@ impl TenantAdmin {
         self.commit(txn, (tenant.id, slug), "client", now).await?;
         tracing::info!(tenant = %slug, client_id = %id, "client updated");
         Ok(client)
+    }
+
+    /// Replaces a confidential client's secret with a fresh one, returned this once: the old
+    /// secret stops working as soon as snapshots refresh (at once on this node). A public client
+    /// has no secret (RFC 6749 §2.1) and is refused.
+    pub async fn rotate_client_secret(
+        &self,
+        slug: &str,
+        client_id: &str,
+    ) -> Result<RegisteredClient, TenantError> {
+        crate::console::refuse_reserved(client_id)?;
+        let tenant = self.tenant(slug).await?;
+        let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
+        let mut client = clients::find(self.store.conn(), tenant.id, &id)
+            .await
+            .map_err(Self::store_err("client"))?
+            .ok_or(TenantError::NotFound("client"))?;
+        if client.client_type != ClientType::Confidential {
+            return Err(TenantError::Invalid(
+                "a public client has no secret to rotate".into(),
+            ));
+        }
+        let secret = new_client_secret();
+        // client_secret_jwt keeps a sealed copy of the secret as the HMAC key (RFC 7523 §2.2).
+        let sealed = match client.options.token_endpoint_auth_method {
+            Some(AuthMethod::ClientSecretJwt) => Some(
+                self.directory
+                    .master_key()
+                    .seal(
+                        secret.as_bytes(),
+                        &clients::sealed_secret_aad(tenant.id, &client.client_id),
+                    )
+                    .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e)))?,
+            ),
+            _ => None,
+        };
+        let now = Clock.now();
+        client.secret_hash = Some(sha256_hex(&secret));
+        client.updated_at = now;
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("client"))?;
+        clients::update(&txn, &client)
+            .await
+            .map_err(Self::store_err("client"))?;
+        if let Some(sealed) = &sealed {
+            clients::set_sealed_secret(&txn, tenant.id, &id, Some(sealed))
+                .await
+                .map_err(Self::store_err("client"))?;
+        }
+        self.commit(txn, (tenant.id, slug), "client", now).await?;
+        tracing::info!(tenant = %slug, client_id = %id, "client secret rotated");
+        Ok(RegisteredClient {
+            client,
+            client_secret: Some(secrecy::SecretString::from(secret)),
+        })
     }
 
     /// The scope set named by `raw`; each scope must be defined in `tenant`.

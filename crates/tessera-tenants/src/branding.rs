@@ -1,16 +1,21 @@
 //! A tenant's settings document (branding and policies) and its page-template overrides: read,
-//! replace, validate, preview and roll back. Every change is committed with its change-feed entry
-//! (see `TenantAdmin::commit`), so every node's snapshot, and so every page, picks it up.
+//! replace, validate, preview and roll back; drafts, publication and version history. Every
+//! change pages can see is committed with its change-feed entry (see `TenantAdmin::commit`), so
+//! every node's snapshot, and so every page, picks it up; drafts are not, as pages never read
+//! them.
 
 use std::sync::Arc;
 
 use serde::Serialize;
-use tessera_core::{Clock, TenantSettings};
-use tessera_store::templates::{self, TemplateRecord};
-use tessera_store::{StoreError, tenants};
+use tessera_core::{Branding, Clock, TenantSettings};
+use tessera_store::templates::{self, TemplateDraftRecord, TemplateRecord, TemplateVersionRecord};
+use tessera_store::{StoreError, TenantRecord, tenants};
 
-use crate::pages::{self, TemplateName, TemplateProblem};
+use crate::pages::{self, TemplateName, TemplateProblem, TenantLook};
 use crate::{TenantAdmin, TenantError, TenantSnapshot};
+
+/// How often a publication is retried when a concurrent one took its version number.
+const PUBLISH_ATTEMPTS: usize = 5;
 
 /// One template of a tenant, as listed.
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +26,8 @@ pub struct TemplateSummary {
     pub overridden: bool,
     /// When the override was stored (Unix seconds); `null` for the default.
     pub updated_at: Option<i64>,
+    /// Whether an unpublished draft exists.
+    pub draft: bool,
 }
 
 /// One template of a tenant with the source its pages use.
@@ -34,6 +41,10 @@ pub struct TemplateSource {
     pub updated_at: Option<i64>,
     /// The handlebars source: the override, or the default.
     pub source: String,
+    /// Whether an unpublished draft exists.
+    pub draft: bool,
+    /// The version the pages use; `null` for the default (never published, or reset).
+    pub live_version: Option<i32>,
 }
 
 impl TemplateSource {
@@ -44,13 +55,86 @@ impl TemplateSource {
                 overridden: true,
                 updated_at: Some(record.updated_at),
                 source: record.source,
+                draft: false,
+                live_version: None,
             },
             None => Self {
                 name,
                 overridden: false,
                 updated_at: None,
                 source: name.default_source().to_owned(),
+                draft: false,
+                live_version: None,
             },
+        }
+    }
+}
+
+/// A draft of a template.
+#[derive(Clone, Debug, Serialize)]
+pub struct TemplateDraft {
+    /// Template name.
+    pub name: TemplateName,
+    /// The draft source, possibly broken.
+    pub source: String,
+    /// Unix seconds of the last save.
+    pub updated_at: i64,
+    /// Who saved it last (audit actor).
+    pub updated_by: Option<String>,
+}
+
+/// The answer to saving a draft: saved, and what would stop its publication.
+#[derive(Clone, Debug, Serialize)]
+pub struct DraftSaved {
+    /// Template name.
+    pub name: TemplateName,
+    /// Always `true`: a draft is saved even when it does not compile.
+    pub saved: bool,
+    /// Unix seconds of the save.
+    pub updated_at: i64,
+    /// Why publishing this draft would be refused, with line and column; `null` when it would not.
+    pub problem: Option<TemplateProblem>,
+}
+
+/// A published version as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct TemplateVersionSummary {
+    /// Version number, from 1.
+    pub version: i32,
+    /// Unix seconds of the publication.
+    pub created_at: i64,
+    /// Who published it (audit actor); `null` for versions from before history was kept.
+    pub created_by: Option<String>,
+    /// Whether the tenant's pages use this version now.
+    pub live: bool,
+}
+
+/// One published version with its source.
+#[derive(Clone, Debug, Serialize)]
+pub struct TemplateVersion {
+    /// Template name.
+    pub name: TemplateName,
+    /// Version number, from 1.
+    pub version: i32,
+    /// Unix seconds of the publication.
+    pub created_at: i64,
+    /// Who published it (audit actor).
+    pub created_by: Option<String>,
+    /// Whether the tenant's pages use this version now.
+    pub live: bool,
+    /// The handlebars source.
+    pub source: String,
+}
+
+impl TemplateVersion {
+    fn of(name: TemplateName, record: TemplateVersionRecord, live: bool) -> Self {
+        Self {
+            name,
+            version: record.version,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            live,
+            source: record.source,
         }
     }
 }
@@ -71,6 +155,11 @@ fn template_name(raw: &str) -> Result<TemplateName, TenantError> {
     TemplateName::parse(raw).ok_or(TenantError::NotFound("template"))
 }
 
+/// Maps a store failure of the template tables.
+fn store_err(e: StoreError) -> TenantError {
+    TenantError::from_store("template", e)
+}
+
 /// Runs CPU-bound template work (compiling, strict sample renders) off the reactor.
 async fn off_reactor<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -78,6 +167,26 @@ async fn off_reactor<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| TenantError::Unexpected(anyhow::anyhow!("template check aborted: {e}")))
+}
+
+/// Checks `source` as template `name` off the reactor; the source back, or why it is refused.
+async fn checked(name: TemplateName, source: String) -> Result<String, TemplateChangeError> {
+    off_reactor(move || pages::validate(name.as_str(), &source).map(|()| source))
+        .await?
+        .map_err(TemplateChangeError::Invalid)
+}
+
+/// The live version of a template: the newest version when the live override holds its source.
+/// Every publication writes both in one transaction; the comparison keeps an override written
+/// some other way (an older node during an upgrade) from being reported as a version.
+fn live_version(
+    live: Option<&TemplateRecord>,
+    newest: Option<&TemplateVersionRecord>,
+) -> Option<i32> {
+    match (live, newest) {
+        (Some(live), Some(newest)) if live.source == newest.source => Some(newest.version),
+        _ => None,
+    }
 }
 
 impl TenantAdmin {
@@ -111,12 +220,14 @@ impl TenantAdmin {
         self.settings(slug).await
     }
 
-    /// Every overridable template of a tenant and whether it is overridden.
+    /// Every overridable template of a tenant, whether it is overridden and has a draft.
     pub async fn list_templates(&self, slug: &str) -> Result<Vec<TemplateSummary>, TenantError> {
         let tenant = self.tenant(slug).await?;
-        let stored = templates::list(self.store().conn(), tenant.id)
+        let db = self.store().conn();
+        let stored = templates::list(db, tenant.id).await.map_err(store_err)?;
+        let drafts = templates::draft_names(db, tenant.id)
             .await
-            .map_err(|e| TenantError::from_store("template", e))?;
+            .map_err(store_err)?;
         Ok(TemplateName::ALL
             .into_iter()
             .map(|name| {
@@ -125,85 +236,318 @@ impl TenantAdmin {
                     name,
                     overridden: record.is_some(),
                     updated_at: record.map(|r| r.updated_at),
+                    draft: drafts.iter().any(|d| d == name.as_str()),
                 }
             })
             .collect())
     }
 
-    /// The source of one template of a tenant: its override, or the default.
+    /// The source of one template of a tenant (its override, or the default), whether it has a
+    /// draft, and the live version number.
     pub async fn template(&self, slug: &str, name: &str) -> Result<TemplateSource, TenantError> {
         let name = template_name(name)?;
         let tenant = self.tenant(slug).await?;
-        let stored = templates::find(self.store().conn(), tenant.id, name.as_str())
+        let db = self.store().conn();
+        let stored = templates::find(db, tenant.id, name.as_str())
             .await
-            .map_err(|e| TenantError::from_store("template", e))?;
-        Ok(TemplateSource::of(name, stored))
+            .map_err(store_err)?;
+        let newest = templates::latest_version(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let draft = templates::find_draft(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let live = live_version(stored.as_ref(), newest.as_ref());
+        let mut source = TemplateSource::of(name, stored);
+        source.draft = draft.is_some();
+        source.live_version = live;
+        Ok(source)
     }
 
-    /// Stores a tenant's override of template `name` after [`pages::validate`] accepts it.
+    /// Publishes `source` (already checked) as the next version of template `name` and makes it
+    /// live, in one transaction with its change-feed entry; with `draft_published`, also deletes
+    /// the draft if it still holds that source. A concurrent publication that took the version
+    /// number (the primary key refuses the duplicate) makes the transaction roll back and start
+    /// over. Returns the new version.
+    async fn publish(
+        &self,
+        tenant: &TenantRecord,
+        name: TemplateName,
+        source: &str,
+        actor: Option<&str>,
+        draft_published: bool,
+    ) -> Result<TemplateVersionRecord, TenantError> {
+        let slug = tenant.slug.as_ref();
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let now = Clock.now();
+            let txn = self.store().begin().await.map_err(store_err)?;
+            // The live row is written first: on PostgreSQL its row lock queues concurrent
+            // publications of this template, so the next one reads the version this one adds;
+            // on SQLite a transaction whose first statement writes holds the write lock before
+            // it reads, so no other connection's commit can make its snapshot stale
+            // (SQLITE_BUSY_SNAPSHOT).
+            let live = TemplateRecord {
+                tenant_id: tenant.id,
+                name: name.as_str().to_owned(),
+                source: source.to_owned(),
+                updated_at: now,
+            };
+            templates::upsert(&txn, &live).await.map_err(store_err)?;
+            let version = match templates::insert_next_version(
+                &txn,
+                tenant.id,
+                name.as_str(),
+                source,
+                now,
+                actor,
+            )
+            .await
+            {
+                Ok(version) => version,
+                Err(StoreError::Conflict) => {
+                    // A safety net, should two publications still compute the same number
+                    // (the live row deleted in between). PostgreSQL aborts the transaction on
+                    // the violation: start over.
+                    tracing::debug!(tenant = %slug, template = %name, "template version taken concurrently; retrying");
+                    txn.rollback()
+                        .await
+                        .map_err(|e| store_err(StoreError::from(e)))?;
+                    continue;
+                }
+                Err(e) => return Err(store_err(e)),
+            };
+            if draft_published {
+                templates::delete_draft_if_unchanged(&txn, tenant.id, name.as_str(), source)
+                    .await
+                    .map_err(store_err)?;
+            }
+            self.commit(txn, (tenant.id, slug), "template", now).await?;
+            tracing::info!(tenant = %slug, template = %name, version, "template version published");
+            return Ok(TemplateVersionRecord {
+                tenant_id: tenant.id,
+                name: name.as_str().to_owned(),
+                version,
+                source: source.to_owned(),
+                created_at: now,
+                created_by: actor.map(str::to_owned),
+            });
+        }
+        Err(TenantError::Concurrent(
+            "the template is being published concurrently; retry",
+        ))
+    }
+
+    /// Publishes `source` as a tenant's override of template `name` after [`pages::validate`]
+    /// accepts it, recorded as its next version; a draft, if any, is left alone. `actor` is who
+    /// published it (audit actor).
     pub async fn set_template(
         &self,
         slug: &str,
         name: &str,
         source: String,
+        actor: Option<&str>,
     ) -> Result<TemplateSource, TemplateChangeError> {
         let name = template_name(name)?;
         let tenant = self.tenant(slug).await?;
-        let source = off_reactor(move || pages::validate(name.as_str(), &source).map(|()| source))
-            .await?
-            .map_err(TemplateChangeError::Invalid)?;
-        let now = Clock.now();
-        let record = TemplateRecord {
-            tenant_id: tenant.id,
-            name: name.as_str().to_owned(),
-            source,
-            updated_at: now,
-        };
-        let txn = self
-            .store()
-            .begin()
-            .await
-            .map_err(|e| TenantError::from_store("template", e))?;
-        templates::upsert(&txn, &record)
-            .await
-            .map_err(|e| TenantError::from_store("template", e))?;
-        self.commit(txn, (tenant.id, slug), "template", now).await?;
-        tracing::info!(tenant = %slug, template = %name, "template override stored");
-        Ok(TemplateSource::of(name, Some(record)))
+        let source = checked(name, source).await?;
+        let published = self.publish(&tenant, name, &source, actor, false).await?;
+        let mut shown = self.template(slug, name.as_str()).await?;
+        // What this call published, even if another publication followed it at once.
+        shown.source = published.source;
+        shown.updated_at = Some(published.created_at);
+        shown.overridden = true;
+        shown.live_version = Some(published.version);
+        Ok(shown)
     }
 
     /// Removes a tenant's override of template `name`, so the default serves again. Removing
-    /// an override that does not exist changes nothing and succeeds.
+    /// an override that does not exist changes nothing and succeeds. The version history and
+    /// the draft are kept, and nothing is recorded as a version: afterwards no version is live,
+    /// and restoring one publishes it again.
     pub async fn reset_template(&self, slug: &str, name: &str) -> Result<(), TenantError> {
         let name = template_name(name)?;
         let tenant = self.tenant(slug).await?;
         let now = Clock.now();
-        let txn = self
-            .store()
-            .begin()
-            .await
-            .map_err(|e| TenantError::from_store("template", e))?;
+        let txn = self.store().begin().await.map_err(store_err)?;
         match templates::delete(&txn, tenant.id, name.as_str()).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(TenantError::from_store("template", e)),
+            Err(e) => return Err(store_err(e)),
         }
         self.commit(txn, (tenant.id, slug), "template", now).await?;
         tracing::info!(tenant = %slug, template = %name, "template override removed");
         Ok(())
     }
 
-    /// Renders template `name` with sample data and the tenant's branding and other overrides:
-    /// `source` when given (checked like [`Self::set_template`] would), otherwise the version
-    /// the tenant's pages use now. `csp_nonce` is the nonce of the response's CSP.
+    /// The draft of template `name`, or `NotFound("draft")`.
+    pub async fn template_draft(
+        &self,
+        slug: &str,
+        name: &str,
+    ) -> Result<TemplateDraft, TenantError> {
+        let name = template_name(name)?;
+        let tenant = self.tenant(slug).await?;
+        let draft = templates::find_draft(self.store().conn(), tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?
+            .ok_or(TenantError::NotFound("draft"))?;
+        Ok(TemplateDraft {
+            name,
+            source: draft.source,
+            updated_at: draft.updated_at,
+            updated_by: draft.updated_by,
+        })
+    }
+
+    /// Saves `source` as the draft of template `name`, whatever it holds (a draft may be broken
+    /// while it is edited), and says what would stop its publication. Pages never see a draft.
+    pub async fn save_template_draft(
+        &self,
+        slug: &str,
+        name: &str,
+        source: String,
+        actor: Option<&str>,
+    ) -> Result<DraftSaved, TenantError> {
+        let name = template_name(name)?;
+        let tenant = self.tenant(slug).await?;
+        let now = Clock.now();
+        let draft = TemplateDraftRecord {
+            tenant_id: tenant.id,
+            name: name.as_str().to_owned(),
+            source,
+            updated_at: now,
+            updated_by: actor.map(str::to_owned),
+        };
+        templates::save_draft(self.store().conn(), &draft)
+            .await
+            .map_err(store_err)?;
+        let source = draft.source;
+        let problem = off_reactor(move || pages::validate(name.as_str(), &source).err()).await?;
+        tracing::info!(tenant = %slug, template = %name, "template draft saved");
+        Ok(DraftSaved {
+            name,
+            saved: true,
+            updated_at: now,
+            problem,
+        })
+    }
+
+    /// Discards the draft of template `name`; `NotFound("draft")` when there is none.
+    pub async fn discard_template_draft(&self, slug: &str, name: &str) -> Result<(), TenantError> {
+        let name = template_name(name)?;
+        let tenant = self.tenant(slug).await?;
+        templates::delete_draft(self.store().conn(), tenant.id, name.as_str())
+            .await
+            .map_err(|e| TenantError::from_store("draft", e))?;
+        tracing::info!(tenant = %slug, template = %name, "template draft discarded");
+        Ok(())
+    }
+
+    /// Publishes the draft of template `name` once [`pages::validate`] accepts it: it becomes
+    /// the next version and goes live, and the draft is deleted. `NotFound("draft")` without one.
+    pub async fn publish_template_draft(
+        &self,
+        slug: &str,
+        name: &str,
+        actor: Option<&str>,
+    ) -> Result<TemplateVersion, TemplateChangeError> {
+        let draft = self.template_draft(slug, name).await?;
+        let tenant = self.tenant(slug).await?;
+        let source = checked(draft.name, draft.source).await?;
+        let published = self
+            .publish(&tenant, draft.name, &source, actor, true)
+            .await?;
+        Ok(TemplateVersion::of(draft.name, published, true))
+    }
+
+    /// Every published version of template `name`, newest first, and which one is live.
+    pub async fn template_versions(
+        &self,
+        slug: &str,
+        name: &str,
+    ) -> Result<Vec<TemplateVersionSummary>, TenantError> {
+        let name = template_name(name)?;
+        let tenant = self.tenant(slug).await?;
+        let db = self.store().conn();
+        let stored = templates::find(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let newest = templates::latest_version(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let live = live_version(stored.as_ref(), newest.as_ref());
+        Ok(templates::versions(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|v| TemplateVersionSummary {
+                version: v.version,
+                created_at: v.created_at,
+                created_by: v.created_by,
+                live: Some(v.version) == live,
+            })
+            .collect())
+    }
+
+    /// Version `version` of template `name` with its source; `NotFound("template version")`.
+    pub async fn template_version(
+        &self,
+        slug: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<TemplateVersion, TenantError> {
+        let name = template_name(name)?;
+        let tenant = self.tenant(slug).await?;
+        let db = self.store().conn();
+        let record = templates::find_version(db, tenant.id, name.as_str(), version)
+            .await
+            .map_err(store_err)?
+            .ok_or(TenantError::NotFound("template version"))?;
+        let stored = templates::find(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let newest = templates::latest_version(db, tenant.id, name.as_str())
+            .await
+            .map_err(store_err)?;
+        let live = live_version(stored.as_ref(), newest.as_ref()) == Some(version);
+        Ok(TemplateVersion::of(name, record, live))
+    }
+
+    /// Rolls template `name` back to version `version`: its source, checked again under today's
+    /// rules, is published as a new version (history is append-only) and goes live. A draft is
+    /// left alone. Returns the new version.
+    pub async fn restore_template_version(
+        &self,
+        slug: &str,
+        name: &str,
+        version: i32,
+        actor: Option<&str>,
+    ) -> Result<TemplateVersion, TemplateChangeError> {
+        let old = self.template_version(slug, name, version).await?;
+        let tenant = self.tenant(slug).await?;
+        let source = checked(old.name, old.source).await?;
+        let published = self
+            .publish(&tenant, old.name, &source, actor, false)
+            .await?;
+        Ok(TemplateVersion::of(old.name, published, true))
+    }
+
+    /// Renders template `name` with sample data and the tenant's other overrides: `source` when
+    /// given (checked like [`Self::set_template`] would), otherwise the version the tenant's
+    /// pages use now; with `branding` when given (checked like the settings), otherwise the
+    /// tenant's. `csp_nonce` is the nonce of the CSP the page is shown under.
     pub async fn preview_template(
         &self,
         slug: &str,
         name: &str,
         source: Option<String>,
+        branding: Option<Branding>,
         csp_nonce: &str,
     ) -> Result<String, TemplateChangeError> {
         let name = template_name(name)?;
+        if let Some(branding) = &branding {
+            pages::validate_branding(branding).map_err(TenantError::Invalid)?;
+        }
         let snapshot: Arc<TenantSnapshot> = self
             .directory()
             .resolve(slug)
@@ -216,7 +560,11 @@ impl TenantAdmin {
         let nonce = csp_nonce.to_owned();
         off_reactor(move || {
             pages::validate(name.as_str(), &source)?;
-            pages::preview(&snapshot, name, &source, &nonce)
+            let look = match &branding {
+                Some(branding) => TenantLook::of(&snapshot.tenant.name, branding),
+                None => snapshot.look(),
+            };
+            pages::preview_with_look(&snapshot, name, &source, look, &nonce)
         })
         .await?
         .map_err(TemplateChangeError::Invalid)
@@ -291,7 +639,7 @@ mod tests {
         let head = feed::head(admin.store().conn()).await.unwrap();
 
         let stored = admin
-            .set_template("acme", "error", CUSTOM.to_owned())
+            .set_template("acme", "error", CUSTOM.to_owned(), None)
             .await
             .unwrap();
         assert!(stored.overridden);
@@ -333,6 +681,7 @@ mod tests {
                 "acme",
                 "login",
                 "{{#> layout}}\n{{nope}}\n{{/layout}}".to_owned(),
+                None,
             )
             .await
             .unwrap_err();
@@ -342,14 +691,16 @@ mod tests {
         assert_eq!(problem.line, Some(2));
         assert!(matches!(
             admin
-                .set_template("acme", "form_post", CUSTOM.to_owned())
+                .set_template("acme", "form_post", CUSTOM.to_owned(), None)
                 .await,
             Err(TemplateChangeError::Tenant(TenantError::NotFound(
                 "template"
             )))
         ));
         assert!(matches!(
-            admin.set_template("nope", "error", CUSTOM.to_owned()).await,
+            admin
+                .set_template("nope", "error", CUSTOM.to_owned(), None)
+                .await,
             Err(TemplateChangeError::Tenant(TenantError::NotFound("tenant")))
         ));
         assert!(!admin.template("acme", "login").await.unwrap().overridden);
@@ -392,6 +743,7 @@ mod tests {
                 "acme",
                 "consent",
                 Some("{{#> layout}}<p>{{client_name}}: {{#each scopes}}[{{this.name}}]{{/each}}</p>{{/layout}}".into()),
+                None,
                 "n0nce",
             )
             .await
@@ -405,7 +757,7 @@ mod tests {
         assert!(!admin.template("acme", "consent").await.unwrap().overridden);
 
         let default = admin
-            .preview_template("acme", "layout", None, "n0nce")
+            .preview_template("acme", "layout", None, None, "n0nce")
             .await
             .unwrap();
         assert!(
@@ -414,7 +766,7 @@ mod tests {
         );
         assert!(matches!(
             admin
-                .preview_template("acme", "error", Some("{{{message}}}".into()), "n")
+                .preview_template("acme", "error", Some("{{{message}}}".into()), None, "n")
                 .await,
             Err(TemplateChangeError::Invalid(_))
         ));

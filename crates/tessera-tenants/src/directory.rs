@@ -163,9 +163,12 @@ impl Directory {
             return Ok(None);
         };
         let id = tenant.id;
-        let clients = clients::list(db, id)
+        let mut clients = clients::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("client", e))?;
+        // The built-in console client is synthesized, never stored (see `crate::console`).
+        clients.retain(|c| !crate::console::is_reserved_client_id(c.client_id.as_ref()));
+        clients.push(crate::console::console_client(self.public_url(), &tenant));
         let scopes = scopes::list(db, id)
             .await
             .map_err(|e| TenantError::from_store("scope", e))?;

@@ -7,6 +7,7 @@
 mod actor;
 mod admin;
 mod branding;
+mod console;
 mod directory;
 pub mod domains;
 pub mod emails;
@@ -27,7 +28,13 @@ pub use admin::{
     ADMIN_SCOPE, ClientUpdate, NewClient, NewTenant, RegisteredClient, RingKeys, SystemBootstrap,
     TenantAdmin, TenantDefaults, TenantUpdate,
 };
-pub use branding::{TemplateChangeError, TemplateSource, TemplateSummary};
+pub use branding::{
+    DraftSaved, TemplateChangeError, TemplateDraft, TemplateSource, TemplateSummary,
+    TemplateVersion, TemplateVersionSummary,
+};
+pub use console::{
+    CONSOLE_CLIENT_ID, console_client, console_redirect_uris, is_reserved_client_id,
+};
 pub use directory::{Directory, domain_issuer};
 pub use error::TenantError;
 pub use feed::FeedCursor;

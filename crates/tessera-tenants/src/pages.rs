@@ -1801,9 +1801,21 @@ pub fn preview(
     source: &str,
     csp_nonce: &str,
 ) -> Result<String, TemplateProblem> {
+    preview_with_look(snapshot, template, source, snapshot.look(), csp_nonce)
+}
+
+/// [`preview`] with `look` in place of the tenant's stored branding, so a branding change can
+/// be seen before it is saved.
+pub fn preview_with_look(
+    snapshot: &TenantSnapshot,
+    template: TemplateName,
+    source: &str,
+    look: TenantLook,
+    csp_nonce: &str,
+) -> Result<String, TemplateProblem> {
     let compiled = compile_checked(template, source)?;
     if let TemplateName::Email(email) = template {
-        return emails::preview(snapshot.emails(), email, compiled, &snapshot.look());
+        return emails::preview(snapshot.emails(), email, compiled, &look);
     }
     let mut engine = match &snapshot.pages().custom {
         Some(custom) => custom.clone(),
@@ -1812,7 +1824,7 @@ pub fn preview(
     engine
         .registry
         .register_template(template.as_str(), compiled);
-    let data = sample_data_with(template, snapshot.look(), csp_nonce);
+    let data = sample_data_with(template, look, csp_nonce);
     engine
         .registry
         .render(sample_page(template), &data)

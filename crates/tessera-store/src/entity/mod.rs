@@ -22,6 +22,8 @@ pub mod revoked_jti;
 pub mod scope;
 pub mod session;
 pub mod signing_key;
+pub mod template_draft;
+pub mod template_version;
 pub mod tenant;
 pub mod tenant_domain;
 pub mod tenant_template;

@@ -25,6 +25,8 @@ pub struct Model {
     pub password_hash: Option<String>,
     /// `active`, `disabled` or `locked`.
     pub status: String,
+    /// The admin role the user holds (`operator`, `tenant_admin`, `auditor`), `NULL` for none.
+    pub admin_role: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
