@@ -13,6 +13,7 @@ mod client_cert;
 mod client_ip;
 mod client_metadata;
 mod consent;
+mod console;
 mod cookies;
 mod device;
 mod discovery;
@@ -68,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/.well-known/oauth-authorization-server/t/{tenant}",
             web::get().to(discovery::oauth_metadata),
         )
+        // The admin console: before the `/t/{tenant}` scope, which would claim its paths.
+        .configure(console::configure)
         .service(
             web::scope("/t/{tenant}")
                 .route(

@@ -1,0 +1,380 @@
+// Settings page: fills the server-rendered form from GET /tenants/{slug}/settings (and the
+// tenant record for access-token lifetime, algorithm and rotation interval), sends only what
+// changed as a JSON merge patch (RFC 7396), previews branding live, and manages the custom
+// domain. Uses only window.Console (console.js) and the admin API.
+'use strict';
+
+Console.ready.then((ctx) => {
+  const $ = (id) => document.getElementById(id);
+  const form = $('settings-form');
+  const errors = $('settings-errors');
+  const varsBody = $('css-variables');
+  const readOnly = ctx.user && ctx.user.role === 'auditor';
+  const isOperator = ctx.user && ctx.user.role === 'operator';
+  const slug = encodeURIComponent(ctx.tenant);
+  let settings = null; // the document as last read from the server
+  let tenant = null; // the tenant record as last read
+
+  if (readOnly) {
+    document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
+    form.querySelectorAll('input, select, textarea, button').forEach((el) => { el.disabled = true; });
+  }
+
+  /** Asks before a destructive action with the page's <dialog>; resolves true on confirm. */
+  function confirmAction(message, label) {
+    const dialog = $('confirm-dialog');
+    const buttons = dialog.querySelector('form');
+    $('confirm-message').textContent = message;
+    $('confirm-ok').textContent = label;
+    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        buttons.removeEventListener('submit', onSubmit);
+        dialog.removeEventListener('cancel', onCancel);
+        resolve(ok);
+      };
+      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
+      const onCancel = () => done(false);
+      buttons.addEventListener('submit', onSubmit);
+      dialog.addEventListener('cancel', onCancel);
+      dialog.showModal();
+    });
+  }
+
+  /** The message for a failed call; a 403 says the role does not allow it. */
+  function failure(res, what) {
+    const text = Console.errorText(res.body);
+    return res.status === 403 ? `${what}: your role does not allow this (${text})` : `${what}: ${text}`;
+  }
+
+  const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+  const setIn = (obj, path, value) => {
+    const keys = path.split('.');
+    let o = obj;
+    for (const k of keys.slice(0, -1)) o = (o[k] = o[k] || {});
+    o[keys[keys.length - 1]] = value;
+  };
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+  /** The named form controls, grouped by name (checkbox groups share one). */
+  function fields() {
+    const byName = new Map();
+    for (const el of form.elements) {
+      if (!el.name || !el.dataset.type) continue;
+      if (!byName.has(el.name)) byName.set(el.name, []);
+      byName.get(el.name).push(el);
+    }
+    return byName;
+  }
+
+  /** Where a field's value lives: the tenant record or the settings document. */
+  const source = (name) => (name.startsWith('tenant.') ? [tenant, name.slice(7)] : [settings, name]);
+
+  // ---- filling -------------------------------------------------------------------------------
+
+  function fill() {
+    for (const [name, els] of fields()) {
+      const [doc, path] = source(name);
+      const value = get(doc, path);
+      const type = els[0].dataset.type;
+      // Only the fields the server's document knows; optional ones may be absent (= unset).
+      const known = value !== undefined || els[0].hasAttribute('data-optional');
+      const wrapper = els[0].closest('.field');
+      if (wrapper) wrapper.hidden = !known;
+      if (!known) continue;
+      if (type === 'bool') els[0].checked = !!value;
+      else if (type === 'checks') els.forEach((el) => { el.checked = (value || []).includes(el.value); });
+      else if (type === 'lines') els[0].value = (value || []).join('\n');
+      else els[0].value = value == null ? '' : String(value);
+      els.forEach((el) => el.removeAttribute('aria-invalid'));
+    }
+    $('signing-alg').textContent = tenant ? tenant.signing_alg : '';
+    fillVariables((settings.branding && settings.branding.css_variables) || {});
+    syncPickers();
+    updatePreview();
+  }
+
+  function variableRow(name, value) {
+    const n = varsBody.children.length + 1;
+    const remove = Console.el('button', {
+      type: 'button', class: 'danger small', text: 'Remove', 'aria-label': `Remove CSS variable ${name || n}`,
+      onclick: () => { row.remove(); updatePreview(); },
+    });
+    const nameInput = Console.el('input', { type: 'text', class: 'css-var-name', 'aria-label': `Name of CSS variable ${n}`, spellcheck: 'false' });
+    const valueInput = Console.el('input', { type: 'text', class: 'css-var-value', 'aria-label': `Value of CSS variable ${n}`, spellcheck: 'false' });
+    nameInput.value = name;
+    valueInput.value = value;
+    if (readOnly) { nameInput.disabled = true; valueInput.disabled = true; remove.hidden = true; }
+    const row = Console.el('tr', {},
+      Console.el('td', {}, nameInput), Console.el('td', {}, valueInput), Console.el('td', {}, remove));
+    return row;
+  }
+
+  function fillVariables(vars) {
+    varsBody.replaceChildren(...Object.entries(vars).map(([k, v]) => variableRow(k, v)));
+  }
+
+  /** The CSS variables table as an object, names without a leading `--`. */
+  function readVariables() {
+    const out = {};
+    for (const row of varsBody.querySelectorAll('tr')) {
+      const name = row.querySelector('.css-var-name').value.trim().replace(/^--/, '');
+      const value = row.querySelector('.css-var-value').value.trim();
+      if (name) out[name] = value;
+    }
+    return out;
+  }
+
+  $('add-css-variable').addEventListener('click', () => {
+    const row = variableRow('', '');
+    varsBody.appendChild(row);
+    row.querySelector('input').focus();
+  });
+
+  // ---- branding preview ----------------------------------------------------------------------
+
+  const colourOk = (v) => !v || (window.CSS && CSS.supports('color', v));
+
+  function syncPickers() {
+    document.querySelectorAll('input[data-pick-for]').forEach((pick) => {
+      const text = $(pick.dataset.pickFor);
+      if (/^#[0-9a-f]{6}$/i.test(text.value.trim())) pick.value = text.value.trim().toLowerCase();
+    });
+  }
+  document.querySelectorAll('input[data-pick-for]').forEach((pick) => {
+    if (readOnly) pick.disabled = true;
+    pick.addEventListener('input', () => {
+      $(pick.dataset.pickFor).value = pick.value;
+      updatePreview();
+    });
+  });
+
+  /** Restyles the swatch through the CSSOM (style attributes in markup are refused by the CSP). */
+  function updatePreview() {
+    const box = $('branding-preview');
+    const primary = $('f-primary').value.trim();
+    const background = $('f-background').value.trim();
+    for (const [input, ok] of [[$('f-primary'), colourOk(primary)], [$('f-background'), colourOk(background)]]) {
+      if (ok) input.removeAttribute('aria-invalid'); else input.setAttribute('aria-invalid', 'true');
+    }
+    // Drop the previous custom properties, then set the current ones.
+    for (const prop of Array.from(box.style)) if (prop.startsWith('--')) box.style.removeProperty(prop);
+    for (const [name, value] of Object.entries(readVariables())) {
+      if (/^[a-z][a-z0-9-]*$/.test(name)) box.style.setProperty(`--${name}`, value);
+    }
+    box.style.setProperty('--preview-accent', primary && colourOk(primary) ? primary : '#1f6feb');
+    box.style.setProperty('--preview-bg', background && colourOk(background) ? background : '#f5f6fa');
+    const name = $('f-display-name').value.trim() || (tenant && tenant.name) || ctx.tenant;
+    $('branding-preview-name').textContent = name;
+    const logo = $('branding-preview-logo');
+    const url = $('f-logo').value.trim();
+    if (/^(https:|data:image\/)/.test(url)) {
+      logo.src = url;
+      logo.alt = name;
+      logo.hidden = false;
+    } else {
+      logo.removeAttribute('src');
+      logo.hidden = true;
+    }
+  }
+  $('section-branding').addEventListener('input', updatePreview);
+
+  // ---- saving --------------------------------------------------------------------------------
+
+  /** Reads the form into {settings patch, tenant patch}; throws [field, message] on bad input. */
+  function collect() {
+    const patch = {};
+    const tenantPatch = {};
+    for (const [name, els] of fields()) {
+      const el = els[0];
+      const wrapper = el.closest('.field');
+      if (wrapper && wrapper.hidden) continue;
+      const type = el.dataset.type;
+      let value;
+      if (type === 'bool') value = el.checked;
+      else if (type === 'checks') value = els.filter((e) => e.checked).map((e) => e.value);
+      else if (type === 'lines') value = el.value.split('\n').map((l) => l.trim()).filter(Boolean);
+      else if (type === 'int') {
+        const raw = el.value.trim();
+        if (raw === '' && el.hasAttribute('data-optional')) value = null;
+        else if (!/^-?\d+$/.test(raw)) throw [el, `${el.labels[0] ? el.labels[0].textContent : name}: enter a whole number`];
+        else value = Number(raw);
+      } else {
+        const raw = el.value.trim();
+        value = raw === '' && el.hasAttribute('data-optional') ? null : raw;
+      }
+      const [doc, path] = source(name);
+      const before = get(doc, path);
+      if (same(value, before === undefined ? null : before)) continue;
+      if (name.startsWith('tenant.')) tenantPatch[path] = value;
+      else setIn(patch, path, value); // null removes the field: its default applies (RFC 7396 §1)
+    }
+    const before = (settings.branding && settings.branding.css_variables) || {};
+    const after = readVariables();
+    const vars = {};
+    for (const k of Object.keys(before)) if (!(k in after)) vars[k] = null;
+    for (const [k, v] of Object.entries(after)) if (before[k] !== v) vars[k] = v;
+    if (Object.keys(vars).length) setIn(patch, 'branding.css_variables', vars);
+    return [patch, tenantPatch];
+  }
+
+  function clearErrors() {
+    errors.hidden = true;
+    errors.replaceChildren();
+    form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+    $('css-variables-field').classList.remove('invalid');
+  }
+
+  /** Shows a refusal next to the form and marks the field the message names, if any. */
+  function showError(message, field) {
+    errors.replaceChildren(Console.el('p', { text: message }));
+    errors.hidden = false;
+    let target = field || null;
+    if (!target) {
+      // Server messages name the field: `tokens.code_ttl_secs must…`, `session: idle_secs ≥ 60…`,
+      // or, for the tenant record, the bare `access_token_ttl must…`.
+      const names = Array.from(fields().keys());
+      const word = (w) => new RegExp(`(^|[^a-z_.])${w}([^a-z_]|$)`).test(message);
+      const hit = names.find((n) => message.includes(n))
+        || names.find((n) => !n.startsWith('tenant.') && message.includes(`${n.split('.')[0]}:`) && word(n.split('.')[1]))
+        || names.find((n) => n.startsWith('tenant.') && word(n.slice(7)));
+      if (hit) target = form.elements[hit] instanceof RadioNodeList ? form.elements[hit][0] : form.elements[hit];
+      else if (message.includes('branding.css_variables')) {
+        target = varsBody.querySelector('input') || $('add-css-variable');
+        $('css-variables-field').classList.add('invalid');
+      }
+    }
+    if (target) {
+      target.setAttribute('aria-invalid', 'true');
+      target.setAttribute('aria-errormessage', 'settings-errors');
+      target.focus();
+    }
+    Console.notify(message, 'error');
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (readOnly) return;
+    clearErrors();
+    let patch;
+    let tenantPatch;
+    try {
+      [patch, tenantPatch] = collect();
+    } catch (e) {
+      if (Array.isArray(e)) { showError(e[1], e[0]); return; }
+      throw e;
+    }
+    if (!Object.keys(patch).length && !Object.keys(tenantPatch).length) {
+      Console.notify('Nothing changed.', 'ok');
+      return;
+    }
+    if (Object.keys(tenantPatch).length) {
+      const res = await Console.api('PATCH', `/tenants/${slug}`, tenantPatch);
+      if (res.status !== 200) { showError(failure(res, 'Not saved')); return; }
+      tenant = res.body;
+    }
+    if (Object.keys(patch).length) {
+      const res = await Console.api('PATCH', `/tenants/${slug}/settings`, patch);
+      if (res.status !== 200) { showError(failure(res, 'Not saved')); return; }
+      settings = res.body;
+    }
+    fill();
+    Console.notify('Settings saved.', 'ok');
+  });
+
+  $('revert-settings').addEventListener('click', () => { clearErrors(); fill(); });
+
+  // ---- custom domain -------------------------------------------------------------------------
+
+  const domainErrors = $('domain-errors');
+  const when = (secs) => (secs ? new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '');
+
+  function domainMessage(message) {
+    domainErrors.replaceChildren(...(message ? [Console.el('p', { text: message })] : []));
+    domainErrors.hidden = !message;
+  }
+
+  function showDomain(view) {
+    const dl = $('domain-status');
+    const row = (term, ...desc) => [Console.el('dt', { text: term }), Console.el('dd', {}, ...desc)];
+    if (!view) {
+      dl.replaceChildren(...row('Status', 'No custom domain: the tenant is served at its path only.'));
+      $('verify-domain').hidden = true;
+      $('remove-domain').hidden = true;
+      return;
+    }
+    $('domain').value = view.domain;
+    const items = [
+      ...row('Domain', Console.el('code', { text: view.domain })),
+      ...row('Status', Console.el('span', { class: `badge ${view.status}`, text: view.status }),
+        view.verified_at ? ` since ${when(view.verified_at)}` : ''),
+    ];
+    if (view.verification) {
+      items.push(...row('DNS TXT record name', Console.el('code', { text: view.verification.name })),
+        ...row('DNS TXT record value', Console.el('code', { text: view.verification.value })));
+    }
+    if (view.issuer) items.push(...row('Issuer', Console.el('code', { text: view.issuer })));
+    dl.replaceChildren(...items);
+    $('verify-domain').hidden = view.status === 'verified';
+    $('remove-domain').hidden = false;
+  }
+
+  async function loadDomain() {
+    const res = await Console.api('GET', `/tenants/${slug}/domain`);
+    if (res.status === 200) showDomain(res.body);
+    else if (res.status === 404) showDomain(null);
+    else domainMessage(failure(res, 'Custom domain unavailable'));
+  }
+
+  $('domain-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const domain = $('domain').value.trim();
+    if (!domain) { domainMessage('Enter a host name such as login.example.com.'); $('domain').focus(); return; }
+    const res = await Console.api('PUT', `/tenants/${slug}/domain`, { domain });
+    if (res.status !== 200) { domainMessage(failure(res, 'Domain not set')); Console.notify(failure(res, 'Domain not set'), 'error'); return; }
+    domainMessage('');
+    showDomain(res.body);
+    Console.notify(`${res.body.domain} is pending: publish the TXT record, then ask an operator to verify it.`, 'ok');
+  });
+
+  $('verify-domain').addEventListener('click', async () => {
+    const res = await Console.api('POST', `/tenants/${slug}/domain/verify`);
+    if (res.status === 403) {
+      const msg = isOperator ? failure(res, 'Not verified')
+        : 'Only an operator can verify a domain, after checking its DNS TXT record. Send them the record above.';
+      domainMessage(msg);
+      Console.notify(msg, 'error');
+      return;
+    }
+    if (res.status !== 200) { domainMessage(failure(res, 'Not verified')); Console.notify(failure(res, 'Not verified'), 'error'); return; }
+    domainMessage('');
+    showDomain(res.body);
+    Console.notify(`${res.body.domain} is verified; the tenant's issuer is now ${res.body.issuer || 'on it'}.`, 'ok');
+  });
+
+  $('remove-domain').addEventListener('click', async () => {
+    const ok = await confirmAction('Remove the custom domain? Its issuer stops working at once: clients configured with it must be changed.', 'Remove domain');
+    if (!ok) return;
+    const res = await Console.api('DELETE', `/tenants/${slug}/domain`);
+    if (res.status !== 204 && res.status !== 200) { domainMessage(failure(res, 'Not removed')); Console.notify(failure(res, 'Not removed'), 'error'); return; }
+    domainMessage('');
+    $('domain').value = '';
+    showDomain(null);
+    Console.notify('Custom domain removed.', 'ok');
+  });
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  (async () => {
+    const [s, t] = await Promise.all([
+      Console.api('GET', `/tenants/${slug}/settings`),
+      Console.api('GET', `/tenants/${slug}`),
+    ]);
+    if (s.status !== 200) { Console.notify(failure(s, 'Settings unavailable'), 'error'); return; }
+    settings = s.body;
+    if (t.status === 200) tenant = t.body;
+    else Console.notify(failure(t, 'Tenant record unavailable'), 'error');
+    fill();
+    loadDomain();
+  })();
+});
