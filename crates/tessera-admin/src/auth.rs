@@ -139,6 +139,15 @@ impl AdminPrincipal {
             )),
         }
     }
+
+    /// [`Self::authorize_tenant`] for a path `/tenants/{slug}/…/{item}`: the tenant and the item.
+    pub(crate) async fn authorize_tenant_item(
+        &self,
+        path: web::Path<(String, String)>,
+    ) -> Result<(TenantSlug, String), AdminError> {
+        let (slug, item) = path.into_inner();
+        Ok((self.authorize_tenant(&slug).await?, item))
+    }
 }
 
 impl std::fmt::Display for AdminPrincipal {
@@ -409,17 +418,13 @@ fn check_claims<'a>(
     audiences: &[&str],
     now: i64,
 ) -> Result<&'a str, AdminError> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-        return Err(AdminError::InvalidToken(
-            "the token was not issued by the system tenant",
-        ));
-    }
-    check_times(claims, now)?;
-    if !audience_matches(claims.get("aud"), audiences) {
-        return Err(AdminError::InvalidToken(
-            "the token is not meant for the admin API",
-        ));
-    }
+    check_issuer_times_audience(
+        claims,
+        issuer,
+        "the token was not issued by the system tenant",
+        audiences,
+        now,
+    )?;
     let client_id = claims
         .get("client_id")
         .and_then(Value::as_str)
@@ -440,17 +445,13 @@ fn check_console_claims<'a>(
     audiences: &[&str],
     now: i64,
 ) -> Result<&'a str, AdminError> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-        return Err(AdminError::InvalidToken(
-            "the token was not issued by its tenant",
-        ));
-    }
-    check_times(claims, now)?;
-    if !audience_matches(claims.get("aud"), audiences) {
-        return Err(AdminError::InvalidToken(
-            "the token is not meant for the admin API",
-        ));
-    }
+    check_issuer_times_audience(
+        claims,
+        issuer,
+        "the token was not issued by its tenant",
+        audiences,
+        now,
+    )?;
     if claims.get("client_id").and_then(Value::as_str) != Some(CONSOLE_CLIENT_ID) {
         return Err(AdminError::InvalidToken(
             "the token was not issued to the admin console",
@@ -461,6 +462,28 @@ fn check_console_claims<'a>(
         .and_then(Value::as_str)
         .filter(|sub| !sub.is_empty())
         .ok_or(AdminError::InvalidToken("the token names no subject"))
+}
+
+/// Checks what every admin API token must hold (RFC 9068 §4): `iss` equal to `issuer` (else
+/// `invalid_token` with `foreign_issuer`), the validity times, and an `aud` naming one of
+/// `audiences`.
+fn check_issuer_times_audience(
+    claims: &Value,
+    issuer: &str,
+    foreign_issuer: &'static str,
+    audiences: &[&str],
+    now: i64,
+) -> Result<(), AdminError> {
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(AdminError::InvalidToken(foreign_issuer));
+    }
+    check_times(claims, now)?;
+    if !audience_matches(claims.get("aud"), audiences) {
+        return Err(AdminError::InvalidToken(
+            "the token is not meant for the admin API",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `exp`, `iat` and `nbf` (RFC 7519 §4.1.4–4.1.6) with [`CLOCK_SKEW`] leeway.

@@ -10,7 +10,7 @@ use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::{Branding, TenantSettings};
+use tessera_core::{Branding, TenantSettings, TenantSlug};
 use tessera_tenants::pages::MAX_SOURCE_BYTES;
 use tessera_tenants::{TemplateChangeError, TemplateProblem, TenantAdmin};
 
@@ -173,6 +173,71 @@ async fn preview_body(
     }
 }
 
+/// Where a settings or template change is recorded: the tenant's audit log, with the caller
+/// and its request. Such changes concern no user or client.
+struct ChangeLog<'a> {
+    admin: &'a TenantAdmin,
+    slug: &'a TenantSlug,
+    principal: &'a AdminPrincipal,
+    req: &'a HttpRequest,
+}
+
+impl<'a> ChangeLog<'a> {
+    /// The log of changes `principal` makes to tenant `slug` in request `req`.
+    fn new(
+        admin: &'a TenantAdmin,
+        slug: &'a TenantSlug,
+        principal: &'a AdminPrincipal,
+        req: &'a HttpRequest,
+    ) -> Self {
+        Self {
+            admin,
+            slug,
+            principal,
+            req,
+        }
+    }
+
+    /// Records `action` with `details`.
+    async fn record(&self, action: &str, details: Value) {
+        let slug = self.slug.as_ref();
+        let subject = Subject::default();
+        record(
+            self.admin,
+            slug,
+            self.principal,
+            self.req,
+            action,
+            subject,
+            details,
+        )
+        .await;
+    }
+
+    /// Records `settings.updated` with the names of the sections that changed (never values).
+    async fn settings_updated(&self, before: &TenantSettings, after: &TenantSettings) {
+        let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+            (serde_json::to_value(before), serde_json::to_value(after))
+        else {
+            return;
+        };
+        let changed: Vec<&String> = after
+            .iter()
+            .filter(|(name, value)| before.get(*name) != Some(*value))
+            .map(|(name, _)| name)
+            .chain(before.keys().filter(|name| !after.contains_key(*name)))
+            .collect();
+        let details = serde_json::json!({ "sections": changed });
+        self.record("settings.updated", details).await;
+    }
+
+    /// Records `template.published` for version `version` of `template`.
+    async fn published(&self, template: &str, version: i32) {
+        let details = serde_json::json!({ "template": template, "version": version });
+        self.record("template.published", details).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Settings
 
@@ -200,41 +265,9 @@ pub(crate) async fn replace_settings(
     let current = admin.settings(slug.as_ref()).await?;
     let stored = admin.set_settings(slug.as_ref(), settings).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API replaced tenant settings");
-    settings_updated(&admin, &slug, &principal, &req, &current, &stored).await;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.settings_updated(&current, &stored).await;
     Ok(HttpResponse::Ok().json(stored))
-}
-
-/// Records `settings.updated` with the names of the sections that changed (never values).
-async fn settings_updated(
-    admin: &TenantAdmin,
-    slug: &tessera_core::TenantSlug,
-    principal: &AdminPrincipal,
-    req: &HttpRequest,
-    before: &TenantSettings,
-    after: &TenantSettings,
-) {
-    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return;
-    };
-    let changed: Vec<&String> = after
-        .iter()
-        .filter(|(name, value)| before.get(*name) != Some(*value))
-        .map(|(name, _)| name)
-        .chain(before.keys().filter(|name| !after.contains_key(*name)))
-        .collect();
-    let details = serde_json::json!({ "sections": changed });
-    record(
-        admin,
-        slug.as_ref(),
-        principal,
-        req,
-        "settings.updated",
-        Subject::default(),
-        details,
-    )
-    .await;
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
@@ -281,7 +314,8 @@ pub(crate) async fn patch_settings(
         .map_err(|e| AdminError::InvalidRequest(format!("invalid settings: {e}")))?;
     let stored = admin.set_settings(slug.as_ref(), settings).await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API patched tenant settings");
-    settings_updated(&admin, &slug, &principal, &req, &current, &stored).await;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.settings_updated(&current, &stored).await;
     Ok(HttpResponse::Ok().json(stored))
 }
 
@@ -307,31 +341,8 @@ pub(crate) async fn show_template(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     Ok(HttpResponse::Ok().json(admin.template(slug.as_ref(), &name).await?))
-}
-
-/// Records `template.published` for version `version` of `template`.
-async fn published(
-    admin: &TenantAdmin,
-    slug: &str,
-    principal: &AdminPrincipal,
-    req: &HttpRequest,
-    template: &str,
-    version: i32,
-) {
-    let details = serde_json::json!({ "template": template, "version": version });
-    record(
-        admin,
-        slug,
-        principal,
-        req,
-        "template.published",
-        Subject::default(),
-        details,
-    )
-    .await;
 }
 
 /// `PUT /tenants/{slug}/templates/{name}`: publishes the raw body at once (checked, recorded as
@@ -343,8 +354,7 @@ pub(crate) async fn replace_template(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     let Some(source) = template_body(&req, payload).await? else {
         return Err(AdminError::InvalidRequest(
             "the body is the template source; to roll back to the default, DELETE the template"
@@ -359,15 +369,8 @@ pub(crate) async fn replace_template(
         Ok(stored) => {
             tracing::info!(admin = %principal, tenant = %slug, template = %stored.name, "admin API stored a template");
             let version = stored.live_version.unwrap_or_default();
-            published(
-                &admin,
-                slug.as_ref(),
-                &principal,
-                &req,
-                stored.name.as_str(),
-                version,
-            )
-            .await;
+            let log = ChangeLog::new(&admin, &slug, &principal, &req);
+            log.published(stored.name.as_str(), version).await;
             Ok(HttpResponse::Ok().json(stored))
         }
         Err(e) => template_failure(e),
@@ -382,21 +385,12 @@ pub(crate) async fn reset_template(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     admin.reset_template(slug.as_ref(), &name).await?;
     tracing::info!(admin = %principal, tenant = %slug, template = %name, "admin API rolled a template back");
     let details = serde_json::json!({ "template": name });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "template.reset",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("template.reset", details).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -406,8 +400,7 @@ pub(crate) async fn show_draft(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     Ok(HttpResponse::Ok().json(admin.template_draft(slug.as_ref(), &name).await?))
 }
 
@@ -421,8 +414,7 @@ pub(crate) async fn save_draft(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     let source = template_body(&req, payload).await?.unwrap_or_default();
     let by = actor(&principal);
     let saved = admin
@@ -432,16 +424,8 @@ pub(crate) async fn save_draft(
         "template": saved.name,
         "compiles": saved.problem.is_none(),
     });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "template.draft_saved",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("template.draft_saved", details).await;
     Ok(HttpResponse::Ok().json(saved))
 }
 
@@ -452,20 +436,11 @@ pub(crate) async fn discard_draft(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     admin.discard_template_draft(slug.as_ref(), &name).await?;
     let details = serde_json::json!({ "template": name });
-    record(
-        &admin,
-        slug.as_ref(),
-        &principal,
-        &req,
-        "template.draft_discarded",
-        Subject::default(),
-        details,
-    )
-    .await;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("template.draft_discarded", details).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -478,8 +453,7 @@ pub(crate) async fn publish_draft(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     let by = actor(&principal);
     match admin
         .publish_template_draft(slug.as_ref(), &name, Some(&by))
@@ -487,15 +461,8 @@ pub(crate) async fn publish_draft(
     {
         Ok(version) => {
             tracing::info!(admin = %principal, tenant = %slug, template = %version.name, version = version.version, "admin API published a template draft");
-            published(
-                &admin,
-                slug.as_ref(),
-                &principal,
-                &req,
-                version.name.as_str(),
-                version.version,
-            )
-            .await;
+            let log = ChangeLog::new(&admin, &slug, &principal, &req);
+            log.published(version.name.as_str(), version.version).await;
             Ok(HttpResponse::Created().json(version))
         }
         Err(e) => template_failure(e),
@@ -509,8 +476,7 @@ pub(crate) async fn list_versions(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     let items = admin.template_versions(slug.as_ref(), &name).await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }
@@ -523,15 +489,24 @@ fn version_number(raw: &str) -> Result<i32, AdminError> {
         .ok_or(AdminError::NotFound("template version"))
 }
 
+/// A `/tenants/{slug}/templates/{name}/versions/{version}` path: the tenant (once the caller
+/// may act on it), the template name and the version number.
+async fn version_path(
+    principal: &AdminPrincipal,
+    path: web::Path<(String, String, String)>,
+) -> Result<(TenantSlug, String, i32), AdminError> {
+    let (slug, name, version) = path.into_inner();
+    let slug = principal.authorize_tenant(&slug).await?;
+    Ok((slug, name, version_number(&version)?))
+}
+
 /// `GET /tenants/{slug}/templates/{name}/versions/{version}`: one version with its source.
 pub(crate) async fn show_version(
     principal: AdminPrincipal,
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name, version) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
-    let version = version_number(&version)?;
+    let (slug, name, version) = version_path(&principal, path).await?;
     Ok(HttpResponse::Ok().json(
         admin
             .template_version(slug.as_ref(), &name, version)
@@ -548,9 +523,7 @@ pub(crate) async fn restore_version(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name, version) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
-    let from = version_number(&version)?;
+    let (slug, name, from) = version_path(&principal, path).await?;
     let by = actor(&principal);
     match admin
         .restore_template_version(slug.as_ref(), &name, from, Some(&by))
@@ -563,16 +536,8 @@ pub(crate) async fn restore_version(
                 "from_version": from,
                 "version": restored.version,
             });
-            record(
-                &admin,
-                slug.as_ref(),
-                &principal,
-                &req,
-                "template.rolled_back",
-                Subject::default(),
-                details,
-            )
-            .await;
+            let log = ChangeLog::new(&admin, &slug, &principal, &req);
+            log.record("template.rolled_back", details).await;
             Ok(HttpResponse::Created().json(restored))
         }
         Err(e) => template_failure(e),
@@ -593,8 +558,7 @@ pub(crate) async fn preview_template(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, name) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, name) = principal.authorize_tenant_item(path).await?;
     let nonce = match query?.into_inner().nonce {
         Some(nonce) if is_nonce(&nonce) => nonce,
         Some(_) => {

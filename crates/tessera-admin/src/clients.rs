@@ -2,12 +2,15 @@
 //! tenant, with their options (authentication method, holder-of-key, default resource, token
 //! exchange). A new confidential client's secret is returned once, with `Cache-Control: no-store`.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 use tessera_core::{
-    ClientId, ClientOptions, ClientType, GrantType, Scope, ScopeSet, SigningAlg, TokenFormat,
+    ClientId, ClientOptions, ClientType, GrantType, Scope, ScopeSet, SigningAlg, TenantSlug,
+    TokenFormat,
 };
 use tessera_store::ClientRecord;
 use tessera_tenants::{ClientUpdate, NewClient, RegisteredClient, TenantAdmin};
@@ -122,13 +125,43 @@ pub(crate) fn reveal<S: Serializer>(
     }
 }
 
+/// A response of `status` that will carry a one-time secret: never cached (RFC 6749 §5.1).
+fn secret_response(status: StatusCode) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
+}
+
 /// A 201 response carrying a one-time secret: never cached (RFC 6749 §5.1).
 pub(crate) fn created_with_secret(location: String, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header((header::PRAGMA, "no-cache"))
+    secret_response(StatusCode::CREATED)
         .insert_header((header::LOCATION, location))
         .json(body)
+}
+
+/// Records `action` about `client` (when its id is valid) in the tenant's audit log.
+async fn record_client(
+    admin: &TenantAdmin,
+    slug: &TenantSlug,
+    principal: &AdminPrincipal,
+    req: &HttpRequest,
+    action: &str,
+    client: Option<ClientId>,
+    details: Value,
+) {
+    let subject = Subject { user: None, client };
+    record(
+        admin,
+        slug.as_ref(),
+        principal,
+        req,
+        action,
+        subject,
+        details,
+    )
+    .await;
 }
 
 /// `GET /tenants/{slug}/clients` query.
@@ -205,17 +238,14 @@ pub(crate) async fn create(
         "client_type": registered.client.client_type,
         "grant_types": registered.client.grant_types,
     });
-    let subject = Subject {
-        user: None,
-        client: Some(client_id.clone()),
-    };
-    record(
+    let client = Some(client_id.clone());
+    record_client(
         &admin,
-        slug.as_ref(),
+        &slug,
         &principal,
         &req,
         "client.created",
-        subject,
+        client,
         details,
     )
     .await;
@@ -232,8 +262,7 @@ pub(crate) async fn show(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, client_id) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, client_id) = principal.authorize_tenant_item(path).await?;
     let client = admin.client(slug.as_ref(), &client_id).await?;
     Ok(HttpResponse::Ok().json(client))
 }
@@ -246,8 +275,7 @@ pub(crate) async fn update(
     path: web::Path<(String, String)>,
     body: Body<PatchClient>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, client_id) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, client_id) = principal.authorize_tenant_item(path).await?;
     let body = body?.into_inner();
     let changed: Vec<&str> = [
         ("name", body.name.is_some()),
@@ -279,14 +307,11 @@ pub(crate) async fn update(
         .update_client(slug.as_ref(), &client_id, update)
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API updated a client");
-    let subject = Subject {
-        user: None,
-        client: Some(client.client_id.clone()),
-    };
     let details = serde_json::json!({ "fields": changed });
-    record(
+    let subject = Some(client.client_id.clone());
+    record_client(
         &admin,
-        slug.as_ref(),
+        &slug,
         &principal,
         &req,
         "client.updated",
@@ -304,18 +329,14 @@ pub(crate) async fn delete(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, client_id) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, client_id) = principal.authorize_tenant_item(path).await?;
     admin.delete_client(slug.as_ref(), &client_id).await?;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API deleted a client");
-    let subject = Subject {
-        user: None,
-        client: ClientId::parse(&client_id),
-    };
+    let subject = ClientId::parse(&client_id);
     let details = serde_json::json!({});
-    record(
+    record_client(
         &admin,
-        slug.as_ref(),
+        &slug,
         &principal,
         &req,
         "client.deleted",
@@ -343,32 +364,26 @@ pub(crate) async fn rotate_secret(
     admin: web::Data<TenantAdmin>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (slug, client_id) = path.into_inner();
-    let slug = principal.authorize_tenant(&slug).await?;
+    let (slug, client_id) = principal.authorize_tenant_item(path).await?;
     let rotated = admin
         .rotate_client_secret(slug.as_ref(), &client_id)
         .await?;
     let client_id = rotated.client.client_id;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API rotated a client secret");
-    let subject = Subject {
-        user: None,
-        client: Some(client_id.clone()),
-    };
-    record(
+    let subject = Some(client_id.clone());
+    let details = serde_json::json!({});
+    record_client(
         &admin,
-        slug.as_ref(),
+        &slug,
         &principal,
         &req,
         "client.secret_rotated",
         subject,
-        serde_json::json!({}),
+        details,
     )
     .await;
-    Ok(HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(RotatedSecret {
-            client_id,
-            client_secret: rotated.client_secret,
-        }))
+    Ok(secret_response(StatusCode::OK).json(RotatedSecret {
+        client_id,
+        client_secret: rotated.client_secret,
+    }))
 }

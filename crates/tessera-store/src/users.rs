@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, UpdateMany,
 };
 use tessera_core::{AdminRole, TenantId, UserId, UserStatus};
 
@@ -29,6 +29,15 @@ pub(crate) fn to_record(m: user::Model) -> Result<UserRecord, StoreError> {
 
 fn claims_json(claims: &StandardClaims) -> Result<String, StoreError> {
     serde_json::to_string(claims).map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))
+}
+
+/// An update of user `id` of `tenant` that stamps `updated_at` with `now`; callers add the
+/// columns they change (and any further condition).
+fn update_one(tenant: TenantId, id: UserId, now: i64) -> UpdateMany<user::Entity> {
+    user::Entity::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
 }
 
 /// Inserts a user; a taken `(tenant_id, username)` is [`StoreError::Conflict`].
@@ -139,11 +148,8 @@ pub async fn confirm_email<C: ConnectionTrait>(
     email: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(user::Column::EmailVerified, Expr::value(true))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .filter(user::Column::Email.eq(email))
         .exec(db)
         .await?;
@@ -160,13 +166,10 @@ pub async fn update_profile<C: ConnectionTrait>(
     claims: &StandardClaims,
     now: i64,
 ) -> Result<(), StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(user::Column::Email, Expr::value(email.map(str::to_owned)))
         .col_expr(user::Column::EmailVerified, Expr::value(email_verified))
         .col_expr(user::Column::Claims, Expr::value(claims_json(claims)?))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
     found(res.rows_affected)
@@ -180,14 +183,11 @@ pub async fn set_password_hash<C: ConnectionTrait>(
     hash: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(
             user::Column::PasswordHash,
             Expr::value(hash.map(str::to_owned)),
         )
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
     found(res.rows_affected)
@@ -203,11 +203,8 @@ pub async fn replace_password_hash<C: ConnectionTrait>(
     new: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(user::Column::PasswordHash, Expr::value(new))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .filter(user::Column::PasswordHash.eq(old))
         .exec(db)
         .await?;
@@ -222,11 +219,8 @@ pub async fn set_status<C: ConnectionTrait>(
     status: UserStatus,
     now: i64,
 ) -> Result<(), StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(user::Column::Status, Expr::value(status.as_str()))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
     // A disabled or locked user's tokens stop being active: cached answers are stale.
@@ -256,14 +250,11 @@ pub async fn set_admin_role<C: ConnectionTrait>(
     role: Option<AdminRole>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let res = user::Entity::update_many()
+    let res = update_one(tenant, id, now)
         .col_expr(
             user::Column::AdminRole,
             Expr::value(role.map(|r| r.as_str().to_owned())),
         )
-        .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Id.eq(id))
         .exec(db)
         .await?;
     found(res.rows_affected)

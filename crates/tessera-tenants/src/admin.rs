@@ -520,19 +520,9 @@ impl TenantAdmin {
         };
         crate::sector::check_subject_options(&client, tenant.signing_alg, self.allow_loopback_http)
             .await?;
-        // client_secret_jwt: the server must compute the assertion's HMAC, so the secret is also
-        // kept sealed under the master key (see `clients::set_sealed_secret`).
-        let sealed = match (&secret, client.options.token_endpoint_auth_method) {
-            (Some(plain), Some(AuthMethod::ClientSecretJwt)) => Some(
-                self.directory
-                    .master_key()
-                    .seal(
-                        plain.as_bytes(),
-                        &clients::sealed_secret_aad(client.tenant_id, &client.client_id),
-                    )
-                    .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e)))?,
-            ),
-            _ => None,
+        let sealed = match &secret {
+            Some(plain) => self.sealed_for_jwt(&client, plain)?,
+            None => None,
         };
         let txn = self
             .store
@@ -580,11 +570,65 @@ impl TenantAdmin {
     /// One client of a tenant.
     pub async fn client(&self, slug: &str, client_id: &str) -> Result<ClientRecord, TenantError> {
         let tenant = self.tenant(slug).await?;
+        self.client_of(&tenant, client_id).await
+    }
+
+    /// Client `client_id` of `tenant`, or `NotFound("client")`.
+    async fn client_of(
+        &self,
+        tenant: &TenantRecord,
+        client_id: &str,
+    ) -> Result<ClientRecord, TenantError> {
         let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
         clients::find(self.store.conn(), tenant.id, &id)
             .await
             .map_err(Self::store_err("client"))?
             .ok_or(TenantError::NotFound("client"))
+    }
+
+    /// The sealed copy of `secret` that a client authenticating with client_secret_jwt needs:
+    /// the server computes the assertion's HMAC with it (RFC 7523 §2.2), so it is kept sealed
+    /// under the master key (see `clients::set_sealed_secret`). `None` for other methods.
+    fn sealed_for_jwt(
+        &self,
+        client: &ClientRecord,
+        secret: &str,
+    ) -> Result<Option<Vec<u8>>, TenantError> {
+        if client.options.token_endpoint_auth_method != Some(AuthMethod::ClientSecretJwt) {
+            return Ok(None);
+        }
+        let aad = clients::sealed_secret_aad(client.tenant_id, &client.client_id);
+        self.directory
+            .master_key()
+            .seal(secret.as_bytes(), &aad)
+            .map(Some)
+            .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e)))
+    }
+
+    /// Stores the changed `client` of tenant `slug` with its change-feed entry; `sealed`, when
+    /// given, replaces (or with `Some(None)` removes) the sealed copy of its secret.
+    async fn save_client(
+        &self,
+        slug: &str,
+        client: &ClientRecord,
+        sealed: Option<Option<&[u8]>>,
+        now: i64,
+    ) -> Result<(), TenantError> {
+        let (tenant, id) = (client.tenant_id, &client.client_id);
+        let txn = self
+            .store
+            .begin()
+            .await
+            .map_err(Self::store_err("client"))?;
+        clients::update(&txn, client)
+            .await
+            .map_err(Self::store_err("client"))?;
+        if let Some(sealed) = sealed {
+            clients::set_sealed_secret(&txn, tenant, id, sealed)
+                .await
+                .map_err(Self::store_err("client"))?;
+        }
+        self.commit(txn, (tenant, slug), "client", now).await
     }
 
     /// Deletes a client.
@@ -635,11 +679,7 @@ impl TenantAdmin {
     ) -> Result<ClientRecord, TenantError> {
         crate::console::refuse_reserved(client_id)?;
         let tenant = self.tenant(slug).await?;
-        let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
-        let mut client = clients::find(self.store.conn(), tenant.id, &id)
-            .await
-            .map_err(Self::store_err("client"))?
-            .ok_or(TenantError::NotFound("client"))?;
+        let mut client = self.client_of(&tenant, client_id).await?;
         // What the subject checks depend on, to redo them (and fetch the sector document)
         // only when it changes.
         let subject_before = (
@@ -703,21 +743,9 @@ impl TenantAdmin {
         }
         let now = Clock.now();
         client.updated_at = now;
-        let txn = self
-            .store
-            .begin()
-            .await
-            .map_err(Self::store_err("client"))?;
-        clients::update(&txn, &client)
-            .await
-            .map_err(Self::store_err("client"))?;
-        if drop_sealed {
-            clients::set_sealed_secret(&txn, tenant.id, &id, None)
-                .await
-                .map_err(Self::store_err("client"))?;
-        }
-        self.commit(txn, (tenant.id, slug), "client", now).await?;
-        tracing::info!(tenant = %slug, client_id = %id, "client updated");
+        let sealed = drop_sealed.then_some(None);
+        self.save_client(slug, &client, sealed, now).await?;
+        tracing::info!(tenant = %slug, client_id = %client.client_id, "client updated");
         Ok(client)
     }
 
@@ -731,48 +759,21 @@ impl TenantAdmin {
     ) -> Result<RegisteredClient, TenantError> {
         crate::console::refuse_reserved(client_id)?;
         let tenant = self.tenant(slug).await?;
-        let id = ClientId::parse(client_id).ok_or(TenantError::NotFound("client"))?;
-        let mut client = clients::find(self.store.conn(), tenant.id, &id)
-            .await
-            .map_err(Self::store_err("client"))?
-            .ok_or(TenantError::NotFound("client"))?;
+        let mut client = self.client_of(&tenant, client_id).await?;
         if client.client_type != ClientType::Confidential {
             return Err(TenantError::Invalid(
                 "a public client has no secret to rotate".into(),
             ));
         }
         let secret = new_client_secret();
-        // client_secret_jwt keeps a sealed copy of the secret as the HMAC key (RFC 7523 §2.2).
-        let sealed = match client.options.token_endpoint_auth_method {
-            Some(AuthMethod::ClientSecretJwt) => Some(
-                self.directory
-                    .master_key()
-                    .seal(
-                        secret.as_bytes(),
-                        &clients::sealed_secret_aad(tenant.id, &client.client_id),
-                    )
-                    .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e)))?,
-            ),
-            _ => None,
-        };
+        let sealed = self.sealed_for_jwt(&client, &secret)?;
         let now = Clock.now();
         client.secret_hash = Some(sha256_hex(&secret));
         client.updated_at = now;
-        let txn = self
-            .store
-            .begin()
-            .await
-            .map_err(Self::store_err("client"))?;
-        clients::update(&txn, &client)
-            .await
-            .map_err(Self::store_err("client"))?;
-        if let Some(sealed) = &sealed {
-            clients::set_sealed_secret(&txn, tenant.id, &id, Some(sealed))
-                .await
-                .map_err(Self::store_err("client"))?;
-        }
-        self.commit(txn, (tenant.id, slug), "client", now).await?;
-        tracing::info!(tenant = %slug, client_id = %id, "client secret rotated");
+        // Only a client_secret_jwt client keeps a sealed copy; the new one replaces the old.
+        let sealed = sealed.as_deref().map(Some);
+        self.save_client(slug, &client, sealed, now).await?;
+        tracing::info!(tenant = %slug, client_id = %client.client_id, "client secret rotated");
         Ok(RegisteredClient {
             client,
             client_secret: Some(secrecy::SecretString::from(secret)),

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
-use tessera_core::{Branding, Clock, TenantSettings};
+use tessera_core::{Branding, Clock, TenantId, TenantSettings};
 use tessera_store::templates::{self, TemplateDraftRecord, TemplateRecord, TemplateVersionRecord};
 use tessera_store::{StoreError, TenantRecord, tenants};
 
@@ -189,6 +190,22 @@ fn live_version(
     }
 }
 
+/// The live override of template `name`, if any, and the number of the version it holds.
+async fn live_override(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    name: TemplateName,
+) -> Result<(Option<TemplateRecord>, Option<i32>), TenantError> {
+    let stored = templates::find(db, tenant, name.as_str())
+        .await
+        .map_err(store_err)?;
+    let newest = templates::latest_version(db, tenant, name.as_str())
+        .await
+        .map_err(store_err)?;
+    let live = live_version(stored.as_ref(), newest.as_ref());
+    Ok((stored, live))
+}
+
 impl TenantAdmin {
     /// The settings document (branding and policies) of a tenant.
     pub async fn settings(&self, slug: &str) -> Result<TenantSettings, TenantError> {
@@ -248,16 +265,10 @@ impl TenantAdmin {
         let name = template_name(name)?;
         let tenant = self.tenant(slug).await?;
         let db = self.store().conn();
-        let stored = templates::find(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
-        let newest = templates::latest_version(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
+        let (stored, live) = live_override(db, tenant.id, name).await?;
         let draft = templates::find_draft(db, tenant.id, name.as_str())
             .await
             .map_err(store_err)?;
-        let live = live_version(stored.as_ref(), newest.as_ref());
         let mut source = TemplateSource::of(name, stored);
         source.draft = draft.is_some();
         source.live_version = live;
@@ -337,6 +348,24 @@ impl TenantAdmin {
         ))
     }
 
+    /// [`Self::publish`] of `source` once [`pages::validate`] accepts it (checked under today's
+    /// rules, whatever it passed before). Returns the new, live version.
+    async fn publish_checked(
+        &self,
+        slug: &str,
+        name: TemplateName,
+        source: String,
+        actor: Option<&str>,
+        draft_published: bool,
+    ) -> Result<TemplateVersion, TemplateChangeError> {
+        let tenant = self.tenant(slug).await?;
+        let source = checked(name, source).await?;
+        let published = self
+            .publish(&tenant, name, &source, actor, draft_published)
+            .await?;
+        Ok(TemplateVersion::of(name, published, true))
+    }
+
     /// Publishes `source` as a tenant's override of template `name` after [`pages::validate`]
     /// accepts it, recorded as its next version; a draft, if any, is left alone. `actor` is who
     /// published it (audit actor).
@@ -348,9 +377,9 @@ impl TenantAdmin {
         actor: Option<&str>,
     ) -> Result<TemplateSource, TemplateChangeError> {
         let name = template_name(name)?;
-        let tenant = self.tenant(slug).await?;
-        let source = checked(name, source).await?;
-        let published = self.publish(&tenant, name, &source, actor, false).await?;
+        let published = self
+            .publish_checked(slug, name, source, actor, false)
+            .await?;
         let mut shown = self.template(slug, name.as_str()).await?;
         // What this call published, even if another publication followed it at once.
         shown.source = published.source;
@@ -452,12 +481,8 @@ impl TenantAdmin {
         actor: Option<&str>,
     ) -> Result<TemplateVersion, TemplateChangeError> {
         let draft = self.template_draft(slug, name).await?;
-        let tenant = self.tenant(slug).await?;
-        let source = checked(draft.name, draft.source).await?;
-        let published = self
-            .publish(&tenant, draft.name, &source, actor, true)
-            .await?;
-        Ok(TemplateVersion::of(draft.name, published, true))
+        self.publish_checked(slug, draft.name, draft.source, actor, true)
+            .await
     }
 
     /// Every published version of template `name`, newest first, and which one is live.
@@ -469,13 +494,7 @@ impl TenantAdmin {
         let name = template_name(name)?;
         let tenant = self.tenant(slug).await?;
         let db = self.store().conn();
-        let stored = templates::find(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
-        let newest = templates::latest_version(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
-        let live = live_version(stored.as_ref(), newest.as_ref());
+        let (_, live) = live_override(db, tenant.id, name).await?;
         Ok(templates::versions(db, tenant.id, name.as_str())
             .await
             .map_err(store_err)?
@@ -503,13 +522,7 @@ impl TenantAdmin {
             .await
             .map_err(store_err)?
             .ok_or(TenantError::NotFound("template version"))?;
-        let stored = templates::find(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
-        let newest = templates::latest_version(db, tenant.id, name.as_str())
-            .await
-            .map_err(store_err)?;
-        let live = live_version(stored.as_ref(), newest.as_ref()) == Some(version);
+        let live = live_override(db, tenant.id, name).await?.1 == Some(version);
         Ok(TemplateVersion::of(name, record, live))
     }
 
@@ -524,12 +537,8 @@ impl TenantAdmin {
         actor: Option<&str>,
     ) -> Result<TemplateVersion, TemplateChangeError> {
         let old = self.template_version(slug, name, version).await?;
-        let tenant = self.tenant(slug).await?;
-        let source = checked(old.name, old.source).await?;
-        let published = self
-            .publish(&tenant, old.name, &source, actor, false)
-            .await?;
-        Ok(TemplateVersion::of(old.name, published, true))
+        self.publish_checked(slug, old.name, old.source, actor, false)
+            .await
     }
 
     /// Renders template `name` with sample data and the tenant's other overrides: `source` when
