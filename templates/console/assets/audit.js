@@ -3,7 +3,7 @@
 'use strict';
 
 Console.ready.then((ctx) => {
-  const { api, el, notify, errorText, formData, when, busy } = Console;
+  const { api, el, notify, errorText, formData, when, busy, emptyRow } = Console;
   const root = `/tenants/${encodeURIComponent(ctx.tenant)}/audit-events`;
   const form = document.getElementById('audit-filters');
   const rows = document.getElementById('audit');
@@ -49,7 +49,7 @@ Console.ready.then((ctx) => {
     }
     if (reset) rows.replaceChildren();
     rows.append(...body.items.map(row));
-    if (!rows.children.length) rows.append(el('tr', {}, el('td', { colspan: 7, class: 'empty', text: 'No events match.' })));
+    if (!rows.children.length) rows.append(emptyRow(7, 'No events match.'));
     cursor = body.next || null;
     more.hidden = !cursor;
   }

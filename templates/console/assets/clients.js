@@ -3,7 +3,7 @@
 'use strict';
 
 Console.ready.then((ctx) => {
-  const { api, el, notify, errorText, formData, busy } = Console;
+  const { api, el, notify, errorText, formData, busy, emptyRow } = Console;
   const root = `/tenants/${encodeURIComponent(ctx.tenant)}/clients`;
   const rows = document.getElementById('clients');
   const next = document.getElementById('clients-next');
@@ -41,7 +41,7 @@ Console.ready.then((ctx) => {
       el('td', { text: c.name }),
       el('td', { text: c.client_type }),
       el('td', { text: (c.grant_types || []).join(', ') }),
-      el('td', {},
+      el('td', { 'data-write': true },
         el('button', { type: 'button', class: 'small secondary', 'data-action': 'edit', 'aria-label': `Edit ${c.name}`, onclick: () => edit(c.client_id) }, 'Edit'),
         c.client_type === 'confidential'
           ? el('button', { type: 'button', class: 'small secondary', 'data-action': 'rotate-secret', 'aria-label': `Rotate the secret of ${c.name}`, onclick: (e) => rotate(e.currentTarget, c.client_id) }, 'Rotate secret')
@@ -59,7 +59,7 @@ Console.ready.then((ctx) => {
     }
     if (reset) { rows.replaceChildren(); known.clear(); }
     rows.append(...body.items.map(row));
-    if (!rows.children.length) rows.append(el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'No clients yet.' })));
+    if (!rows.children.length) rows.append(emptyRow(5, 'No clients yet.'));
     cursor = body.next || null;
     next.hidden = !cursor;
   }

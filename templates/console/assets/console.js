@@ -1,6 +1,7 @@
 // Tessera console core: sign-in with the tenant's built-in `tessera-console` client
 // (authorization code + PKCE S256, RFC 7636), token storage in sessionStorage, the admin API
-// call helper, and small DOM helpers every page script uses through `window.Console`.
+// call helper, small DOM helpers every page script uses through `window.Console`, and the
+// read-only console of auditors (controls marked `data-write` / `data-write-lock`).
 'use strict';
 
 (() => {
@@ -260,6 +261,82 @@
     try { return await work(); } finally { if (button) button.disabled = false; }
   }
 
+  /** "what: reason" for a failed call; a 403 says the signed-in role does not allow it. */
+  function failure(res, what) {
+    const reason = errorText(res.body);
+    return res.status === 403 ? `${what}: your role does not allow this (${reason})` : `${what}: ${reason}`;
+  }
+
+  /** Shows `text` as the only paragraph of a form's error box, or empties and hides the box. */
+  function formError(box, text) {
+    box.replaceChildren(...(text ? [el('p', { text })] : []));
+    box.hidden = !text;
+  }
+
+  /** Shows a refusal both in a form's error box and in the notice area. */
+  function refused(box, text) {
+    formError(box, text);
+    notify(text, 'error');
+  }
+
+  /**
+   * Asks before a destructive action with the page's `#confirm-dialog` (a method=dialog form
+   * with `#confirm-message` and `#confirm-ok`), or window.confirm on a page without one;
+   * resolves true on confirm. `label` names the confirming button.
+   */
+  function confirmAction(text, label) {
+    const dialog = document.getElementById('confirm-dialog');
+    if (!dialog) return Promise.resolve(window.confirm(text));
+    const buttons = dialog.querySelector('form');
+    document.getElementById('confirm-message').textContent = text;
+    document.getElementById('confirm-ok').textContent = label;
+    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        buttons.removeEventListener('submit', onSubmit);
+        dialog.removeEventListener('cancel', onCancel);
+        resolve(ok);
+      };
+      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
+      const onCancel = () => done(false);
+      buttons.addEventListener('submit', onSubmit);
+      dialog.addEventListener('cancel', onCancel);
+      dialog.showModal();
+    });
+  }
+
+  /** Values as <code> elements separated by spaces, or a muted "none" for an empty list. */
+  function codes(list) {
+    if (!list || !list.length) return [el('span', { class: 'muted', text: 'none' })];
+    return list.flatMap((value, i) => (i ? [' ', el('code', { text: value })] : [el('code', { text: value })]));
+  }
+
+  /** A table body's only row when it has nothing to list. */
+  function emptyRow(columns, text) {
+    return el('tr', {}, el('td', { colspan: String(columns), class: 'empty', text }));
+  }
+
+  /** A Unix time as "YYYY-MM-DD HH:MM UTC", or '' when unset. */
+  function utc(seconds) {
+    return seconds ? `${new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 16)} UTC` : '';
+  }
+
+  /**
+   * The read-only console of auditors (the admin API refuses their writes anyway): elements
+   * marked `data-write` are hidden, including ones a page adds later (console.css hides them
+   * under body.read-only); `data-write-lock` ones stay visible to be read but cannot be changed:
+   * a form's controls are disabled, a text field becomes read-only.
+   */
+  function lockWrites() {
+    body.classList.add('read-only');
+    for (const node of document.querySelectorAll('[data-write]')) node.hidden = true;
+    for (const node of document.querySelectorAll('[data-write-lock]')) {
+      if (node instanceof HTMLFormElement) for (const control of node.elements) control.disabled = true;
+      else if ('readOnly' in node) node.readOnly = true;
+      else node.disabled = true;
+    }
+  }
+
   // Navigation: mark the current page (the server does too; this keeps custom bases right).
   for (const link of document.querySelectorAll('nav a[data-page]')) {
     if (link.dataset.page === page && link.getAttribute('href') === location.pathname) {
@@ -286,13 +363,16 @@
       };
       const who = document.getElementById('signed-in-as');
       if (who) who.textContent = user.role ? `${user.username} (${user.role.replace('_', ' ')})` : user.username;
+      const readOnly = user.role === 'auditor';
+      if (readOnly) lockWrites();
       ready = Promise.resolve({
-        realm, tenant, base, page, user, styleNonce: body.dataset.styleNonce || '',
+        realm, tenant, base, page, user, readOnly, styleNonce: body.dataset.styleNonce || '',
       });
     }
   }
 
   window.Console = {
     ready, api, el, notify, formData, errorText, debounce, when, busy, finishSignIn, claimsOf,
+    failure, formError, refused, confirmAction, codes, emptyRow, utc,
   };
 })();

@@ -7,41 +7,13 @@ Console.ready.then((ctx) => {
   const $ = (id) => document.getElementById(id);
   const table = $('keys');
   const jwks = $('jwks');
-  const readOnly = ctx.user && ctx.user.role === 'auditor';
   const slug = encodeURIComponent(ctx.tenant);
-
-  if (readOnly) document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
-
-  const failure = (res, what) => (res.status === 403
-    ? `${what}: your role does not allow this (${Console.errorText(res.body)})`
-    : `${what}: ${Console.errorText(res.body)}`);
+  const { failure } = Console;
 
   /** A Unix time as a <time> element, or a dash. */
   function time(secs) {
     if (secs == null) return Console.el('span', { class: 'muted', text: '—' });
-    const iso = new Date(secs * 1000).toISOString();
-    return Console.el('time', { datetime: iso, text: `${iso.replace('T', ' ').slice(0, 16)} UTC` });
-  }
-
-  /** Asks before a destructive action with the page's <dialog>; resolves true on confirm. */
-  function confirmAction(text, label) {
-    const dialog = $('confirm-dialog');
-    const buttons = dialog.querySelector('form');
-    $('confirm-message').textContent = text;
-    $('confirm-ok').textContent = label;
-    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
-    return new Promise((resolve) => {
-      const done = (ok) => {
-        buttons.removeEventListener('submit', onSubmit);
-        dialog.removeEventListener('cancel', onCancel);
-        resolve(ok);
-      };
-      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
-      const onCancel = () => done(false);
-      buttons.addEventListener('submit', onSubmit);
-      dialog.addEventListener('cancel', onCancel);
-      dialog.showModal();
-    });
+    return Console.el('time', { datetime: new Date(secs * 1000).toISOString(), text: Console.utc(secs) });
   }
 
   async function loadKeys() {
@@ -49,7 +21,7 @@ Console.ready.then((ctx) => {
     if (res.status !== 200) { Console.notify(failure(res, 'Keys unavailable'), 'error'); return; }
     const items = (res.body && res.body.items) || [];
     if (!items.length) {
-      table.replaceChildren(Console.el('tr', {}, Console.el('td', { colspan: '7', class: 'muted', text: 'No keys yet.' })));
+      table.replaceChildren(Console.emptyRow(7, 'No keys yet.'));
       return;
     }
     table.replaceChildren(...items.map((k) => Console.el('tr', { 'data-kid': k.kid, 'data-state': k.state },
@@ -87,12 +59,9 @@ Console.ready.then((ctx) => {
   }
 
   $('rotate-keys').addEventListener('click', async () => {
-    const ok = await confirmAction('Rotate every key ring now? The next key starts signing, the active one retires (it stays in the JWKS until its tokens expire) and a new next key is published.', 'Rotate keys');
+    const ok = await Console.confirmAction('Rotate every key ring now? The next key starts signing, the active one retires (it stays in the JWKS until its tokens expire) and a new next key is published.', 'Rotate keys');
     if (!ok) return;
-    const button = $('rotate-keys');
-    button.disabled = true;
-    const res = await Console.api('POST', `/tenants/${slug}/keys/rotate`);
-    button.disabled = false;
+    const res = await Console.busy($('rotate-keys'), () => Console.api('POST', `/tenants/${slug}/keys/rotate`));
     if (res.status !== 200) { Console.notify(failure(res, 'Keys not rotated'), 'error'); return; }
     const rings = (res.body.rings || [res.body]).map((r) => `${r.alg} now signs with ${r.activated}`);
     Console.notify(`Keys rotated: ${rings.join('; ')}.`, 'ok');

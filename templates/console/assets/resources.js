@@ -9,7 +9,6 @@ Console.ready.then((ctx) => {
   const form = $('create-resource');
   const errors = $('resource-errors');
   const scopeList = $('resource-scope-list');
-  const readOnly = ctx.user && ctx.user.role === 'auditor';
   const slug = encodeURIComponent(ctx.tenant);
   const base = `/tenants/${slug}/resource-servers`;
   // encodeURIComponent leaves only unreserved characters (and !'()*) as they are (RFC 3986 §2.3).
@@ -17,41 +16,8 @@ Console.ready.then((ctx) => {
   let editing = null; // identifier of the resource server being edited
   let servers = [];
 
-  if (readOnly) document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
-
-  const failure = (res, what) => (res.status === 403
-    ? `${what}: your role does not allow this (${Console.errorText(res.body)})`
-    : `${what}: ${Console.errorText(res.body)}`);
-
-  function message(text) {
-    errors.replaceChildren(...(text ? [Console.el('p', { text })] : []));
-    errors.hidden = !text;
-  }
-
-  /** Asks before a destructive action with the page's <dialog>; resolves true on confirm. */
-  function confirmAction(text, label) {
-    const dialog = $('confirm-dialog');
-    const buttons = dialog.querySelector('form');
-    $('confirm-message').textContent = text;
-    $('confirm-ok').textContent = label;
-    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
-    return new Promise((resolve) => {
-      const done = (ok) => {
-        buttons.removeEventListener('submit', onSubmit);
-        dialog.removeEventListener('cancel', onCancel);
-        resolve(ok);
-      };
-      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
-      const onCancel = () => done(false);
-      buttons.addEventListener('submit', onSubmit);
-      dialog.addEventListener('cancel', onCancel);
-      dialog.showModal();
-    });
-  }
-
-  const codes = (list) => (list && list.length
-    ? list.flatMap((c, i) => (i ? [' ', Console.el('code', { text: c })] : [Console.el('code', { text: c })]))
-    : [Console.el('span', { class: 'muted', text: 'none' })]);
+  const { failure, codes } = Console;
+  const message = (text) => Console.formError(errors, text);
 
   async function loadScopes() {
     const res = await Console.api('GET', `/tenants/${slug}/scopes`);
@@ -70,25 +36,19 @@ Console.ready.then((ctx) => {
     if (res.status !== 200) { Console.notify(failure(res, 'Resource servers unavailable'), 'error'); return; }
     servers = (res.body && res.body.items) || [];
     if (!servers.length) {
-      table.replaceChildren(Console.el('tr', {}, Console.el('td', { colspan: '7', class: 'muted', text: 'No resource servers yet.' })));
+      table.replaceChildren(Console.emptyRow(7, 'No resource servers yet.'));
       return;
     }
-    table.replaceChildren(...servers.map((r) => {
-      const cells = [
-        Console.el('th', { scope: 'row' }, Console.el('code', { text: r.identifier })),
-        Console.el('td', { text: r.name }),
-        Console.el('td', {}, ...codes(r.scopes)),
-        Console.el('td', { text: r.token_format }),
-        Console.el('td', { text: r.access_token_ttl == null ? "tenant's" : `${r.access_token_ttl} s` }),
-        Console.el('td', {}, ...codes(r.introspectors)),
-      ];
-      if (!readOnly) {
-        cells.push(Console.el('td', { class: 'row-actions' },
-          Console.el('button', { type: 'button', class: 'secondary small', 'data-action': 'edit', text: 'Edit', 'aria-label': `Edit ${r.name}`, onclick: () => edit(r) }),
-          Console.el('button', { type: 'button', 'data-action': 'delete', class: 'danger small', text: 'Delete', 'aria-label': `Delete ${r.name}`, onclick: () => remove(r) })));
-      }
-      return Console.el('tr', { 'data-identifier': r.identifier }, ...cells);
-    }));
+    table.replaceChildren(...servers.map((r) => Console.el('tr', { 'data-identifier': r.identifier },
+      Console.el('th', { scope: 'row' }, Console.el('code', { text: r.identifier })),
+      Console.el('td', { text: r.name }),
+      Console.el('td', {}, ...codes(r.scopes)),
+      Console.el('td', { text: r.token_format }),
+      Console.el('td', { text: r.access_token_ttl == null ? "tenant's" : `${r.access_token_ttl} s` }),
+      Console.el('td', {}, ...codes(r.introspectors)),
+      Console.el('td', { class: 'row-actions', 'data-write': true },
+        Console.el('button', { type: 'button', class: 'secondary small', 'data-action': 'edit', text: 'Edit', 'aria-label': `Edit ${r.name}`, onclick: () => edit(r) }),
+        Console.el('button', { type: 'button', 'data-action': 'delete', class: 'danger small', text: 'Delete', 'aria-label': `Delete ${r.name}`, onclick: () => remove(r) })))));
   }
 
   function setMode(server) {
@@ -112,7 +72,7 @@ Console.ready.then((ctx) => {
   }
 
   async function remove(r) {
-    const ok = await confirmAction(`Delete the resource server ${r.name} (${r.identifier})? Clients can no longer get tokens for it.`, 'Delete');
+    const ok = await Console.confirmAction(`Delete the resource server ${r.name} (${r.identifier})? Clients can no longer get tokens for it.`, 'Delete');
     if (!ok) return;
     const res = await Console.api('DELETE', item(r.identifier));
     if (res.status !== 204 && res.status !== 200) { Console.notify(failure(res, 'Not deleted'), 'error'); return; }
@@ -146,9 +106,7 @@ Console.ready.then((ctx) => {
       res = await Console.api('POST', base, { identifier, ...body });
     }
     if (res.status !== 200 && res.status !== 201) {
-      const text = failure(res, editing ? 'Not saved' : 'Not added');
-      message(text);
-      Console.notify(text, 'error');
+      Console.refused(errors, failure(res, editing ? 'Not saved' : 'Not added'));
       return;
     }
     Console.notify(editing ? `Resource server ${name} saved.` : `Resource server ${name} added.`, 'ok');

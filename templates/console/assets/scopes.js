@@ -7,19 +7,9 @@ Console.ready.then((ctx) => {
   const table = $('scopes');
   const form = $('create-scope');
   const errors = $('create-scope-errors');
-  const readOnly = ctx.user && ctx.user.role === 'auditor';
   const slug = encodeURIComponent(ctx.tenant);
-
-  if (readOnly) document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
-
-  const failure = (res, what) => (res.status === 403
-    ? `${what}: your role does not allow this (${Console.errorText(res.body)})`
-    : `${what}: ${Console.errorText(res.body)}`);
-
-  function message(text) {
-    errors.replaceChildren(...(text ? [Console.el('p', { text })] : []));
-    errors.hidden = !text;
-  }
+  const { failure } = Console;
+  const message = (text) => Console.formError(errors, text);
 
   async function load() {
     const res = await Console.api('GET', `/tenants/${slug}/scopes`);
@@ -29,15 +19,13 @@ Console.ready.then((ctx) => {
     }
     const items = (res.body && res.body.items) || [];
     if (!items.length) {
-      table.replaceChildren(Console.el('tr', {}, Console.el('td', { colspan: '4', class: 'muted', text: 'No scopes yet.' })));
+      table.replaceChildren(Console.emptyRow(4, 'No scopes yet.'));
       return;
     }
     table.replaceChildren(...items.map((s) => Console.el('tr', { 'data-scope': s.name },
       Console.el('th', { scope: 'row' }, Console.el('code', { text: s.name })),
       Console.el('td', { text: s.description }),
-      Console.el('td', {}, ...(s.claims && s.claims.length
-        ? s.claims.flatMap((c, i) => (i ? [' ', Console.el('code', { text: c })] : [Console.el('code', { text: c })]))
-        : [Console.el('span', { class: 'muted', text: 'none' })])),
+      Console.el('td', {}, ...Console.codes(s.claims)),
       Console.el('td', { text: s.is_standard ? 'standard (OpenID Connect)' : 'custom' }))));
   }
 
@@ -54,9 +42,7 @@ Console.ready.then((ctx) => {
     }
     const res = await Console.api('POST', `/tenants/${slug}/scopes`, { name, description, claims });
     if (res.status !== 201 && res.status !== 200) {
-      const text = failure(res, 'Scope not defined');
-      message(text);
-      Console.notify(text, 'error');
+      Console.refused(errors, failure(res, 'Scope not defined'));
       return;
     }
     form.reset();

@@ -9,43 +9,12 @@ Console.ready.then((ctx) => {
   const form = $('settings-form');
   const errors = $('settings-errors');
   const varsBody = $('css-variables');
-  const readOnly = ctx.user && ctx.user.role === 'auditor';
   const isOperator = ctx.user && ctx.user.role === 'operator';
   const slug = encodeURIComponent(ctx.tenant);
   let settings = null; // the document as last read from the server
   let tenant = null; // the tenant record as last read
 
-  if (readOnly) {
-    document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
-    form.querySelectorAll('input, select, textarea, button').forEach((el) => { el.disabled = true; });
-  }
-
-  /** Asks before a destructive action with the page's <dialog>; resolves true on confirm. */
-  function confirmAction(message, label) {
-    const dialog = $('confirm-dialog');
-    const buttons = dialog.querySelector('form');
-    $('confirm-message').textContent = message;
-    $('confirm-ok').textContent = label;
-    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
-    return new Promise((resolve) => {
-      const done = (ok) => {
-        buttons.removeEventListener('submit', onSubmit);
-        dialog.removeEventListener('cancel', onCancel);
-        resolve(ok);
-      };
-      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
-      const onCancel = () => done(false);
-      buttons.addEventListener('submit', onSubmit);
-      dialog.addEventListener('cancel', onCancel);
-      dialog.showModal();
-    });
-  }
-
-  /** The message for a failed call; a 403 says the role does not allow it. */
-  function failure(res, what) {
-    const text = Console.errorText(res.body);
-    return res.status === 403 ? `${what}: your role does not allow this (${text})` : `${what}: ${text}`;
-  }
+  const { failure } = Console;
 
   const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
   const setIn = (obj, path, value) => {
@@ -97,14 +66,13 @@ Console.ready.then((ctx) => {
   function variableRow(name, value) {
     const n = varsBody.children.length + 1;
     const remove = Console.el('button', {
-      type: 'button', class: 'danger small', text: 'Remove', 'aria-label': `Remove CSS variable ${name || n}`,
+      type: 'button', class: 'danger small', text: 'Remove', 'data-write': true, 'aria-label': `Remove CSS variable ${name || n}`,
       onclick: () => { row.remove(); updatePreview(); },
     });
     const nameInput = Console.el('input', { type: 'text', class: 'css-var-name', 'aria-label': `Name of CSS variable ${n}`, spellcheck: 'false' });
     const valueInput = Console.el('input', { type: 'text', class: 'css-var-value', 'aria-label': `Value of CSS variable ${n}`, spellcheck: 'false' });
     nameInput.value = name;
     valueInput.value = value;
-    if (readOnly) { nameInput.disabled = true; valueInput.disabled = true; remove.hidden = true; }
     const row = Console.el('tr', {},
       Console.el('td', {}, nameInput), Console.el('td', {}, valueInput), Console.el('td', {}, remove));
     return row;
@@ -142,7 +110,6 @@ Console.ready.then((ctx) => {
     });
   }
   document.querySelectorAll('input[data-pick-for]').forEach((pick) => {
-    if (readOnly) pick.disabled = true;
     pick.addEventListener('input', () => {
       $(pick.dataset.pickFor).value = pick.value;
       updatePreview();
@@ -219,16 +186,14 @@ Console.ready.then((ctx) => {
   }
 
   function clearErrors() {
-    errors.hidden = true;
-    errors.replaceChildren();
+    Console.formError(errors, '');
     form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
     $('css-variables-field').classList.remove('invalid');
   }
 
   /** Shows a refusal next to the form and marks the field the message names, if any. */
   function showError(message, field) {
-    errors.replaceChildren(Console.el('p', { text: message }));
-    errors.hidden = false;
+    Console.formError(errors, message);
     let target = field || null;
     if (!target) {
       // Server messages name the field: `tokens.code_ttl_secs must…`, `session: idle_secs ≥ 60…`,
@@ -254,7 +219,7 @@ Console.ready.then((ctx) => {
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    if (readOnly) return;
+    if (ctx.readOnly) return;
     clearErrors();
     let patch;
     let tenantPatch;
@@ -287,12 +252,7 @@ Console.ready.then((ctx) => {
   // ---- custom domain -------------------------------------------------------------------------
 
   const domainErrors = $('domain-errors');
-  const when = (secs) => (secs ? new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '');
-
-  function domainMessage(message) {
-    domainErrors.replaceChildren(...(message ? [Console.el('p', { text: message })] : []));
-    domainErrors.hidden = !message;
-  }
+  const domainMessage = (message) => Console.formError(domainErrors, message);
 
   function showDomain(view) {
     const dl = $('domain-status');
@@ -307,7 +267,7 @@ Console.ready.then((ctx) => {
     const items = [
       ...row('Domain', Console.el('code', { text: view.domain })),
       ...row('Status', Console.el('span', { class: `badge ${view.status}`, text: view.status }),
-        view.verified_at ? ` since ${when(view.verified_at)}` : ''),
+        view.verified_at ? ` since ${Console.utc(view.verified_at)}` : ''),
     ];
     if (view.verification) {
       items.push(...row('DNS TXT record name', Console.el('code', { text: view.verification.name })),
@@ -331,7 +291,7 @@ Console.ready.then((ctx) => {
     const domain = $('domain').value.trim();
     if (!domain) { domainMessage('Enter a host name such as login.example.com.'); $('domain').focus(); return; }
     const res = await Console.api('PUT', `/tenants/${slug}/domain`, { domain });
-    if (res.status !== 200) { domainMessage(failure(res, 'Domain not set')); Console.notify(failure(res, 'Domain not set'), 'error'); return; }
+    if (res.status !== 200) { Console.refused(domainErrors, failure(res, 'Domain not set')); return; }
     domainMessage('');
     showDomain(res.body);
     Console.notify(`${res.body.domain} is pending: publish the TXT record, then ask an operator to verify it.`, 'ok');
@@ -340,23 +300,21 @@ Console.ready.then((ctx) => {
   $('verify-domain').addEventListener('click', async () => {
     const res = await Console.api('POST', `/tenants/${slug}/domain/verify`);
     if (res.status === 403) {
-      const msg = isOperator ? failure(res, 'Not verified')
-        : 'Only an operator can verify a domain, after checking its DNS TXT record. Send them the record above.';
-      domainMessage(msg);
-      Console.notify(msg, 'error');
+      Console.refused(domainErrors, isOperator ? failure(res, 'Not verified')
+        : 'Only an operator can verify a domain, after checking its DNS TXT record. Send them the record above.');
       return;
     }
-    if (res.status !== 200) { domainMessage(failure(res, 'Not verified')); Console.notify(failure(res, 'Not verified'), 'error'); return; }
+    if (res.status !== 200) { Console.refused(domainErrors, failure(res, 'Not verified')); return; }
     domainMessage('');
     showDomain(res.body);
     Console.notify(`${res.body.domain} is verified; the tenant's issuer is now ${res.body.issuer || 'on it'}.`, 'ok');
   });
 
   $('remove-domain').addEventListener('click', async () => {
-    const ok = await confirmAction('Remove the custom domain? Its issuer stops working at once: clients configured with it must be changed.', 'Remove domain');
+    const ok = await Console.confirmAction('Remove the custom domain? Its issuer stops working at once: clients configured with it must be changed.', 'Remove domain');
     if (!ok) return;
     const res = await Console.api('DELETE', `/tenants/${slug}/domain`);
-    if (res.status !== 204 && res.status !== 200) { domainMessage(failure(res, 'Not removed')); Console.notify(failure(res, 'Not removed'), 'error'); return; }
+    if (res.status !== 204 && res.status !== 200) { Console.refused(domainErrors, failure(res, 'Not removed')); return; }
     domainMessage('');
     $('domain').value = '';
     showDomain(null);

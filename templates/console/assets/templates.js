@@ -14,7 +14,6 @@ Console.ready.then((ctx) => {
   const liveVersion = $('live-version');
   const draftState = $('draft-state');
   const versions = $('versions');
-  const readOnly = ctx.user && ctx.user.role === 'auditor';
   const base = `/tenants/${encodeURIComponent(ctx.tenant)}/templates`;
   const path = (name, rest) => `${base}/${encodeURIComponent(name)}${rest || ''}`;
   /** Edits not yet saved, per template, so switching templates loses nothing. */
@@ -23,42 +22,8 @@ Console.ready.then((ctx) => {
   let previewSeq = 0;
   let debounce = 0;
 
-  if (readOnly) {
-    document.querySelectorAll('[data-write]').forEach((el) => { el.hidden = true; });
-    source.readOnly = true;
-  }
-
   /** Shows a failed call: a role message for 403, else the RFC error text. */
-  function fail(res, what) {
-    if (res.status === 403) {
-      Console.notify(`${what}: your role does not allow this (${Console.errorText(res.body)})`, 'error');
-    } else {
-      Console.notify(`${what}: ${Console.errorText(res.body)}`, 'error');
-    }
-  }
-
-  /** Asks before a destructive action with the page's <dialog>; resolves true on confirm. */
-  function confirmAction(message, label) {
-    const dialog = $('confirm-dialog');
-    const buttons = dialog.querySelector('form');
-    $('confirm-message').textContent = message;
-    $('confirm-ok').textContent = label;
-    // Settled by the button that submits the method=dialog form, or by Escape (cancel).
-    return new Promise((resolve) => {
-      const done = (ok) => {
-        buttons.removeEventListener('submit', onSubmit);
-        dialog.removeEventListener('cancel', onCancel);
-        resolve(ok);
-      };
-      const onSubmit = (event) => done(!!event.submitter && event.submitter.value === 'ok');
-      const onCancel = () => done(false);
-      buttons.addEventListener('submit', onSubmit);
-      dialog.addEventListener('cancel', onCancel);
-      dialog.showModal();
-    });
-  }
-
-  const when = (secs) => (secs ? new Date(secs * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '');
+  const fail = (res, what) => Console.notify(Console.failure(res, what), 'error');
 
   // ---- line-number gutter -------------------------------------------------------------------
 
@@ -226,18 +191,14 @@ Console.ready.then((ctx) => {
     versions.replaceChildren(...items.map((v) => {
       const parts = [Console.el('strong', { text: `Version ${v.version}` })];
       if (v.live) parts.push(Console.el('span', { class: 'badge', text: 'live' }));
-      parts.push(Console.el('span', { class: 'muted', text: ` ${when(v.created_at)}${v.created_by ? ` by ${v.created_by}` : ''}` }),
+      parts.push(Console.el('span', { class: 'muted', text: ` ${Console.utc(v.created_at)}${v.created_by ? ` by ${v.created_by}` : ''}` }),
         Console.el('button', { type: 'button', class: 'link', text: 'Show source', 'aria-label': `Show the source of version ${v.version}`, onclick: () => showVersion(v.version) }));
-      const li = Console.el('li', { 'data-version': String(v.version), class: v.live ? 'live' : 'past' }, ...parts);
-      if (!readOnly) {
-        li.appendChild(Console.el('button', {
-          type: 'button', class: 'secondary small', 'data-restore': String(v.version), text: 'Restore',
-          'aria-label': `Restore version ${v.version}`,
-          onclick: () => restore(v.version),
-        }));
-        if (v.live) li.lastChild.disabled = true;
-      }
-      return li;
+      parts.push(Console.el('button', {
+        type: 'button', class: 'secondary small', 'data-restore': String(v.version), 'data-write': true, text: 'Restore',
+        'aria-label': `Restore version ${v.version}`, disabled: v.live,
+        onclick: () => restore(v.version),
+      }));
+      return Console.el('li', { 'data-version': String(v.version), class: v.live ? 'live' : 'past' }, ...parts);
     }));
   }
 
@@ -368,7 +329,7 @@ Console.ready.then((ctx) => {
 
   $('reset-template').addEventListener('click', async () => {
     if (!current) return;
-    const ok = await confirmAction(`Reset ${current.name} to Tessera's default? Users see the default page at once.`, 'Reset to default');
+    const ok = await Console.confirmAction(`Reset ${current.name} to Tessera's default? Users see the default page at once.`, 'Reset to default');
     if (!ok) return;
     const res = await Console.api('DELETE', path(current.name));
     if (res.status !== 204 && res.status !== 200) { fail(res, 'Resetting'); return; }

@@ -2,7 +2,7 @@
 'use strict';
 
 Console.ready.then(() => {
-  const { api, el, notify, errorText, formData, debounce, when, busy } = Console;
+  const { api, el, notify, errorText, formData, debounce, when, busy, emptyRow } = Console;
   const rows = document.getElementById('tenants');
   const next = document.getElementById('tenants-next');
   const search = document.getElementById('tenant-search');
@@ -30,7 +30,7 @@ Console.ready.then(() => {
     }
     if (reset) rows.replaceChildren();
     rows.append(...body.items.map(row));
-    if (!rows.children.length) rows.append(el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'No tenants match.' })));
+    if (!rows.children.length) rows.append(emptyRow(5, 'No tenants match.'));
     cursor = body.next || null;
     next.hidden = !cursor;
   }

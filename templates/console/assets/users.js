@@ -3,7 +3,7 @@
 'use strict';
 
 Console.ready.then((ctx) => {
-  const { api, el, notify, errorText, formData, debounce, when, busy } = Console;
+  const { api, el, notify, errorText, formData, debounce, when, busy, emptyRow } = Console;
   const root = `/tenants/${encodeURIComponent(ctx.tenant)}/users`;
   const rows = document.getElementById('users');
   const next = document.getElementById('users-next');
@@ -30,7 +30,7 @@ Console.ready.then((ctx) => {
     el('td', { text: u.email || '' }),
     el('td', { text: u.status }),
     el('td', { text: u.role || '' }),
-    el('td', {}, Object.entries(ACTIONS)
+    el('td', { 'data-write': true }, Object.entries(ACTIONS)
       .filter(([action]) => !(action === 'disable' && u.status === 'disabled') && !(action === 'enable' && u.status !== 'disabled'))
       .map(([action, [label]]) => el('button', {
         type: 'button',
@@ -53,7 +53,7 @@ Console.ready.then((ctx) => {
     }
     if (reset) rows.replaceChildren();
     rows.append(...body.items.map(row));
-    if (!rows.children.length) rows.append(el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'No users match.' })));
+    if (!rows.children.length) rows.append(emptyRow(5, 'No users match.'));
     cursor = body.next || null;
     next.hidden = !cursor;
   }
@@ -99,7 +99,7 @@ Console.ready.then((ctx) => {
         el('td', {}, g.client_name ? `${g.client_name} ` : '', el('code', { text: g.client_id })),
         el('td', { text: (Array.isArray(g.scopes) ? g.scopes : String(g.scopes || '').split(' ')).join(' ') }),
         el('td', { text: when(g.created_at) }),
-        el('td', {}, el('button', {
+        el('td', { 'data-write': true }, el('button', {
           type: 'button', class: 'small danger', 'data-revoke-client': g.client_id,
           'aria-label': `Revoke ${g.client_id}'s access`,
           onclick: async (event) => {
@@ -110,7 +110,7 @@ Console.ready.then((ctx) => {
         }, 'Revoke'))));
     }
     if (grants.status !== 200) notify(`Could not list grants: ${errorText(grants.body)}`, 'error');
-    if (!items.length) tbody.append(el('tr', {}, el('td', { colspan: 4, class: 'empty', text: 'No applications have access.' })));
+    if (!items.length) tbody.append(emptyRow(4, 'No applications have access.'));
     for (const tr of rows.children) tr.classList.toggle('selected', tr.dataset.username === username);
     detail.hidden = false;
   }
