@@ -266,7 +266,7 @@ async fn the_sign_in_callback_pages_are_served() {
 }
 
 /// Clicks `selector` without waiting for a navigation (buttons handled by the page's script).
-async fn press(browser: &Browser, selector: &str) {
+pub(crate) async fn press(browser: &Browser, selector: &str) {
     let sel = json!(selector);
     browser
         .eval(&format!(
@@ -277,7 +277,7 @@ async fn press(browser: &Browser, selector: &str) {
 }
 
 /// Sets the `<select>` matching `selector` to `value`, as a user choosing an option would.
-async fn choose(browser: &Browser, selector: &str, value: &str) {
+pub(crate) async fn choose(browser: &Browser, selector: &str, value: &str) {
     let (sel, value) = (json!(selector), json!(value));
     let chosen = browser
         .eval(&format!(
@@ -304,6 +304,31 @@ async fn console_ready(browser: &Browser, path: &str, table: &str) {
         .await;
     // Console dialogs (delete, restore) are answered yes.
     browser.eval("window.confirm = () => true").await;
+}
+
+/// Opens the console page at `path` and waits until it is ready (see [`console_ready`]).
+async fn visit(browser: &Browser, app: &TestApp, path: &str, table: &str) {
+    browser.goto(&format!("{}{path}", app.address)).await;
+    console_ready(browser, path, table).await;
+}
+
+/// Edits the client of the table row `row` on the clients page: turns DPoP and PAR on (or off),
+/// saves, and waits until the edit form has closed.
+async fn set_dpop_and_par(browser: &Browser, row: &str, on: bool) {
+    press(browser, &format!("{row} [data-action=edit]")).await;
+    browser
+        .set_checked("#edit-client [name=require_dpop]", on)
+        .await;
+    browser
+        .set_checked("#edit-client [name=require_par]", on)
+        .await;
+    press(browser, "#edit-client [type=submit]").await;
+    browser
+        .wait_until(
+            "document.querySelector('#client-edit').hidden",
+            "the edited client is saved",
+        )
+        .await;
 }
 
 /// Signs in on the tenant login page the console sent the browser to.
@@ -412,10 +437,7 @@ async fn an_operator_and_a_tenant_admin_run_the_console_in_chromium() {
         browser.screenshot("console-tenants").await;
 
         // Its tenant admin, on acme's users page.
-        browser
-            .goto(&format!("{}/console/tenants/acme/users", app.address))
-            .await;
-        console_ready(&browser, "/console/tenants/acme/users", "#users").await;
+        visit(&browser, &app, "/console/tenants/acme/users", "#users").await;
         browser.fill("#create-user [name=username]", "adam").await;
         browser.fill("#create-user [name=password]", PASSWORD).await;
         browser
@@ -498,19 +520,11 @@ async fn an_operator_and_a_tenant_admin_run_the_console_in_chromium() {
             "the rotated secret is shown",
         )
         .await;
-    press(&browser, &format!("{row} [data-action=edit]")).await;
-    browser
-        .set_checked("#edit-client [name=require_dpop]", true)
-        .await;
-    browser
-        .set_checked("#edit-client [name=require_par]", true)
-        .await;
-    press(&browser, "#edit-client [type=submit]").await;
+    set_dpop_and_par(&browser, &row, true).await;
     browser
         .wait_until(
-            "document.querySelector('#client-edit').hidden \
-             && document.querySelector('#notice').textContent.includes('saved')",
-            "the edited client is saved",
+            "document.querySelector('#notice').textContent.includes('saved')",
+            "the saved notice",
         )
         .await;
     let (status, body) = app
@@ -529,28 +543,12 @@ async fn an_operator_and_a_tenant_admin_run_the_console_in_chromium() {
     );
     assert_eq!(body["redirect_uris"], json!([rp.uri()]), "{body}");
     // Undo, so the login page below can be fetched without a pushed request.
-    press(&browser, &format!("{row} [data-action=edit]")).await;
-    browser
-        .set_checked("#edit-client [name=require_dpop]", false)
-        .await;
-    browser
-        .set_checked("#edit-client [name=require_par]", false)
-        .await;
-    press(&browser, "#edit-client [type=submit]").await;
-    browser
-        .wait_until(
-            "document.querySelector('#client-edit').hidden",
-            "the client is saved again",
-        )
-        .await;
+    set_dpop_and_par(&browser, &row, false).await;
     let secret_shown = browser
         .eval("document.querySelector('#client-secret-value').value")
         .await;
     // Reloading the page does not show it again.
-    browser
-        .goto(&format!("{}/t/acme/console/clients", app.address))
-        .await;
-    console_ready(&browser, "/t/acme/console/clients", "#clients").await;
+    visit(&browser, &app, "/t/acme/console/clients", "#clients").await;
     assert!(
         !browser
             .text()
@@ -578,10 +576,7 @@ async fn an_operator_and_a_tenant_admin_run_the_console_in_chromium() {
     }
 
     // The users page's details panel lists the user's facts and grants.
-    browser
-        .goto(&format!("{}/t/acme/console/users", app.address))
-        .await;
-    console_ready(&browser, "/t/acme/console/users", "#users").await;
+    visit(&browser, &app, "/t/acme/console/users", "#users").await;
     browser
         .wait_until(
             "document.querySelector('#users tr[data-username=adam]') !== null",
@@ -667,10 +662,7 @@ async fn an_operator_and_a_tenant_admin_run_the_console_in_chromium() {
     assert!(!restored.contains("Acme, version two"), "{restored}");
 
     // The audit log lists each step.
-    browser
-        .goto(&format!("{}/t/acme/console/audit", app.address))
-        .await;
-    console_ready(&browser, "/t/acme/console/audit", "#audit").await;
+    visit(&browser, &app, "/t/acme/console/audit", "#audit").await;
     let actions = browser
         .eval("[...document.querySelectorAll('#audit tr[data-action]')].map(r => r.dataset.action)")
         .await;

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, Step, param, s256};
-use crate::helpers::{TestApp, spawn_app, status_and_json};
+use crate::helpers::{TestApp, build_app_on_with, fresh_database, spawn_app, status_and_json};
 
 const CONSOLE: &str = "tessera-console";
 const PASSWORD: &str = "correct horse battery staple";
@@ -49,12 +49,19 @@ async fn user(app: &TestApp, token: &str, slug: &str, username: &str, role: Valu
     body
 }
 
-/// The authorization URL of the console in `slug` for `verifier`, with `redirect_uri`.
-fn authorize_url(app: &TestApp, slug: &str, redirect_uri: &str, verifier: &str) -> String {
+/// The authorization URL of the first-party public client `client_id` in `slug` for
+/// `verifier` (PKCE S256), with `redirect_uri`.
+fn authorize_url(
+    app: &TestApp,
+    slug: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> String {
     let challenge = s256(verifier);
     let params = [
         ("response_type", "code"),
-        ("client_id", CONSOLE),
+        ("client_id", client_id),
         ("redirect_uri", redirect_uri),
         ("scope", "openid profile"),
         ("state", "st-1"),
@@ -68,11 +75,12 @@ fn authorize_url(app: &TestApp, slug: &str, redirect_uri: &str, verifier: &str) 
     )
 }
 
-/// Signs `username` in to the console of `slug` through the login form (no consent page: the
-/// console is first party) and exchanges the code; returns the token response.
-async fn console_sign_in_at(
+/// Signs `username` in to the first-party public client `client_id` of `slug` through the login
+/// form (no consent page) and exchanges the code; returns the token response.
+async fn sign_in_at(
     app: &TestApp,
     slug: &str,
+    client_id: &str,
     redirect_uri: &str,
     username: &str,
     password: &str,
@@ -80,7 +88,7 @@ async fn console_sign_in_at(
     let agent = Agent::new();
     let verifier = "console-verifier-0123456789-0123456789-0123456789";
     let step = agent
-        .get(&authorize_url(app, slug, redirect_uri, verifier))
+        .get(&authorize_url(app, slug, client_id, redirect_uri, verifier))
         .await;
     let (status, page) = step.page();
     assert_eq!(status, 200, "{page}");
@@ -98,7 +106,7 @@ async fn console_sign_in_at(
             None,
             &[
                 ("grant_type", "authorization_code"),
-                ("client_id", CONSOLE),
+                ("client_id", client_id),
                 ("code", &code),
                 ("redirect_uri", redirect_uri),
                 ("code_verifier", verifier),
@@ -113,8 +121,46 @@ async fn console_sign_in_at(
 
 /// A console access token of `username` in `slug`.
 async fn console_token(app: &TestApp, slug: &str, username: &str) -> String {
-    let body = console_sign_in_at(app, slug, &callback(app, slug), username, PASSWORD).await;
+    let body = sign_in_at(app, slug, CONSOLE, &callback(app, slug), username, PASSWORD).await;
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The `field` of every item of the admin API listing at `path`, read with `token`.
+async fn listed(app: &TestApp, token: &str, path: &str, field: &str) -> Vec<String> {
+    app.admin_items(token, path)
+        .await
+        .iter()
+        .map(|item| match item[field].as_str() {
+            Some(value) => value.to_owned(),
+            None => panic!("{path}: no {field} in {item}"),
+        })
+        .collect()
+}
+
+/// Lists the users of `acme` with `token`: status and body.
+async fn acme_users(app: &TestApp, token: &str) -> (u16, Value) {
+    app.admin(token, Method::GET, "/tenants/acme/users", None)
+        .await
+}
+
+/// Sets the role of `username` of `acme` (JSON: a role or null) as `op`; returns the user.
+async fn set_role(app: &TestApp, op: &str, username: &str, role: Value) -> Value {
+    let (status, body) = app
+        .admin(
+            op,
+            Method::PATCH,
+            &format!("/tenants/acme/users/{username}"),
+            Some(json!({ "role": role })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Creates tenant `slug` with `token`: status and body.
+async fn create_tenant_as(app: &TestApp, token: &str, slug: &str) -> (u16, Value) {
+    let body = json!({"slug": slug, "alg": "ES256"});
+    app.admin(token, Method::POST, "/tenants", Some(body)).await
 }
 
 /// `path` of a route with its parameters filled in for tenant `slug`.
@@ -144,15 +190,8 @@ async fn assert_locked_out_of(app: &TestApp, token: &str, other: &str) {
             continue;
         }
         if *path == "/tenants" && *method == "get" {
-            let (status, body) = call(app, token, method, path).await;
-            assert_eq!(status, 200, "{body}");
-            let slugs: Vec<&str> = body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["slug"].as_str().unwrap())
-                .collect();
-            assert!(!slugs.contains(&other), "{slugs:?}");
+            let slugs = listed(app, token, path, "slug").await;
+            assert!(!slugs.iter().any(|s| s == other), "{slugs:?}");
             continue;
         }
         let concrete = concrete(path, other);
@@ -202,16 +241,8 @@ async fn tenant_admin_user_reaches_its_tenant_through_the_console_and_no_other()
     assert_eq!(created["role"], "tenant_admin");
 
     let token = console_token(&app, "acme", "bob").await;
-    let (status, body) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let bob = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "bob")
-        .unwrap();
+    let users = app.admin_items(&token, "/tenants/acme/users").await;
+    let bob = users.iter().find(|u| u["username"] == "bob").unwrap();
     assert_eq!(bob["role"], "tenant_admin");
     let (status, body) = app
         .admin(
@@ -225,22 +256,9 @@ async fn tenant_admin_user_reaches_its_tenant_through_the_console_and_no_other()
     assert_eq!(body["role"], "auditor");
 
     // The audit log names the console user, and the role grant is its own event.
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::GET,
-            "/tenants/acme/audit-events?action=user.role_changed",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let actors: Vec<&str> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["actor"].as_str().unwrap())
-        .collect();
-    assert!(actors.contains(&"user:bob@acme"), "{body}");
+    let path = "/tenants/acme/audit-events?action=user.role_changed";
+    let actors = listed(&app, &op, path, "actor").await;
+    assert!(actors.iter().any(|a| a == "user:bob@acme"), "{actors:?}");
 
     assert_locked_out_of(&app, &token, "globex").await;
     // So is the system tenant.
@@ -277,14 +295,7 @@ async fn auditor_users_read_and_never_write() {
     let (status, body) = app.admin(&token, Method::GET, "/tenants", None).await;
     assert_eq!(status, 200, "{body}");
     assert_read_only_in(&app, &token, "acme").await;
-    let (status, _) = app
-        .admin(
-            &token,
-            Method::POST,
-            "/tenants",
-            Some(json!({"slug": "nope", "alg": "ES256"})),
-        )
-        .await;
+    let (status, _) = create_tenant_as(&app, &token, "nope").await;
     assert_eq!(status, 403);
 }
 
@@ -293,32 +304,12 @@ async fn auditor_clients_read_and_never_write() {
     let app = spawn_app().await;
     app.create_tenant("acme", "ES256").await;
     let op = app.admin_token().await;
-    let auditor = |slug: &'static str| {
-        let app = &app;
-        let op = op.clone();
-        async move {
-            let (status, body) = app
-                .admin(
-                    &op,
-                    Method::POST,
-                    &format!("/tenants/{slug}/admins"),
-                    Some(json!({"name": "auditor", "role": "auditor"})),
-                )
-                .await;
-            assert_eq!(status, 201, "{body}");
-            assert_eq!(body["role"], "auditor");
-            let client = crate::helpers::TestClient {
-                id: body["client_id"].as_str().unwrap().to_owned(),
-                secret: body["client_secret"].as_str().unwrap().to_owned(),
-            };
-            app.client_credentials_token("system", &client, Some("admin"))
-                .await
-        }
-    };
-    let tenant_auditor = auditor("acme").await;
-    assert_read_only_in(&app, &tenant_auditor, "acme").await;
-    let system_auditor = auditor("system").await;
-    assert_read_only_in(&app, &system_auditor, "acme").await;
+    for slug in ["acme", "system"] {
+        let fields = json!({"name": "auditor", "role": "auditor"});
+        let (body, auditor) = app.admin_client(&op, slug, fields).await;
+        assert_eq!(body["role"], "auditor");
+        assert_read_only_in(&app, &auditor, "acme").await;
+    }
     // Only auditors may be created on the system tenant.
     let (status, body) = app
         .admin(
@@ -338,23 +329,17 @@ async fn operator_user_signs_in_to_the_system_console_and_creates_a_tenant_and_i
     cheap_hashing(&app, &op, "system").await;
     user(&app, &op, "system", "olivia", json!("operator")).await;
     // The operators' console callback is registered for the system tenant.
-    let body = console_sign_in_at(
+    let body = sign_in_at(
         &app,
         "system",
+        CONSOLE,
         &format!("{}/console/callback", app.address),
         "olivia",
         PASSWORD,
     )
     .await;
     let token = body["access_token"].as_str().unwrap();
-    let (status, body) = app
-        .admin(
-            token,
-            Method::POST,
-            "/tenants",
-            Some(json!({"slug": "initech", "alg": "ES256"})),
-        )
-        .await;
+    let (status, body) = create_tenant_as(&app, token, "initech").await;
     assert_eq!(status, 201, "{body}");
     cheap_hashing(&app, token, "initech").await;
     user(&app, token, "initech", "peter", json!("tenant_admin")).await;
@@ -409,9 +394,7 @@ async fn console_tokens_stop_working_with_the_role_or_the_user() {
 
     // A user without a role: 403.
     let token = console_token(&app, "acme", "nobody").await;
-    let (status, body) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
+    let (status, body) = acme_users(&app, &token).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"], "access_denied");
 
@@ -421,73 +404,30 @@ async fn console_tokens_stop_working_with_the_role_or_the_user() {
     let flipped = if parts[1].ends_with('A') { 'B' } else { 'A' };
     parts[1].pop();
     parts[1].push(flipped);
-    let (status, body) = app
-        .admin(&parts.join("."), Method::GET, "/tenants/acme/users", None)
-        .await;
+    let (status, body) = acme_users(&app, &parts.join(".")).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_token");
 
     // The role removed: refused at once.
-    let (status, _) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 200);
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::PATCH,
-            "/tenants/acme/users/bob",
-            Some(json!({"role": null})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["role"], Value::Null);
-    let (status, _) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 403);
+    assert_eq!(acme_users(&app, &token).await.0, 200);
+    let bob = set_role(&app, &op, "bob", Value::Null).await;
+    assert_eq!(bob["role"], Value::Null);
+    assert_eq!(acme_users(&app, &token).await.0, 403);
 
     // Restored, then the user disabled: 401.
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::PATCH,
-            "/tenants/acme/users/bob",
-            Some(json!({"role": "tenant_admin"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, _) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 200);
+    set_role(&app, &op, "bob", json!("tenant_admin")).await;
+    assert_eq!(acme_users(&app, &token).await.0, 200);
     let (status, _) = app
         .admin(&op, Method::POST, "/tenants/acme/users/bob/disable", None)
         .await;
     assert_eq!(status, 200);
-    let (status, body) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
+    let (status, body) = acme_users(&app, &token).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_token");
 
     // Filtering by role finds the admins.
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::GET,
-            "/tenants/acme/users?role=tenant_admin",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let names: Vec<&str> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["bob"]);
+    let path = "/tenants/acme/users?role=tenant_admin";
+    assert_eq!(listed(&app, &op, path, "username").await, ["bob"]);
 }
 
 #[actix_web::test]
@@ -515,62 +455,29 @@ async fn tokens_of_other_clients_are_not_console_tokens() {
         .await;
     assert_eq!(status, 201, "{body}");
     let other = body["client_id"].as_str().unwrap().to_owned();
-    let agent = Agent::new();
-    let verifier = "other-verifier-0123456789-0123456789-0123456789";
-    let challenge = s256(verifier);
-    let params = [
-        ("response_type", "code"),
-        ("client_id", other.as_str()),
-        ("redirect_uri", redirect_uri),
-        ("scope", "openid profile"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    let url = format!(
-        "{}/authorize?{}",
-        app.issuer("acme"),
-        serde_urlencoded::to_string(params).unwrap()
-    );
-    let step = agent.get(&url).await;
-    let (_, page) = step.page();
-    let step = agent.login(page, "bob", PASSWORD).await;
-    let code = param(step.location(), "code").unwrap();
-    let resp = app
-        .post_token(
-            "acme",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &other),
-                ("code", &code),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier),
-            ],
-        )
-        .await;
-    let body: Value = resp.json().await.unwrap();
+    let body = sign_in_at(&app, "acme", &other, redirect_uri, "bob", PASSWORD).await;
     let token = body["access_token"].as_str().unwrap();
-    let (status, body) = app
-        .admin(token, Method::GET, "/tenants/acme/users", None)
-        .await;
+    let (status, body) = acme_users(&app, token).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_token");
 
     // A client-credentials token of a client of the tenant: the same.
     let client = app.create_client("acme", &[]).await;
     let token = app.client_credentials_token("acme", &client, None).await;
-    let (status, _) = app
-        .admin(&token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(acme_users(&app, &token).await.0, 401);
 
     // The console's ID token is no access token.
-    let body = console_sign_in_at(&app, "acme", &callback(&app, "acme"), "bob", PASSWORD).await;
+    let body = sign_in_at(
+        &app,
+        "acme",
+        CONSOLE,
+        &callback(&app, "acme"),
+        "bob",
+        PASSWORD,
+    )
+    .await;
     let id_token = body["id_token"].as_str().unwrap();
-    let (status, _) = app
-        .admin(id_token, Method::GET, "/tenants/acme/users", None)
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(acme_users(&app, id_token).await.0, 401);
 }
 
 #[actix_web::test]
@@ -578,61 +485,32 @@ async fn the_console_client_is_built_in_and_reserved() {
     let app = spawn_app().await;
     app.create_tenant("acme", "ES256").await;
     let op = app.admin_token().await;
-    let (status, body) = app
-        .admin(
-            &op,
+    // Each refusal says why: the console client is built in, and a client id is never chosen
+    // by the caller (it is no field of a registration).
+    let console = format!("/tenants/acme/clients/{CONSOLE}");
+    for (method, path, body, why) in [
+        (
             Method::PATCH,
-            "/tenants/acme/clients/tessera-console",
+            console.clone(),
             Some(json!({"name": "mine"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("built-in"),
-        "{body}"
-    );
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::DELETE,
-            "/tenants/acme/clients/tessera-console",
-            None,
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = app
-        .admin(
-            &op,
+            "built-in",
+        ),
+        (Method::DELETE, console.clone(), None, "built-in"),
+        (
             Method::POST,
-            "/tenants/acme/clients",
-            Some(json!({"name": "x", "client_id": "tessera-console"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = app
-        .admin(
-            &op,
-            Method::POST,
-            "/tenants/acme/clients/tessera-console/secret",
-            None,
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = app
-        .admin(&op, Method::GET, "/tenants/acme/clients", None)
-        .await;
-    assert_eq!(status, 200);
-    assert!(
-        !body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["client_id"] == CONSOLE),
-        "{body}"
-    );
+            "/tenants/acme/clients".to_owned(),
+            Some(json!({"name": "x", "client_id": CONSOLE})),
+            "unknown field `client_id`",
+        ),
+        (Method::POST, format!("{console}/secret"), None, "built-in"),
+    ] {
+        let (status, body) = app.admin(&op, method.clone(), &path, body).await;
+        assert_eq!(status, 400, "{method} {path}: {body}");
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(why), "{method} {path}: {body}");
+    }
+    let clients = listed(&app, &op, "/tenants/acme/clients", "client_id").await;
+    assert!(!clients.iter().any(|c| c == CONSOLE), "{clients:?}");
 
     // Any other redirect URI is refused before any redirect (RFC 6749 §4.1.2.1).
     for uri in [
@@ -642,7 +520,7 @@ async fn the_console_client_is_built_in_and_reserved() {
     ] {
         let resp = Agent::new()
             .http
-            .get(authorize_url(&app, "acme", &uri, "v".repeat(43).as_str()))
+            .get(authorize_url(&app, "acme", CONSOLE, &uri, &"v".repeat(43)))
             .send()
             .await
             .unwrap();
@@ -692,16 +570,13 @@ async fn rotating_a_client_secret_retires_the_old_one_at_once() {
     assert_eq!(resp.status().as_u16(), 200);
 
     // Audited, refused to another tenant's admin, and meaningless for a public client.
-    let (status, body) = app
-        .admin(
+    let rotations = app
+        .admin_items(
             &op,
-            Method::GET,
             "/tenants/acme/audit-events?action=client.secret_rotated",
-            None,
         )
         .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["items"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(rotations.len(), 1, "{rotations:?}");
     let foreign = app.tenant_admin_token(&op, "globex").await;
     let (status, _) = status_and_json(app.admin_request(&foreign, Method::POST, &path, None)).await;
     assert_eq!(status, 403);
@@ -733,60 +608,31 @@ async fn rotating_a_client_secret_retires_the_old_one_at_once() {
 
 #[actix_web::test]
 async fn first_start_creates_an_operator_user_for_the_console() {
-    use std::net::TcpListener;
-    use tessera::{Application, Overrides, Settings};
-
     let data_dir = tempfile::tempdir().unwrap();
-    let database_url = crate::helpers::fresh_database(data_dir.path()).await;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let address = format!("http://127.0.0.1:{port}");
-    let overrides = Overrides {
-        data_dir: Some(data_dir.path().to_path_buf()),
-        database_url: Some(database_url.clone()),
-        listen: Some(format!("127.0.0.1:{port}")),
-        public_url: Some(address.clone()),
-    };
-    let mut settings = Settings::load(None, &overrides).unwrap();
-    settings.server.workers = 2;
-    let mut server = Application::build_on(settings, listener).await.unwrap();
-    let operator = server.take_operator_credentials().unwrap();
+    let database_url = fresh_database(data_dir.path()).await;
+    let (server, app) = build_app_on_with(data_dir, database_url, |_| {}).await;
+    assert!(
+        !app.operator_id.is_empty(),
+        "first start creates the operator client"
+    );
     let console = server.create_console_admin().await.unwrap();
+    let address = app.address.clone();
     assert_eq!(console.console_url, format!("{address}/console"));
     assert_eq!(console.username, "admin");
     actix_web::rt::spawn(server.run_until_stopped());
 
-    let app = TestApp {
-        address: address.clone(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .unwrap(),
-        operator_id: operator.client_id,
-        operator_secret: secrecy::ExposeSecret::expose_secret(&operator.client_secret).to_owned(),
-        data_dir,
-        database_url,
-        tls_port: None,
-    };
     let password = secrecy::ExposeSecret::expose_secret(&console.password).to_owned();
-    let body = console_sign_in_at(
+    let body = sign_in_at(
         &app,
         "system",
+        CONSOLE,
         &format!("{address}/console/callback"),
         "admin",
         &password,
     )
     .await;
     let token = body["access_token"].as_str().unwrap();
-    let (status, body) = app
-        .admin(
-            token,
-            Method::POST,
-            "/tenants",
-            Some(json!({"slug": "first", "alg": "ES256"})),
-        )
-        .await;
+    let (status, body) = create_tenant_as(&app, token, "first").await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = app
         .admin(

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
+use crate::console::{choose, press};
 use crate::helpers::{TestApp, spawn_app};
 
 /// Opens the console of the operators (`realm` "system") or of a tenant holding `token`, at
@@ -28,15 +29,24 @@ async fn open(browser: &Browser, app: &TestApp, realm: &str, token: &str, path: 
         .await;
 }
 
-/// Clicks the element matching `selector` without waiting for a navigation (in-page actions).
-async fn press(browser: &Browser, selector: &str) {
-    let sel = json!(selector);
+/// Starts a server with tenant `slug` and opens its console page `page` as the operator in a
+/// fresh Chromium; returns the server, the operator's admin API token and the browser.
+async fn operator_on(slug: &str, page: &str) -> (TestApp, String, Browser) {
+    let app = spawn_app().await;
+    app.create_tenant(slug, "ES256").await;
+    let token = app.admin_token().await;
+    let browser = Browser::launch().await;
+    let path = format!("/console/tenants/{slug}/{page}");
+    open(&browser, &app, "system", &token, &path).await;
+    (app, token, browser)
+}
+
+/// The text of the element with the id `id`.
+async fn text_of(browser: &Browser, id: &str) -> Value {
+    let id = json!(id);
     browser
-        .eval(&format!(
-            "(() => {{ const el = document.querySelector({sel}); \
-             if (!el) throw new Error('no element matches ' + {sel}); el.click(); return true; }})()"
-        ))
-        .await;
+        .eval(&format!("document.getElementById({id}).textContent"))
+        .await
 }
 
 /// Waits until the layout's notice shows a message containing `text`.
@@ -50,17 +60,30 @@ async fn notice(browser: &Browser, text: &str) {
         .await;
 }
 
-/// Confirms the page's confirmation dialog once it is open.
-async fn confirm(browser: &Browser) {
+/// Answers the page's confirmation dialog once it is open: confirms it, or with `yes == false`
+/// cancels it.
+async fn confirm(browser: &Browser, yes: bool) {
     browser
         .wait_until(
             "document.getElementById('confirm-dialog').open",
             "the confirmation dialog",
         )
         .await;
-    press(browser, "#confirm-ok").await;
+    let button = if yes {
+        "#confirm-ok"
+    } else {
+        "#confirm-cancel"
+    };
+    press(browser, button).await;
 }
 
+/// Asserts that the admin API has nothing at `path` (404) for `token`.
+async fn assert_gone(app: &TestApp, token: &str, path: &str) {
+    let (status, body) = app.admin(token, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 404, "GET {path}: {body}");
+}
+
+/// GETs `path` of the admin API with `token`; the body (panics unless 200).
 async fn get(app: &TestApp, token: &str, path: &str) -> Value {
     let (status, body) = app.admin(token, reqwest::Method::GET, path, None).await;
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -69,30 +92,14 @@ async fn get(app: &TestApp, token: &str, path: &str) -> Value {
 
 #[actix_web::test]
 async fn the_settings_page_patches_only_what_changed_shows_refusals_and_previews_branding() {
-    let app = spawn_app().await;
-    app.create_tenant("look", "ES256").await;
-    let token = app.admin_token().await;
-    let browser = Browser::launch().await;
-    open(
-        &browser,
-        &app,
-        "system",
-        &token,
-        "/console/tenants/look/settings",
-    )
-    .await;
+    let (app, token, browser) = operator_on("look", "settings").await;
     browser
         .wait_until(
             "document.getElementById('f-code-ttl').value === '60'",
             "the form filled from the settings document",
         )
         .await;
-    assert_eq!(
-        browser
-            .eval("document.getElementById('signing-alg').textContent")
-            .await,
-        "ES256"
-    );
+    assert_eq!(text_of(&browser, "signing-alg").await, "ES256");
 
     // A value out of range: the server's message is shown next to the form, on that field.
     browser.fill("#f-code-ttl", "600").await;
@@ -104,9 +111,7 @@ async fn the_settings_page_patches_only_what_changed_shows_refusals_and_previews
             "the refusal shown on the field",
         )
         .await;
-    let shown = browser
-        .eval("document.getElementById('settings-errors').textContent")
-        .await;
+    let shown = text_of(&browser, "settings-errors").await;
     assert!(shown.as_str().unwrap().contains("code_ttl_secs"), "{shown}");
 
     // Valid values, branding and a CSS variable; the swatch follows as one types.
@@ -182,12 +187,9 @@ async fn the_settings_page_patches_only_what_changed_shows_refusals_and_previews
         "verified"
     );
     press(&browser, "#remove-domain").await;
-    confirm(&browser).await;
+    confirm(&browser, true).await;
     notice(&browser, "Custom domain removed").await;
-    let (status, _) = app
-        .admin(&token, reqwest::Method::GET, "/tenants/look/domain", None)
-        .await;
-    assert_eq!(status, 404);
+    assert_gone(&app, &token, "/tenants/look/domain").await;
 }
 
 #[actix_web::test]
@@ -222,19 +224,7 @@ async fn a_tenant_admin_sees_why_only_an_operator_verifies_a_domain() {
 
 #[actix_web::test]
 async fn scopes_and_resource_servers_are_defined_edited_and_deleted_from_their_pages() {
-    let app = spawn_app().await;
-    app.create_tenant("apis", "ES256").await;
-    let token = app.admin_token().await;
-    let browser = Browser::launch().await;
-
-    open(
-        &browser,
-        &app,
-        "system",
-        &token,
-        "/console/tenants/apis/scopes",
-    )
-    .await;
+    let (app, token, browser) = operator_on("apis", "scopes").await;
     browser
         .wait_until(
             "document.querySelector('#scopes tr[data-scope=openid]') !== null",
@@ -311,17 +301,14 @@ async fn scopes_and_resource_servers_are_defined_edited_and_deleted_from_their_p
     browser.screenshot("console-resources").await;
 
     press(&browser, &format!("{row} [data-action=delete]")).await;
-    confirm(&browser).await;
+    confirm(&browser, true).await;
     notice(&browser, "deleted").await;
-    let (status, _) = app.admin(&token, reqwest::Method::GET, item, None).await;
-    assert_eq!(status, 404);
+    assert_gone(&app, &token, item).await;
 }
 
 #[actix_web::test]
 async fn the_keys_page_rotates_after_confirmation_and_shows_the_public_jwks() {
-    let app = spawn_app().await;
-    app.create_tenant("keyed", "ES256").await;
-    let token = app.admin_token().await;
+    let (app, token, browser) = operator_on("keyed", "keys").await;
     let active = |keys: &Value, alg: &str| -> String {
         keys["items"]
             .as_array()
@@ -332,15 +319,6 @@ async fn the_keys_page_rotates_after_confirmation_and_shows_the_public_jwks() {
             .expect("an active key")
     };
     let before = active(&get(&app, &token, "/tenants/keyed/keys").await, "ES256");
-    let browser = Browser::launch().await;
-    open(
-        &browser,
-        &app,
-        "system",
-        &token,
-        "/console/tenants/keyed/keys",
-    )
-    .await;
     let listed = format!(
         "document.querySelector('#keys tr[data-kid={}][data-state=active]') !== null",
         json!(before)
@@ -355,32 +333,20 @@ async fn the_keys_page_rotates_after_confirmation_and_shows_the_public_jwks() {
             "the JWKS shown",
         )
         .await;
-    let jwks: Value = serde_json::from_str(
-        browser
-            .eval("document.getElementById('jwks').textContent")
-            .await
-            .as_str()
-            .unwrap(),
-    )
-    .expect("the JWKS is shown as JSON");
+    let jwks: Value = serde_json::from_str(text_of(&browser, "jwks").await.as_str().unwrap())
+        .expect("the JWKS is shown as JSON");
     assert!(jwks["keys"].as_array().is_some_and(|k| !k.is_empty()));
 
     // Cancelling the confirmation rotates nothing.
     press(&browser, "#rotate-keys").await;
-    browser
-        .wait_until(
-            "document.getElementById('confirm-dialog').open",
-            "the dialog",
-        )
-        .await;
-    press(&browser, "#confirm-cancel").await;
+    confirm(&browser, false).await;
     assert_eq!(
         active(&get(&app, &token, "/tenants/keyed/keys").await, "ES256"),
         before
     );
 
     press(&browser, "#rotate-keys").await;
-    confirm(&browser).await;
+    confirm(&browser, true).await;
     notice(&browser, "Keys rotated").await;
     let after = active(&get(&app, &token, "/tenants/keyed/keys").await, "ES256");
     assert_ne!(after, before);
@@ -400,18 +366,7 @@ async fn the_keys_page_rotates_after_confirmation_and_shows_the_public_jwks() {
 
 #[actix_web::test]
 async fn the_template_editor_marks_compile_errors_keeps_drafts_and_styles_its_preview() {
-    let app = spawn_app().await;
-    app.create_tenant("tpl", "ES256").await;
-    let token = app.admin_token().await;
-    let browser = Browser::launch().await;
-    open(
-        &browser,
-        &app,
-        "system",
-        &token,
-        "/console/tenants/tpl/templates",
-    )
-    .await;
+    let (app, token, browser) = operator_on("tpl", "templates").await;
     browser
         .wait_until(
             "document.getElementById('template-name').value === 'login' \
@@ -429,12 +384,7 @@ async fn the_template_editor_marks_compile_errors_keeps_drafts_and_styles_its_pr
             "the preview styled by its layout",
         )
         .await;
-    assert_eq!(
-        browser
-            .eval("document.getElementById('live-version').textContent")
-            .await,
-        "Live: default"
-    );
+    assert_eq!(text_of(&browser, "live-version").await, "Live: default");
 
     // A broken block on line 2: the error names line and column, the gutter marks the line.
     browser
@@ -451,9 +401,7 @@ async fn the_template_editor_marks_compile_errors_keeps_drafts_and_styles_its_pr
             "the compile error shown",
         )
         .await;
-    let problem = browser
-        .eval("document.getElementById('problem').textContent")
-        .await;
+    let problem = text_of(&browser, "problem").await;
     assert!(problem.as_str().unwrap().contains("line"), "{problem}");
     browser.screenshot("console-templates-error").await;
 
@@ -487,23 +435,10 @@ async fn the_template_editor_marks_compile_errors_keeps_drafts_and_styles_its_pr
             "the live version back in the editor",
         )
         .await;
-    let (status, _) = app
-        .admin(
-            &token,
-            reqwest::Method::GET,
-            "/tenants/tpl/templates/login/draft",
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
+    assert_gone(&app, &token, "/tenants/tpl/templates/login/draft").await;
 
     // E-mail templates preview the same way, their inline style attributes applied.
-    browser
-        .eval(
-            "(() => { const s = document.getElementById('template-name'); s.value = 'email.layout'; \
-             s.dispatchEvent(new Event('change')); return true; })()",
-        )
-        .await;
+    choose(&browser, "#template-name", "email.layout").await;
     browser
         .wait_until(
             "(() => { const d = document.getElementById('preview').contentDocument; \

@@ -142,6 +142,18 @@ pub async fn spawn_app_on_with(
     database_url: String,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let (server, app) = build_app_on_with(data_dir, database_url, configure).await;
+    actix_web::rt::spawn(server.run_until_stopped());
+    app
+}
+
+/// Builds the server of [`spawn_app_on_with`] without starting it (for what a test does before
+/// the first request, e.g. `create_console_admin`); run it with `run_until_stopped`.
+pub async fn build_app_on_with(
+    data_dir: tempfile::TempDir,
+    database_url: String,
+    configure: impl FnOnce(&mut Settings),
+) -> (Application, TestApp) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let address = format!("http://127.0.0.1:{port}");
@@ -165,7 +177,6 @@ pub async fn spawn_app_on_with(
         None => (String::new(), String::new()),
     };
     let tls_port = app.tls_port();
-    actix_web::rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         // Below the server's 5 s keep-alive: a pooled connection the server is closing is never
@@ -173,7 +184,7 @@ pub async fn spawn_app_on_with(
         .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("http client");
-    TestApp {
+    let test_app = TestApp {
         address,
         http,
         operator_id,
@@ -181,7 +192,8 @@ pub async fn spawn_app_on_with(
         data_dir,
         database_url,
         tls_port,
-    }
+    };
+    (app, test_app)
 }
 
 impl TestApp {
@@ -273,15 +285,27 @@ impl TestApp {
     /// Creates a tenant admin of `tenant` through the admin API (as `operator`) and returns
     /// its admin API token.
     pub async fn tenant_admin_token(&self, operator: &str, tenant: &str) -> String {
+        let fields = json!({"name": format!("{tenant} admin")});
+        self.admin_client(operator, tenant, fields).await.1
+    }
+
+    /// Creates an admin client of `tenant` from `fields` (`name`, optional `role`) through the
+    /// admin API (as `operator`); returns the creation response and the client's admin API token.
+    pub async fn admin_client(
+        &self,
+        operator: &str,
+        tenant: &str,
+        fields: Value,
+    ) -> (Value, String) {
         let (status, body) = self
             .admin(
                 operator,
                 reqwest::Method::POST,
                 &format!("/tenants/{tenant}/admins"),
-                Some(json!({"name": format!("{tenant} admin")})),
+                Some(fields),
             )
             .await;
-        assert_eq!(status, 201, "create tenant admin: {body}");
+        assert_eq!(status, 201, "create admin client: {body}");
         let admin = TestClient {
             id: body["client_id"].as_str().expect("client_id").to_owned(),
             secret: body["client_secret"]
@@ -289,8 +313,10 @@ impl TestApp {
                 .expect("client_secret")
                 .to_owned(),
         };
-        self.client_credentials_token("system", &admin, Some("admin"))
-            .await
+        let token = self
+            .client_credentials_token("system", &admin, Some("admin"))
+            .await;
+        (body, token)
     }
 
     /// Sends an admin API request with `token`; returns status and JSON body (Null if none).
@@ -302,6 +328,32 @@ impl TestApp {
         body: Option<Value>,
     ) -> (u16, Value) {
         status_and_json(self.admin_request(token, method, path, body)).await
+    }
+
+    /// The `items` of the admin API listing at `path`, read with `token`; panics unless 200.
+    pub async fn admin_items(&self, token: &str, path: &str) -> Vec<Value> {
+        let (status, body) = self.admin(token, reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("GET {path}: no items in {body}"))
+            .clone()
+    }
+
+    /// Sends the template `source` (`text/x-handlebars`) to the admin API with `token`; returns
+    /// status and JSON body (Null if none).
+    pub async fn admin_template(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        source: &str,
+    ) -> (u16, Value) {
+        let req = self
+            .admin_request(token, method, path, None)
+            .header(reqwest::header::CONTENT_TYPE, "text/x-handlebars")
+            .body(source.to_owned());
+        status_and_json(req).await
     }
 
     /// An admin API request with `token` and the JSON `body`, to add headers to before sending.

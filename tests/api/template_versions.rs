@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tessera_store::{PoolSettings, Store};
 
 use crate::agent::{SignIn, sign_in_fixture};
-use crate::helpers::{PROPAGATION, TestApp, spawn_app, within};
+use crate::helpers::{PROPAGATION, TestApp, spawn_app, status_and_json, within};
 
 const VERIFIER: &str = "template-versions-verifier-0123456789-abcdefghijklmnop";
 
@@ -36,28 +36,6 @@ async fn login_shows(app: &TestApp, f: &SignIn, marker: &str, shown: bool) -> bo
     .is_some()
 }
 
-/// Sends a raw template body; status and JSON body (Null if none).
-async fn send_raw(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: &str,
-) -> (u16, Value) {
-    let resp = app
-        .http
-        .request(method, format!("{}/admin/v1{path}", app.address))
-        .bearer_auth(token)
-        .header(CONTENT_TYPE, "text/x-handlebars")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("admin request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// The default login source with a paragraph holding `marker` under the heading.
 async fn login_with(app: &TestApp, token: &str, slug: &str, marker: &str) -> String {
     let (status, body) = app
@@ -79,24 +57,22 @@ async fn login_with(app: &TestApp, token: &str, slug: &str, marker: &str) -> Str
 
 /// The version numbers listed for `name`, newest first, and which one is live.
 async fn versions(app: &TestApp, token: &str, slug: &str, name: &str) -> Vec<(i64, bool)> {
-    let (status, body) = app
-        .admin(
-            token,
-            Method::GET,
-            &format!("/tenants/{slug}/templates/{name}/versions"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["items"]
-        .as_array()
-        .expect("items")
+    app.admin_items(token, &format!("/tenants/{slug}/templates/{name}/versions"))
+        .await
         .iter()
         .map(|v| {
             assert!(v.get("source").is_none(), "a listing holds no source: {v}");
             (v["version"].as_i64().unwrap(), v["live"].as_bool().unwrap())
         })
         .collect()
+}
+
+/// The status of reading the draft of the template at `base` with `token`.
+async fn draft_status(app: &TestApp, token: &str, base: &str) -> u16 {
+    let (status, _) = app
+        .admin(token, Method::GET, &format!("{base}/draft"), None)
+        .await;
+    status
 }
 
 const BROKEN: &str = "{{#> layout}}\n<p>half typed</p>\n{{nope}}\n{{/layout}}\n";
@@ -110,8 +86,9 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     assert!(!login_page(&app, &f).await.contains("id=\"marker\""));
 
     // A broken draft is saved, says where it breaks, and changes nothing users see.
-    let (status, saved) =
-        send_raw(&app, &token, Method::PUT, &format!("{base}/draft"), BROKEN).await;
+    let (status, saved) = app
+        .admin_template(&token, Method::PUT, &format!("{base}/draft"), BROKEN)
+        .await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["saved"], true);
     assert_eq!(saved["problem"]["line"], 3, "{saved}");
@@ -137,10 +114,11 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     assert_eq!(refused["error"], "invalid_template");
     assert_eq!(refused["line"], 3);
     assert_eq!(versions(&app, &token, "acme", "login").await, vec![]);
-    let (status, _) = app
-        .admin(&token, Method::GET, &format!("{base}/draft"), None)
-        .await;
-    assert_eq!(status, 200, "a refused draft stays");
+    assert_eq!(
+        draft_status(&app, &token, base).await,
+        200,
+        "a refused draft stays"
+    );
 
     // A good draft (sent as JSON) publishes as version 1 and reaches the page.
     let v1 = login_with(&app, &token, "acme", "MARK-ONE").await;
@@ -174,10 +152,11 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
         login_shows(&app, &f, "MARK-ONE", true).await,
         "version 1 reached the page"
     );
-    let (status, _) = app
-        .admin(&token, Method::GET, &format!("{base}/draft"), None)
-        .await;
-    assert_eq!(status, 404, "publishing consumed the draft");
+    assert_eq!(
+        draft_status(&app, &token, base).await,
+        404,
+        "publishing consumed the draft"
+    );
     let (status, body) = app
         .admin(&token, Method::POST, &format!("{base}/publish"), None)
         .await;
@@ -185,7 +164,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
 
     // PUT publishes directly and is version 2.
     let v2 = login_with(&app, &token, "acme", "MARK-TWO").await;
-    let (status, stored) = send_raw(&app, &token, Method::PUT, base, &v2).await;
+    let (status, stored) = app.admin_template(&token, Method::PUT, base, &v2).await;
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["live_version"], 2);
     assert_eq!(stored["overridden"], true);
@@ -252,14 +231,14 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     }
 
     // A draft can be discarded, once.
-    let (status, _) = send_raw(
-        &app,
-        &token,
-        Method::PUT,
-        &format!("{base}/draft"),
-        "{{#> layout}}x{{/layout}}",
-    )
-    .await;
+    let (status, _) = app
+        .admin_template(
+            &token,
+            Method::PUT,
+            &format!("{base}/draft"),
+            "{{#> layout}}x{{/layout}}",
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, _) = app
         .admin(&token, Method::DELETE, &format!("{base}/draft"), None)
@@ -269,10 +248,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
         .admin(&token, Method::DELETE, &format!("{base}/draft"), None)
         .await;
     assert_eq!(status, 404);
-    let (status, _) = app
-        .admin(&token, Method::GET, &format!("{base}/draft"), None)
-        .await;
-    assert_eq!(status, 404);
+    assert_eq!(draft_status(&app, &token, base).await, 404);
 
     // Resetting to the default keeps the history; no version is live; a restore brings one back.
     let (status, _) = app.admin(&token, Method::DELETE, base, None).await;
@@ -346,8 +322,7 @@ async fn concurrent_publications_get_distinct_version_numbers() {
         let app = &app;
         let token = token.clone();
         async move {
-            send_raw(
-                app,
+            app.admin_template(
                 &token,
                 Method::PUT,
                 "/tenants/acme/templates/error",
@@ -380,64 +355,45 @@ async fn previews_render_pages_and_emails_with_a_proposed_branding_and_a_given_n
     let app = spawn_app().await;
     app.create_tenant("acme", "ES256").await;
     let token = app.admin_token().await;
-    let preview = |name: &str, query: &str| {
-        app.http
-            .post(format!(
-                "{}/admin/v1/tenants/acme/templates/{name}/preview{query}",
-                app.address
-            ))
-            .bearer_auth(&token)
+    let preview = |name: &str, query: &str, body: Option<Value>| {
+        let path = format!("/tenants/acme/templates/{name}/preview{query}");
+        app.admin_request(&token, Method::POST, &path, body)
     };
 
     // An e-mail template: the default, and an edited source.
-    let resp = preview("email.verify_email.html", "").send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    assert!(
-        resp.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = resp.text().await.unwrap();
+    let html = preview_html(preview("email.verify_email.html", "", None)).await;
     assert!(html.contains("Confirm e-mail address"), "{html}");
-    let resp = preview("email.verify_email.html", "")
-        .header(CONTENT_TYPE, "text/x-handlebars")
-        .body("{{#> layout}}<p id=\"greet\">Hi {{username}}, confirm at {{link}}</p>{{/layout}}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let html = resp.text().await.unwrap();
-    assert!(html.contains("<p id=\"greet\">Hi "), "{html}");
-    let resp = preview("email.verify_email.subject", "")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        200,
-        "a subject is shown in an HTML page"
-    );
-    let (status, body) = send_raw(
-        &app,
-        &token,
-        Method::POST,
-        "/tenants/acme/templates/email.verify_email.html/preview",
-        "{{#> layout}}\n{{#if}}{{/layout}}",
+    let html = preview_html(
+        preview("email.verify_email.html", "", None)
+            .header(CONTENT_TYPE, "text/x-handlebars")
+            .body(
+                "{{#> layout}}<p id=\"greet\">Hi {{username}}, confirm at {{link}}</p>{{/layout}}",
+            ),
     )
     .await;
+    assert!(html.contains("<p id=\"greet\">Hi "), "{html}");
+    // A subject is shown in an HTML page.
+    preview_html(preview("email.verify_email.subject", "", None)).await;
+    let (status, body) = app
+        .admin_template(
+            &token,
+            Method::POST,
+            "/tenants/acme/templates/email.verify_email.html/preview",
+            "{{#> layout}}\n{{#if}}{{/layout}}",
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_template");
     assert!(body["line"].is_u64() && body["column"].is_u64(), "{body}");
 
     // A proposed branding, before it is saved, and the nonce of the embedding page.
     let nonce = "Q29uc29sZU5vbmNlMTIzNA";
-    let resp = preview("login", &format!("?nonce={nonce}"))
-        .json(&json!({"branding": {"display_name": "Preview Rockets", "primary_color": "#123456"}}))
+    let branding =
+        json!({"branding": {"display_name": "Preview Rockets", "primary_color": "#123456"}});
+    let resp = preview("login", &format!("?nonce={nonce}"), Some(branding))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
     let csp = resp.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
@@ -446,7 +402,7 @@ async fn previews_render_pages_and_emails_with_a_proposed_branding_and_a_given_n
         csp.starts_with("sandbox;") && csp.contains(&format!("'nonce-{nonce}'")),
         "{csp}"
     );
-    let html = resp.text().await.unwrap();
+    let html = html_page(resp).await;
     assert!(
         html.contains("Preview Rockets") && html.contains("#123456"),
         "{html}"
@@ -461,28 +417,36 @@ async fn previews_render_pages_and_emails_with_a_proposed_branding_and_a_given_n
         "a preview saves nothing"
     );
 
-    let resp = preview("login", "?nonce=short'").send().await.unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        400,
-        "a nonce that could break the CSP"
-    );
-    let resp = preview("login", "")
-        .json(&json!({"branding": {"primary_color": "red;}</style><script>"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        400,
-        "a branding that could inject markup"
-    );
-    let resp = preview("login", "")
-        .json(&json!({"source": "{{#> layout}}<p>x</p>{{/layout}}", "extra": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400, "unknown fields are refused");
+    for (query, body, refused) in [
+        ("?nonce=short'", None, "a nonce that could break the CSP"),
+        (
+            "",
+            Some(json!({"branding": {"primary_color": "red;}</style><script>"}})),
+            "a branding that could inject markup",
+        ),
+        (
+            "",
+            Some(json!({"source": "{{#> layout}}<p>x</p>{{/layout}}", "extra": 1})),
+            "unknown fields",
+        ),
+    ] {
+        let (status, body) = status_and_json(preview("login", query, body)).await;
+        assert_eq!(status, 400, "{refused}: {body}");
+    }
+}
+
+/// Sends the preview request `req`; the page (panics unless 200 `text/html`).
+async fn preview_html(req: reqwest::RequestBuilder) -> String {
+    let resp = req.send().await.expect("preview request");
+    html_page(resp).await
+}
+
+/// The page of a successful preview response (200, `text/html`).
+async fn html_page(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status().as_u16(), 200);
+    let content_type = resp.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    resp.text().await.expect("an HTML body")
 }
 
 #[actix_web::test]
@@ -493,23 +457,23 @@ async fn a_tenant_admin_cannot_touch_another_tenants_drafts_or_versions() {
     let operator = app.admin_token().await;
     let acme_admin = app.tenant_admin_token(&operator, "acme").await;
     let source = "{{#> layout}}<p>{{message}}</p>{{/layout}}";
-    let (status, _) = send_raw(
-        &app,
-        &operator,
-        Method::PUT,
-        "/tenants/globex/templates/error",
-        source,
-    )
-    .await;
+    let (status, _) = app
+        .admin_template(
+            &operator,
+            Method::PUT,
+            "/tenants/globex/templates/error",
+            source,
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = send_raw(
-        &app,
-        &operator,
-        Method::PUT,
-        "/tenants/globex/templates/error/draft",
-        source,
-    )
-    .await;
+    let (status, _) = app
+        .admin_template(
+            &operator,
+            Method::PUT,
+            "/tenants/globex/templates/error/draft",
+            source,
+        )
+        .await;
     assert_eq!(status, 200);
 
     let base = "/tenants/globex/templates/error";
@@ -523,7 +487,9 @@ async fn a_tenant_admin_cannot_touch_another_tenants_drafts_or_versions() {
         (Method::POST, format!("{base}/versions/1/restore")),
         (Method::POST, format!("{base}/preview")),
     ] {
-        let (status, body) = send_raw(&app, &acme_admin, method.clone(), &path, source).await;
+        let (status, body) = app
+            .admin_template(&acme_admin, method.clone(), &path, source)
+            .await;
         assert_eq!(status, 403, "{method} {path}: {body}");
         assert_eq!(body["error"], "access_denied");
     }
@@ -531,20 +497,21 @@ async fn a_tenant_admin_cannot_touch_another_tenants_drafts_or_versions() {
         versions(&app, &operator, "globex", "error").await,
         vec![(1, true)]
     );
-    let (status, _) = app
-        .admin(&operator, Method::GET, &format!("{base}/draft"), None)
-        .await;
-    assert_eq!(status, 200, "the draft is untouched");
+    assert_eq!(
+        draft_status(&app, &operator, base).await,
+        200,
+        "the draft is untouched"
+    );
 
     // Its own tenant works.
-    let (status, saved) = send_raw(
-        &app,
-        &acme_admin,
-        Method::PUT,
-        "/tenants/acme/templates/error/draft",
-        source,
-    )
-    .await;
+    let (status, saved) = app
+        .admin_template(
+            &acme_admin,
+            Method::PUT,
+            "/tenants/acme/templates/error/draft",
+            source,
+        )
+        .await;
     assert_eq!(status, 200, "{saved}");
     let (status, published) = app
         .admin(
@@ -585,14 +552,9 @@ async fn an_override_from_before_the_upgrade_becomes_version_1() {
     app.create_tenant("acme", "ES256").await;
     let token = app.admin_token().await;
     let source = "{{#> layout}}<p>OLD-OVERRIDE {{message}}</p>{{/layout}}";
-    let (status, _) = send_raw(
-        &app,
-        &token,
-        Method::PUT,
-        "/tenants/acme/templates/error",
-        source,
-    )
-    .await;
+    let (status, _) = app
+        .admin_template(&token, Method::PUT, "/tenants/acme/templates/error", source)
+        .await;
     assert_eq!(status, 200);
 
     // Back to the schema before the history: the tables gone, the migration not applied, the
@@ -646,14 +608,14 @@ async fn an_override_from_before_the_upgrade_becomes_version_1() {
     );
 
     // The next publication continues the numbering.
-    let (status, stored) = send_raw(
-        &app,
-        &token,
-        Method::PUT,
-        "/tenants/acme/templates/error",
-        "{{#> layout}}<p>{{message}}</p>{{/layout}}",
-    )
-    .await;
+    let (status, stored) = app
+        .admin_template(
+            &token,
+            Method::PUT,
+            "/tenants/acme/templates/error",
+            "{{#> layout}}<p>{{message}}</p>{{/layout}}",
+        )
+        .await;
     assert_eq!((status, stored["live_version"].as_i64()), (200, Some(2)));
 }
 
@@ -664,9 +626,11 @@ async fn deleting_a_tenant_deletes_its_template_history_and_drafts() {
     let token = app.admin_token().await;
     let source = "{{#> layout}}<p>{{message}}</p>{{/layout}}";
     let base = "/tenants/acme/templates/error";
-    let (status, _) = send_raw(&app, &token, Method::PUT, base, source).await;
+    let (status, _) = app.admin_template(&token, Method::PUT, base, source).await;
     assert_eq!(status, 200);
-    let (status, _) = send_raw(&app, &token, Method::PUT, &format!("{base}/draft"), source).await;
+    let (status, _) = app
+        .admin_template(&token, Method::PUT, &format!("{base}/draft"), source)
+        .await;
     assert_eq!(status, 200);
 
     let (status, body) = app
@@ -675,8 +639,9 @@ async fn deleting_a_tenant_deletes_its_template_history_and_drafts() {
     assert_eq!(status, 204, "{body}");
     app.create_tenant("acme", "ES256").await;
     assert_eq!(versions(&app, &token, "acme", "error").await, vec![]);
-    let (status, _) = app
-        .admin(&token, Method::GET, &format!("{base}/draft"), None)
-        .await;
-    assert_eq!(status, 404, "the old tenant's draft is gone");
+    assert_eq!(
+        draft_status(&app, &token, base).await,
+        404,
+        "the old tenant's draft is gone"
+    );
 }
