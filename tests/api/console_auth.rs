@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, Step, param, s256};
+use crate::dpop::DpopKey;
 use crate::helpers::{TestApp, build_app_on_with, fresh_database, spawn_app, status_and_json};
 
 const CONSOLE: &str = "tessera-console";
@@ -85,6 +86,19 @@ async fn sign_in_at(
     username: &str,
     password: &str,
 ) -> Value {
+    sign_in_with_proof(app, slug, client_id, redirect_uri, username, password, None).await
+}
+
+/// [`sign_in_at`], the code exchange carrying a DPoP proof of `dpop` when given (RFC 9449 §5).
+async fn sign_in_with_proof(
+    app: &TestApp,
+    slug: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    username: &str,
+    password: &str,
+    dpop: Option<&DpopKey>,
+) -> Value {
     let agent = Agent::new();
     let verifier = "console-verifier-0123456789-0123456789-0123456789";
     let step = agent
@@ -100,19 +114,18 @@ async fn sign_in_at(
     assert!(location.starts_with(redirect_uri), "{location}");
     assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
     let code = param(&location, "code").expect("a code");
-    let resp = app
-        .post_token(
-            slug,
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", client_id),
-                ("code", &code),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier),
-            ],
-        )
-        .await;
+    let token_url = format!("{}/t/{slug}/token", app.address);
+    let mut req = app.http.post(&token_url).form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("code", &code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ]);
+    if let Some(key) = dpop {
+        req = req.header("DPoP", key.proof("POST", &token_url, json!({})));
+    }
+    let resp = req.send().await.expect("token request");
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "token: {body}");
@@ -478,6 +491,26 @@ async fn tokens_of_other_clients_are_not_console_tokens() {
     .await;
     let id_token = body["id_token"].as_str().unwrap();
     assert_eq!(acme_users(&app, id_token).await.0, 401);
+
+    // A console token bound to a DPoP key (cnf.jkt) is no bearer token (RFC 9449 §7.1).
+    let key = DpopKey::generate();
+    let body = sign_in_with_proof(
+        &app,
+        "acme",
+        CONSOLE,
+        &callback(&app, "acme"),
+        "bob",
+        PASSWORD,
+        Some(&key),
+    )
+    .await;
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let (status, body) = acme_users(&app, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_token");
+    // The same user's unbound console token works: the refusals above are about the tokens.
+    let token = console_token(&app, "acme", "bob").await;
+    assert_eq!(acme_users(&app, &token).await.0, 200);
 }
 
 #[actix_web::test]

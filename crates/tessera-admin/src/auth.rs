@@ -243,6 +243,41 @@ fn unverified_issuer(token: &str) -> Option<String> {
     claims.get("iss")?.as_str().map(str::to_owned)
 }
 
+/// Checks that a verified JWS is an access token usable as a bearer token here: its header's
+/// `typ` is `at+jwt` (RFC 9068 §4: so an ID token, a signed userinfo answer or a logout token of
+/// the same issuer and audience is never taken for one), and it carries no `cnf` (a DPoP- or
+/// certificate-bound token must not be accepted as a bearer token, RFC 9449 §7.1, RFC 8705 §3).
+fn check_access_token(token: &str, claims: &Value) -> Result<(), AdminError> {
+    use base64::Engine;
+    // The header is covered by the signature that just verified, so reading it now is safe.
+    let typ = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .and_then(|h| h.get("typ").and_then(Value::as_str).map(str::to_owned));
+    match typ.as_deref() {
+        Some(t)
+            if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {
+        }
+        _ => {
+            return Err(AdminError::InvalidToken(
+                "the token is not a JWT access token (typ at+jwt)",
+            ));
+        }
+    }
+    if claims.get("cnf").is_some() {
+        return Err(AdminError::InvalidToken(
+            "the token is bound to a key and cannot be used as a bearer token",
+        ));
+    }
+    Ok(())
+}
+
 /// The slug a tenant issuer names: `{public_url}/t/{slug}`, or a verified custom domain
 /// `https://{domain}` (then looked up); `None` when it is no issuer of this deployment.
 async fn issuer_slug(directory: &Directory, iss: &str) -> Result<Option<String>, AdminError> {
@@ -280,6 +315,7 @@ async fn authenticate(directory: Directory, token: &str) -> Result<AdminPrincipa
         .keys
         .verify(token)
         .map_err(|_| AdminError::InvalidToken("the token is not a valid JWS of its issuer"))?;
+    check_access_token(token, &claims)?;
     if claims.get("client_id").and_then(Value::as_str) == Some(CONSOLE_CLIENT_ID) {
         return authenticate_user(directory, &snapshot, &claims).await;
     }
@@ -780,6 +816,25 @@ mod tests {
         ] {
             assert!(!is_read(&m), "{m}");
         }
+    }
+
+    #[test]
+    fn only_unbound_jwt_access_tokens_pass() {
+        use base64::Engine;
+        let enc =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = |typ: Value| format!("{}.e30.sig", enc(&json!({"alg": "ES256", "typ": typ})));
+        let plain = json!({"sub": "u"});
+        assert!(check_access_token(&token(json!("at+jwt")), &plain).is_ok());
+        assert!(check_access_token(&token(json!("application/AT+JWT")), &plain).is_ok());
+        for typ in [json!("JWT"), json!("logout+jwt"), json!(null), json!(1)] {
+            assert!(
+                check_access_token(&token(typ.clone()), &plain).is_err(),
+                "typ {typ}"
+            );
+        }
+        let bound = json!({"sub": "u", "cnf": {"jkt": "x"}});
+        assert!(check_access_token(&token(json!("at+jwt")), &bound).is_err());
     }
 
     #[test]
