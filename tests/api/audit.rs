@@ -672,3 +672,117 @@ async fn the_password_grant_records_sign_ins_and_failures_with_its_client() {
     let all = serde_json::to_string(&events).unwrap();
     assert!(!all.contains("ropc-wrong-password") && !all.contains(&f.password));
 }
+
+#[actix_web::test]
+async fn a_scheduled_key_rotation_is_recorded_as_the_system_actor() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.create_tenant("due", "ES256").await;
+    // Make the tenant's keys due: a node rotates what is due when it starts, then every minute.
+    let db = store(&app).await;
+    let res = db
+        .conn()
+        .execute_unprepared("UPDATE tenants SET keys_rotate_at = 0 WHERE slug = 'due'")
+        .await
+        .unwrap();
+    assert_eq!(res.rows_affected(), 1);
+    assert!(
+        all_events(&app, &token, "due", "action=key.rotated")
+            .await
+            .is_empty()
+    );
+
+    let _second = crate::helpers::second_node(&app).await;
+    let recorded = crate::helpers::within(std::time::Duration::from_secs(20), || async {
+        !all_events(&app, &token, "due", "action=key.rotated")
+            .await
+            .is_empty()
+    })
+    .await;
+    assert!(recorded.is_some(), "no key.rotated event within 20 s");
+    let events = all_events(&app, &token, "due", "action=key.rotated").await;
+    let event = find(&events, "key.rotated");
+    assert_eq!(event["actor"], "system", "{event}");
+    assert_eq!(event["details"]["scheduled"], true, "{event}");
+    assert!(
+        !event["details"]["rings"].as_array().unwrap().is_empty(),
+        "{event}"
+    );
+}
+
+/// Audit events of one admin action in the JSON logs of a `tessera serve` process started with
+/// `env`: the `audit`-target lines naming `tenant.created` for `slug`, and the whole log.
+async fn streamed_tenant_creation(env: &[(&str, &str)], slug: &str) -> (Vec<Value>, String) {
+    let mut env = env.to_vec();
+    env.extend([
+        ("TESSERA__LOG__FORMAT", "json"),
+        ("TESSERA__DATABASE__MAX_CONNECTIONS", "4"),
+    ]);
+    let cluster = crate::process::Cluster::start_with(1, &env).await;
+    let node = cluster.node(0);
+    let token = node.admin_token().await;
+    let (status, body) = node
+        .admin(
+            &token,
+            Method::POST,
+            "/tenants",
+            Some(json!({"slug": slug, "name": "Streamed", "alg": "ES256"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // The event is in the database once the answer came; the log line follows it.
+    let mut log = String::new();
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        log = cluster.nodes[0].server.stderr_so_far();
+        lines = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["target"] == "audit")
+            .filter(|l| {
+                let fields = if l["fields"].is_object() {
+                    &l["fields"]
+                } else {
+                    l
+                };
+                fields["action"] == "tenant.created"
+            })
+            .collect();
+        if !lines.is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!log.is_empty(), "no log at all");
+    assert!(
+        !log.contains(&node.operator_secret),
+        "the operator secret reached the log"
+    );
+    (lines, log)
+}
+
+#[actix_web::test]
+async fn log_audit_writes_each_event_to_the_log_stream_and_is_off_by_default() {
+    let (lines, log) =
+        streamed_tenant_creation(&[("TESSERA__LOG__AUDIT", "true")], "streamed").await;
+    assert_eq!(lines.len(), 1, "one audit line for one action:\n{log}");
+    let line = &lines[0];
+    let fields = if line["fields"].is_object() {
+        &line["fields"]
+    } else {
+        line
+    };
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert!(
+        fields["actor"].as_str().unwrap_or("").starts_with("admin:"),
+        "{line}"
+    );
+    for field in ["id", "tenant", "occurred_at", "details"] {
+        assert!(!fields[field].is_null(), "no {field} in {line}");
+    }
+    assert!(fields["details"].to_string().contains("streamed"), "{line}");
+
+    let (lines, log) = streamed_tenant_creation(&[], "quiet").await;
+    assert!(lines.is_empty(), "audit lines without log.audit:\n{log}");
+}
