@@ -3,6 +3,8 @@
 //! `console-<page>`. The console's own sign-in (PKCE with `tessera-console`) is the journey
 //! test's subject; here an admin API token is stored in the console's session storage, where
 //! the callback page would put it, so each test reaches its page directly.
+//! The read-only test signs its auditor and tenant admin in for real instead: the console's
+//! role comes from the callback reading the user's own admin record, which a stored token lacks.
 
 use serde_json::{Value, json};
 
@@ -447,4 +449,268 @@ async fn the_template_editor_marks_compile_errors_keeps_drafts_and_styles_its_pr
             "the e-mail preview styled",
         )
         .await;
+}
+
+/// Password of the console users the read-only test signs in with.
+const CONSOLE_PASSWORD: &str = "console-pages-Passw0rd-long";
+
+/// Signs `username` in to tenant `realm`'s console through its real sign-in (the login page,
+/// then the callback, which reads the user's role from its own admin record) and waits until
+/// `path` shows the user with the role label `role`.
+async fn sign_in_to(
+    browser: &Browser,
+    app: &TestApp,
+    realm: &str,
+    username: &str,
+    path: &str,
+    role: &str,
+) {
+    browser.goto(&format!("{}{path}", app.address)).await;
+    let login = json!(format!("/t/{realm}/"));
+    browser
+        .wait_until(
+            &format!(
+                "location.pathname.startsWith({login}) && !location.pathname.includes('/console') \
+                 && document.querySelector('input[name=password]') !== null"
+            ),
+            "the console sent the browser to the tenant's login page",
+        )
+        .await;
+    browser.fill("input[name=username]", username).await;
+    browser.fill("input[name=password]", CONSOLE_PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    let shown = json!(format!("{username} ({role})"));
+    browser
+        .wait_until(
+            &format!(
+                "location.pathname === {} && typeof Console === 'object' \
+                 && document.getElementById('signed-in-as').textContent === {shown}",
+                json!(path)
+            ),
+            &format!("{path} signed in as {username} ({role})"),
+        )
+        .await;
+}
+
+/// What a page offers for writing: whether the body is marked read-only, how many `[data-write]`
+/// elements it has, those not computed `display: none`, and its `[data-action=delete]` buttons
+/// (all, and those rendered).
+const WRITE_CONTROLS: &str = "(() => { \
+    const rendered = (e) => e.getClientRects().length > 0; \
+    const writes = [...document.querySelectorAll('[data-write]')]; \
+    const deletes = [...document.querySelectorAll('[data-action=delete]')]; \
+    return { read_only: document.body.classList.contains('read-only'), writes: writes.length, \
+      displayed: writes.filter((e) => getComputedStyle(e).display !== 'none') \
+        .map((e) => e.id || e.outerHTML.slice(0, 120)), \
+      deletes: deletes.length, rendered_deletes: deletes.filter(rendered).length }; })()";
+
+#[actix_web::test]
+async fn an_auditor_finds_every_tenant_page_read_only_and_a_tenant_admin_does_not() {
+    let app = spawn_app().await;
+    app.create_tenant("acme", "ES256").await;
+    let operator = app.admin_token().await;
+    let resource = "https://api.acme.example/orders";
+    // Rows for every table, and a CSS variable: a settings control added after the page locked.
+    for (path, body) in [
+        (
+            "/tenants/acme/scopes",
+            json!({"name": "orders:read", "description": "Read your orders", "claims": []}),
+        ),
+        (
+            "/tenants/acme/clients",
+            json!({"name": "Acme Storefront", "grant_types": ["client_credentials"], "scopes": ["orders:read"]}),
+        ),
+        (
+            "/tenants/acme/resource-servers",
+            json!({"identifier": resource, "name": "Orders", "scopes": ["orders:read"]}),
+        ),
+        (
+            "/tenants/acme/users",
+            json!({"username": "audrey", "password": CONSOLE_PASSWORD, "role": "auditor"}),
+        ),
+        (
+            "/tenants/acme/users",
+            json!({"username": "adam", "password": CONSOLE_PASSWORD, "role": "tenant_admin"}),
+        ),
+    ] {
+        let (status, created) = app
+            .admin(&operator, reqwest::Method::POST, path, Some(body))
+            .await;
+        assert_eq!(status, 201, "POST {path}: {created}");
+    }
+    let (status, patched) = app
+        .admin(
+            &operator,
+            reqwest::Method::PATCH,
+            "/tenants/acme/settings",
+            Some(json!({"branding": {"css_variables": {"radius": "4px"}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+
+    // Each page, with what shows its tables filled, and whether it has write controls at all.
+    let pages = [
+        (
+            "settings",
+            "document.getElementById('f-code-ttl').value !== '' \
+             && document.querySelector('#css-variables tr .css-var-name') !== null \
+             && document.querySelector('#domain-status dt') !== null",
+            true,
+        ),
+        (
+            "clients",
+            "document.querySelector('#clients tr[data-client-id]') !== null",
+            true,
+        ),
+        (
+            "scopes",
+            "document.querySelector('#scopes tr[data-scope=\"orders:read\"]') !== null",
+            true,
+        ),
+        (
+            "resources",
+            "document.querySelector('#resources tr[data-identifier]') !== null \
+             && document.querySelector('#resource-scope-list input') !== null",
+            true,
+        ),
+        (
+            "users",
+            "document.querySelector('#users tr[data-username=audrey]') !== null",
+            true,
+        ),
+        (
+            "keys",
+            "document.querySelector('#keys tr[data-kid]') !== null \
+             && document.getElementById('jwks').textContent.includes('\"keys\"')",
+            true,
+        ),
+        (
+            "templates",
+            "document.getElementById('source').value.length > 0 \
+             && document.getElementById('live-version').textContent !== ''",
+            true,
+        ),
+        (
+            "audit",
+            "document.querySelector('#audit tr[data-action]') !== null",
+            false,
+        ),
+    ];
+
+    let browser = Browser::launch().await;
+    sign_in_to(
+        &browser,
+        &app,
+        "acme",
+        "audrey",
+        "/t/acme/console/settings",
+        "auditor",
+    )
+    .await;
+    // The role came from the user's own admin record, read by the callback.
+    let stored = browser
+        .eval("JSON.parse(sessionStorage.getItem('tessera-console:acme'))")
+        .await;
+    assert_eq!(stored["role"], "auditor", "{stored}");
+    assert_eq!(stored["username"], "audrey", "{stored}");
+    let auditor = stored["access_token"].as_str().expect("a stored token");
+
+    for (page, filled, has_writes) in pages {
+        let path = format!("/t/acme/console/{page}");
+        browser.goto(&format!("{}{path}", app.address)).await;
+        browser
+            .wait_until(
+                &format!(
+                    "location.pathname === {} && typeof Console === 'object' && ({filled})",
+                    json!(path)
+                ),
+                &format!("the {page} page filled"),
+            )
+            .await;
+        let found = browser.eval(WRITE_CONTROLS).await;
+        assert_eq!(found["read_only"], true, "{page}: {found}");
+        assert_eq!(found["displayed"], json!([]), "{page}: {found}");
+        if has_writes {
+            assert!(found["writes"].as_u64() > Some(0), "{page}: {found}");
+        }
+        match page {
+            "settings" => {
+                let unlocked = browser
+                    .eval(
+                        "(() => { const f = [...document.getElementById('settings-form').elements] \
+                         .filter((c) => c.matches('input, select, textarea, button')); \
+                         return { controls: f.length, css: document.querySelectorAll('#css-variables input').length, \
+                           unlocked: f.filter((c) => !c.matches(':disabled')).map((c) => c.id || c.name || c.className) }; })()",
+                    )
+                    .await;
+                assert!(unlocked["controls"].as_u64() > Some(20), "{unlocked}");
+                assert_eq!(unlocked["css"], 2, "{unlocked}");
+                assert_eq!(unlocked["unlocked"], json!([]), "{unlocked}");
+            }
+            "templates" => {
+                assert_eq!(
+                    browser
+                        .eval("document.getElementById('source').readOnly")
+                        .await,
+                    true
+                );
+            }
+            "clients" | "resources" => {
+                assert!(found["deletes"].as_u64() > Some(0), "{page}: {found}");
+                assert_eq!(found["rendered_deletes"], 0, "{page}: {found}");
+            }
+            _ => {}
+        }
+        if matches!(page, "settings" | "clients") {
+            browser.screenshot(&format!("console-auditor-{page}")).await;
+        }
+    }
+
+    // The admin API refuses the auditor's writes whatever the page shows (403), and reads.
+    let (status, refused) = app
+        .admin(
+            auditor,
+            reqwest::Method::POST,
+            "/tenants/acme/scopes",
+            Some(json!({"name": "orders:write", "description": "Change your orders"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"], "access_denied", "{refused}");
+    let scopes = get(&app, auditor, "/tenants/acme/scopes").await;
+    let names: Vec<&str> = scopes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(names.contains(&"orders:read"), "{scopes}");
+    assert!(!names.contains(&"orders:write"), "{scopes}");
+    drop(browser);
+
+    // A tenant admin's scopes page, by contrast, offers its form.
+    let browser = Browser::launch().await;
+    sign_in_to(
+        &browser,
+        &app,
+        "acme",
+        "adam",
+        "/t/acme/console/scopes",
+        "tenant admin",
+    )
+    .await;
+    browser
+        .wait_until(pages[2].1, "the scopes page filled for the tenant admin")
+        .await;
+    let found = browser.eval(WRITE_CONTROLS).await;
+    assert_eq!(found["read_only"], false, "{found}");
+    assert_ne!(found["displayed"], json!([]), "{found}");
+    let form = browser
+        .eval(
+            "(() => { const f = document.getElementById('create-scope'); \
+             return getComputedStyle(f.closest('[data-write]')).display !== 'none' \
+               && f.getClientRects().length > 0; })()",
+        )
+        .await;
+    assert_eq!(form, true, "#create-scope is shown to a tenant admin");
 }
