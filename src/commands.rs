@@ -718,6 +718,7 @@ pub async fn client(s: &Services, cmd: ClientCommand) -> Result<Output, TenantEr
                     .transpose()
                     .map_err(invalid)?,
                 first_party: u.first_party,
+                grant_types: None,
                 options: u.options_file.as_deref().map(read_json_file).transpose()?,
             };
             let c = s

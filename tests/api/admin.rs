@@ -1276,3 +1276,90 @@ async fn unknown_admin_route_is_json_404_and_wrong_method_is_405() {
     assert_eq!(status, 405, "{body}");
     assert_eq!(code(&body), "invalid_request");
 }
+
+/// Verifies `jwt` against the tenant's published JWKS and returns its header's `alg`.
+async fn verified_alg(app: &TestApp, slug: &str, jwt: &str) -> jsonwebtoken::Algorithm {
+    let jwks_url = format!("{}/jwks", app.issuer(slug));
+    let key = crate::helpers::published_key(&app.http, &jwks_url, jwt).await;
+    let alg = jsonwebtoken::decode_header(jwt).expect("JWS header").alg;
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(jwt, &key, &validation).expect("verifies with the JWKS");
+    alg
+}
+
+#[actix_web::test]
+async fn switching_the_signing_algorithm_adds_its_ring_and_old_tokens_still_verify() {
+    let app = spawn_app().await;
+    let operator = app.admin_token().await;
+    app.create_tenant("switch", "RS256").await;
+    let client = app.create_client("switch", &[]).await;
+    let before = app.client_credentials_token("switch", &client, None).await;
+    assert_eq!(
+        verified_alg(&app, "switch", &before).await,
+        jsonwebtoken::Algorithm::RS256
+    );
+    let kids_before = app.jwks_kids("switch").await;
+
+    // An algorithm the tenant cannot sign with is refused, and nothing changes.
+    let (status, body) = app
+        .admin(
+            &operator,
+            Method::PATCH,
+            "/tenants/switch",
+            Some(json!({"alg": "HS256"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(app.jwks_kids("switch").await, kids_before);
+
+    // A tenant admin may switch its own tenant's algorithm.
+    let admin = app.tenant_admin_token(&operator, "switch").await;
+    let (status, body) = app
+        .admin(
+            &admin,
+            Method::PATCH,
+            "/tenants/switch",
+            Some(json!({"alg": "ES256"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signing_alg"], "ES256", "{body}");
+    let after = app.client_credentials_token("switch", &client, None).await;
+    assert_eq!(
+        verified_alg(&app, "switch", &after).await,
+        jsonwebtoken::Algorithm::ES256
+    );
+    // The RS256 token of before still verifies: its key is still published.
+    assert_eq!(
+        verified_alg(&app, "switch", &before).await,
+        jsonwebtoken::Algorithm::RS256
+    );
+    let kids_after = app.jwks_kids("switch").await;
+    assert!(kids_before.iter().all(|k| kids_after.contains(k)));
+    assert!(kids_after.len() > kids_before.len(), "{kids_after:?}");
+
+    // Back to RS256: its ring exists, so no key is added.
+    let (status, body) = app
+        .admin(
+            &admin,
+            Method::PATCH,
+            "/tenants/switch",
+            Some(json!({"alg": "RS256"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut kids_back = app.jwks_kids("switch").await;
+    let mut kids_after = kids_after;
+    kids_back.sort();
+    kids_after.sort();
+    assert_eq!(
+        kids_back, kids_after,
+        "the same keys, in the primary's order"
+    );
+    let again = app.client_credentials_token("switch", &client, None).await;
+    assert_eq!(
+        verified_alg(&app, "switch", &again).await,
+        jsonwebtoken::Algorithm::RS256
+    );
+}

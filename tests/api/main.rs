@@ -14,8 +14,10 @@ mod smtp;
 
 mod account;
 mod admin;
+mod admin_sessions;
 mod audit;
 mod branding;
+mod branding_versions;
 mod claims;
 mod cli;
 mod client_metadata;

@@ -4,7 +4,8 @@
 //! the editing cycle of the console: drafts (saved whatever they hold; pages never see them),
 //! publication, the version history and restoring an old version. A template travels as raw
 //! text (`Content-Type: text/x-handlebars`), so a file can be sent as is, or as JSON
-//! `{"source": "…"}`.
+//! `{"source": "…"}`. The branding (`/tenants/{slug}/branding/…`) has the same cycle: a draft
+//! pages never see, publication into the settings document, versions and rollback.
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::{Branding, TenantSettings, TenantSlug};
 use tessera_tenants::pages::MAX_SOURCE_BYTES;
-use tessera_tenants::{TemplateChangeError, TemplateProblem, TenantAdmin};
+use tessera_tenants::{SettingsChange, TemplateChangeError, TemplateProblem, TenantAdmin};
 
 use crate::events::{Subject, actor, record};
 use crate::{AdminError, AdminPrincipal, Body, Items, Query};
@@ -231,6 +232,16 @@ impl<'a> ChangeLog<'a> {
         self.record("settings.updated", details).await;
     }
 
+    /// Records what a settings change did: `settings.updated`, and `branding.published` when
+    /// it published a new branding version.
+    async fn settings_stored(&self, before: &TenantSettings, stored: &SettingsChange) {
+        self.settings_updated(before, &stored.settings).await;
+        if let Some(version) = stored.branding_version {
+            let details = serde_json::json!({ "version": version, "via": "settings" });
+            self.record("branding.published", details).await;
+        }
+    }
+
     /// Records `template.published` for version `version` of `template`.
     async fn published(&self, template: &str, version: i32) {
         let details = serde_json::json!({ "template": template, "version": version });
@@ -263,11 +274,14 @@ pub(crate) async fn replace_settings(
     let slug = principal.authorize_tenant(&path).await?;
     let settings = body?.into_inner();
     let current = admin.settings(slug.as_ref()).await?;
-    let stored = admin.set_settings(slug.as_ref(), settings).await?;
+    let by = actor(&principal);
+    let stored = admin
+        .set_settings(slug.as_ref(), settings, Some(&by))
+        .await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API replaced tenant settings");
     let log = ChangeLog::new(&admin, &slug, &principal, &req);
-    log.settings_updated(&current, &stored).await;
-    Ok(HttpResponse::Ok().json(stored))
+    log.settings_stored(&current, &stored).await;
+    Ok(HttpResponse::Ok().json(stored.settings))
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
@@ -312,11 +326,14 @@ pub(crate) async fn patch_settings(
     merge_patch(&mut document, patch);
     let settings: TenantSettings = serde_json::from_value(document)
         .map_err(|e| AdminError::InvalidRequest(format!("invalid settings: {e}")))?;
-    let stored = admin.set_settings(slug.as_ref(), settings).await?;
+    let by = actor(&principal);
+    let stored = admin
+        .set_settings(slug.as_ref(), settings, Some(&by))
+        .await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API patched tenant settings");
     let log = ChangeLog::new(&admin, &slug, &principal, &req);
-    log.settings_updated(&current, &stored).await;
-    Ok(HttpResponse::Ok().json(stored))
+    log.settings_stored(&current, &stored).await;
+    Ok(HttpResponse::Ok().json(stored.settings))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,12 +498,12 @@ pub(crate) async fn list_versions(
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
-/// The `{version}` of a path: a positive number, or 404 like a version that does not exist.
-fn version_number(raw: &str) -> Result<i32, AdminError> {
+/// The `{version}` of a path: a positive number, or 404 like a `what` that does not exist.
+fn version_number(raw: &str, what: &'static str) -> Result<i32, AdminError> {
     raw.parse::<i32>()
         .ok()
         .filter(|v| *v > 0)
-        .ok_or(AdminError::NotFound("template version"))
+        .ok_or(AdminError::NotFound(what))
 }
 
 /// A `/tenants/{slug}/templates/{name}/versions/{version}` path: the tenant (once the caller
@@ -497,7 +514,7 @@ async fn version_path(
 ) -> Result<(TenantSlug, String, i32), AdminError> {
     let (slug, name, version) = path.into_inner();
     let slug = principal.authorize_tenant(&slug).await?;
-    Ok((slug, name, version_number(&version)?))
+    Ok((slug, name, version_number(&version, "template version")?))
 }
 
 /// `GET /tenants/{slug}/templates/{name}/versions/{version}`: one version with its source.
@@ -588,6 +605,139 @@ pub(crate) async fn preview_template(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Branding drafts, publication and versions
+
+/// `GET /tenants/{slug}/branding/draft`: the branding draft, or 404 when there is none.
+pub(crate) async fn show_branding_draft(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    Ok(HttpResponse::Ok().json(admin.branding_draft(slug.as_ref()).await?))
+}
+
+/// `PUT /tenants/{slug}/branding/draft`: saves a branding object (the `branding` of the settings
+/// document, checked by the same rules: 400 with the refused field otherwise) as the draft.
+/// Pages keep the live branding until the draft is published.
+pub(crate) async fn save_branding_draft(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+    body: Body<Value>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let body = body?.into_inner();
+    // serde would also read a struct from an array of its fields in order; a branding is an
+    // object, as in the settings document.
+    if !body.is_object() {
+        return Err(AdminError::InvalidRequest(
+            "a branding is a JSON object such as {\"primary_color\": \"#1f6feb\"}".into(),
+        ));
+    }
+    let branding: Branding = serde_json::from_value(body)
+        .map_err(|e| AdminError::InvalidRequest(format!("invalid branding: {e}")))?;
+    let by = actor(&principal);
+    let saved = admin
+        .save_branding_draft(slug.as_ref(), branding, Some(&by))
+        .await?;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("branding.draft_saved", serde_json::json!({}))
+        .await;
+    Ok(HttpResponse::Ok().json(saved))
+}
+
+/// `DELETE /tenants/{slug}/branding/draft`: discards the branding draft; 404 when there is none.
+pub(crate) async fn discard_branding_draft(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    admin.discard_branding_draft(slug.as_ref()).await?;
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("branding.draft_discarded", serde_json::json!({}))
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /tenants/{slug}/branding/publish`: publishes the draft (checked again; 404 without
+/// one): the settings document takes it, it is recorded as the next version, the draft is
+/// deleted, and every node's pages follow through the change feed. Answers 201 with the version.
+pub(crate) async fn publish_branding(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let by = actor(&principal);
+    let version = admin
+        .publish_branding_draft(slug.as_ref(), Some(&by))
+        .await?;
+    tracing::info!(admin = %principal, tenant = %slug, version = version.version, "admin API published the branding draft");
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    let details = serde_json::json!({ "version": version.version });
+    log.record("branding.published", details).await;
+    Ok(HttpResponse::Created().json(version))
+}
+
+/// `GET /tenants/{slug}/branding/versions`: every published branding version, newest first,
+/// without the branding; `live` marks the one pages use.
+pub(crate) async fn list_branding_versions(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = principal.authorize_tenant(&path).await?;
+    let items = admin.branding_versions(slug.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+/// A `/tenants/{slug}/branding/versions/{version}` path: the tenant (once the caller may act on
+/// it) and the version number.
+async fn branding_version_path(
+    principal: &AdminPrincipal,
+    path: web::Path<(String, String)>,
+) -> Result<(TenantSlug, i32), AdminError> {
+    let (slug, version) = principal.authorize_tenant_item(path).await?;
+    Ok((slug, version_number(&version, "branding version")?))
+}
+
+/// `GET /tenants/{slug}/branding/versions/{version}`: one version with its branding.
+pub(crate) async fn show_branding_version(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, version) = branding_version_path(&principal, path).await?;
+    Ok(HttpResponse::Ok().json(admin.branding_version(slug.as_ref(), version).await?))
+}
+
+/// `POST /tenants/{slug}/branding/versions/{version}/restore`: rolls the branding back by
+/// publishing that version again as a new one (history is append-only), checked under today's
+/// rules. Answers 201 with the new version.
+pub(crate) async fn restore_branding_version(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, from) = branding_version_path(&principal, path).await?;
+    let by = actor(&principal);
+    let restored = admin
+        .restore_branding_version(slug.as_ref(), from, Some(&by))
+        .await?;
+    tracing::info!(admin = %principal, tenant = %slug, from, version = restored.version, "admin API restored a branding version");
+    let details = serde_json::json!({ "from_version": from, "version": restored.version });
+    let log = ChangeLog::new(&admin, &slug, &principal, &req);
+    log.record("branding.rolled_back", details).await;
+    Ok(HttpResponse::Created().json(restored))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -605,9 +755,9 @@ mod tests {
 
     #[test]
     fn version_numbers_are_positive() {
-        assert_eq!(version_number("3").unwrap(), 3);
+        assert_eq!(version_number("3", "version").unwrap(), 3);
         for bad in ["0", "-1", "x", "", "99999999999"] {
-            assert!(version_number(bad).is_err(), "{bad}");
+            assert!(version_number(bad, "version").is_err(), "{bad}");
         }
     }
 

@@ -59,6 +59,9 @@ pub(crate) struct PatchClient {
     name: Option<String>,
     redirect_uris: Option<Vec<String>>,
     post_logout_redirect_uris: Option<Vec<String>>,
+    /// Replaces the grant types, validated as at registration (client type, redirect URIs,
+    /// refresh tokens).
+    grant_types: Option<Vec<GrantType>>,
     scopes: Option<Vec<Scope>>,
     token_format: Option<TokenFormat>,
     first_party: Option<bool>,
@@ -267,7 +270,8 @@ pub(crate) async fn show(
     Ok(HttpResponse::Ok().json(client))
 }
 
-/// Changes a client's name, redirect URIs, scopes, token format, consent policy or options.
+/// Changes a client's name, redirect URIs, grant types, scopes, token format, consent policy or
+/// options.
 pub(crate) async fn update(
     req: HttpRequest,
     principal: AdminPrincipal,
@@ -284,6 +288,7 @@ pub(crate) async fn update(
             "post_logout_redirect_uris",
             body.post_logout_redirect_uris.is_some(),
         ),
+        ("grant_types", body.grant_types.is_some()),
         ("scopes", body.scopes.is_some()),
         ("token_format", body.token_format.is_some()),
         ("first_party", body.first_party.is_some()),
@@ -296,6 +301,7 @@ pub(crate) async fn update(
         name: body.name,
         redirect_uris: body.redirect_uris,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
+        grant_types: body.grant_types,
         scopes: body
             .scopes
             .map(|scopes| scopes.iter().map(|s| s.as_ref().to_owned()).collect()),
@@ -307,7 +313,11 @@ pub(crate) async fn update(
         .update_client(slug.as_ref(), &client_id, update)
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, client_id = %client_id, "admin API updated a client");
-    let details = serde_json::json!({ "fields": changed });
+    let mut details = serde_json::json!({ "fields": changed });
+    if changed.contains(&"grant_types") {
+        // Which grants the client now holds is what a reviewer of the log needs to see.
+        details["grant_types"] = serde_json::json!(client.grant_types);
+    }
     let subject = Some(client.client_id.clone());
     record_client(
         &admin,

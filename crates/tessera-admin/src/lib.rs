@@ -101,7 +101,11 @@ admin_routes! {
         delete => users::delete,
     },
     "/tenants/{slug}/users/{username}/password" => { post => users::set_password },
-    "/tenants/{slug}/users/{username}/sessions" => { delete => users::end_sessions },
+    "/tenants/{slug}/users/{username}/sessions" => {
+        get => users::list_sessions,
+        delete => users::end_sessions,
+    },
+    "/tenants/{slug}/users/{username}/sessions/{id}" => { delete => users::end_session },
     "/tenants/{slug}/users/{username}/mfa" => { delete => users::reset_mfa },
     "/tenants/{slug}/users/{username}/verification" => { post => lifecycle::resend_verification },
     "/tenants/{slug}/users/{username}/password-reset" => { post => lifecycle::force_reset },
@@ -139,6 +143,17 @@ admin_routes! {
     "/tenants/{slug}/templates/{name}/versions/{version}" => { get => branding::show_version },
     "/tenants/{slug}/templates/{name}/versions/{version}/restore" => {
         post => branding::restore_version,
+    },
+    "/tenants/{slug}/branding/draft" => {
+        get => branding::show_branding_draft,
+        put => branding::save_branding_draft,
+        delete => branding::discard_branding_draft,
+    },
+    "/tenants/{slug}/branding/publish" => { post => branding::publish_branding },
+    "/tenants/{slug}/branding/versions" => { get => branding::list_branding_versions },
+    "/tenants/{slug}/branding/versions/{version}" => { get => branding::show_branding_version },
+    "/tenants/{slug}/branding/versions/{version}/restore" => {
+        post => branding::restore_branding_version,
     },
     "/tenants/{slug}/mail/test" => { post => mail::send_test },
     "/tenants/{slug}/mail/outbox" => { get => mail::list_outbox },

@@ -57,6 +57,8 @@ pub(crate) struct PatchTenant {
     name: Option<String>,
     access_token_ttl: Option<i64>,
     key_rotation_interval: Option<i64>,
+    /// Switches the tenant's signing algorithm (`alg`, as at creation).
+    alg: Option<SigningAlg>,
     status: Option<TenantStatus>,
 }
 
@@ -181,16 +183,19 @@ pub(crate) async fn update(
         "name": body.name,
         "access_token_ttl": body.access_token_ttl,
         "key_rotation_interval": body.key_rotation_interval,
+        "alg": body.alg,
         "status": body.status,
     });
     let update = TenantUpdate {
         name: body.name,
         access_token_ttl: body.access_token_ttl,
         key_rotation_interval: body.key_rotation_interval,
+        signing_alg: body.alg,
     };
     let changes_settings = update.name.is_some()
         || update.access_token_ttl.is_some()
-        || update.key_rotation_interval.is_some();
+        || update.key_rotation_interval.is_some()
+        || update.signing_alg.is_some();
     let mut tenant = if changes_settings {
         Some(admin.update_tenant(slug.as_ref(), update).await?)
     } else {

@@ -639,6 +639,91 @@ pub(crate) async fn end_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// One SSO session as the admin API shows it: public facts only. `id` is the session's `sid`
+/// (the claim its ID tokens carry, OpenID Connect Front-Channel Logout 1.0 §3); the cookie
+/// value and its hash never leave the store.
+#[derive(Debug, Serialize)]
+struct SessionView {
+    id: String,
+    created_at: i64,
+    /// `auth_time` (OIDC Core §2): when the user last authenticated in this session.
+    authenticated_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    /// RFC 8176 authentication method references.
+    amr: Vec<String>,
+    acr: Option<String>,
+}
+
+impl From<tessera_store::SessionRecord> for SessionView {
+    fn from(s: tessera_store::SessionRecord) -> Self {
+        Self {
+            id: s.sid,
+            created_at: s.created_at,
+            authenticated_at: s.auth_time,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            amr: s.amr,
+            acr: s.acr,
+        }
+    }
+}
+
+/// Lists a user's live sessions, newest first.
+pub(crate) async fn list_sessions(
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    let now = tessera_core::Clock.now();
+    let items = authn
+        .user_sessions(&tenant, user.id, now)
+        .await?
+        .into_iter()
+        .map(SessionView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(crate::Items::<SessionView> { items }))
+}
+
+/// Ends one session of a user, with what ending all of them does for it: its tokens without
+/// `offline_access` are revoked and its clients get back-channel logout tokens.
+pub(crate) async fn end_session(
+    req: HttpRequest,
+    principal: AdminPrincipal,
+    admin: web::Data<TenantAdmin>,
+    authn: web::Data<Authenticator>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, username, sid) = path.into_inner();
+    let tenant = tenant(&principal, &admin, &slug).await?;
+    let user = user(&authn, &tenant, &username).await?;
+    // Only a session of this user ends: another user's session id is as unknown as a made-up one.
+    if !authn.end_user_session(tenant.id, user.id, &sid).await? {
+        return Err(AdminError::NotFound("session"));
+    }
+    sessions_ended(&admin, &tenant, user.id, std::slice::from_ref(&sid), true).await;
+    tracing::info!(admin = %principal, tenant = %tenant.slug, user = %user.id, "admin API ended a user's session");
+    let details = serde_json::json!({ "session": sid });
+    record_in(
+        &admin,
+        tenant.id,
+        &principal,
+        &req,
+        "user.session_ended",
+        Subject {
+            user: Some(user.id),
+            client: None,
+        },
+        details,
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Resets a user's second factors (a lost phone): the authenticator app, recovery codes and
 /// passkeys are removed, recorded in the audit log as `mfa.removed` (when there was something
 /// to remove) and `user.mfa_reset` by this admin. The user signs in with the password alone

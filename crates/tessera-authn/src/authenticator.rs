@@ -587,6 +587,28 @@ impl Authenticator {
         Ok(sessions::sids_of_user(self.store.conn(), tenant, user).await?)
     }
 
+    /// A user's live sessions at `now`, newest first: those [`Self::session`] would still
+    /// accept (neither past `expires_at` nor idle for the tenant's `session.idle_secs`).
+    pub async fn user_sessions(
+        &self,
+        tenant: &TenantRecord,
+        user: UserId,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, AuthnError> {
+        let idle_before = now.saturating_sub(tenant.settings.session.idle_secs);
+        Ok(sessions::live_of_user(self.store.conn(), tenant.id, user, now, idle_before).await?)
+    }
+
+    /// Ends the session `sid` of `user` (of no other user); returns whether there was one.
+    pub async fn end_user_session(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        sid: &str,
+    ) -> Result<bool, AuthnError> {
+        Ok(sessions::delete_of_user(self.store.conn(), tenant, user, sid).await?)
+    }
+
     /// Ends every session of a user.
     pub async fn end_user_sessions(
         &self,

@@ -4,7 +4,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use tessera_core::{TenantId, UserId};
 
@@ -188,4 +189,43 @@ pub async fn sids_of_user<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// A user's live sessions, newest first: not past `expires_at` at `now` and last used after
+/// `idle_before` (the caller's idle cut-off).
+pub async fn live_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    user: UserId,
+    now: i64,
+    idle_before: i64,
+) -> Result<Vec<SessionRecord>, StoreError> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .filter(session::Column::LastSeenAt.gt(idle_before))
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Sid)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_record)
+        .collect()
+}
+
+/// Deletes the session `sid` if it belongs to `user`; returns whether there was one.
+pub async fn delete_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    user: UserId,
+    sid: &str,
+) -> Result<bool, StoreError> {
+    let res = session::Entity::delete_many()
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::Sid.eq(sid))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
 }

@@ -2,7 +2,9 @@
 //! sources are checked by the page engine before they get here; this layer only stores them,
 //! keyed by `(tenant_id, name)` (and the version number). The live override, the one pages use,
 //! is the `tenant_templates` row; every publication also appends a `template_versions` row in the
-//! same transaction ([`insert_next_version`]), so the newest version is the live one.
+//! same transaction ([`insert_next_version`]), so the newest version is the live one. The
+//! tenant's branding is versioned in the same tables under the reserved name
+//! [`BRANDING_DOCUMENT`] (its live copy is the settings document, not a `tenant_templates` row).
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -11,8 +13,30 @@ use sea_orm::{
 use serde::Serialize;
 use tessera_core::TenantId;
 
-use crate::entity::{template_draft, template_version, tenant_template};
+use crate::entity::{template_draft, template_version, tenant, tenant_template};
 use crate::{StoreError, found};
+
+/// The name the branding document's versions and draft are stored under. It is not a template
+/// name (those are handlebars registry names such as `login` or `email.layout`), so template
+/// routes never reach it; its source is the canonical JSON of a `Branding`.
+pub const BRANDING_DOCUMENT: &str = "branding";
+
+/// Takes the tenant's write lock for a change of its settings document: touches the tenant row
+/// (`updated_at`), so on PostgreSQL the row lock queues concurrent settings changes until this
+/// transaction ends and the next one reads what this one wrote. Call it first in the
+/// transaction. [`StoreError::NotFound`] when the tenant does not exist.
+pub async fn lock_tenant<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    now: i64,
+) -> Result<(), StoreError> {
+    let res = tenant::Entity::update_many()
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(tenant))
+        .exec(db)
+        .await?;
+    found(res.rows_affected)
+}
 
 /// One stored template override.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -513,6 +537,27 @@ mod tests {
         delete_all(db, acme).await.unwrap();
         assert!(versions(db, acme, "login").await.unwrap().is_empty());
         assert_eq!(versions(db, globex, "login").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn locking_a_tenant_touches_only_its_row() {
+        let (store, acme) = store_with_tenant("acme").await;
+        let globex = add_tenant(&store, "globex").await;
+        let db = store.conn();
+        lock_tenant(db, acme, 42).await.unwrap();
+        let updated = |id| async move {
+            tenants::find_by_id(db, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .updated_at
+        };
+        assert_eq!(updated(acme).await, 42);
+        assert_eq!(updated(globex).await, 0);
+        assert!(matches!(
+            lock_tenant(db, TenantId::new(), 42).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use tessera_core::{TenantId, TenantSlug, TenantStatus};
+use tessera_core::{SigningAlg, TenantId, TenantSlug, TenantStatus};
 
 use crate::entity::tenant;
 use crate::{StoreError, TenantRecord, found, parse_enum};
@@ -137,10 +137,15 @@ pub async fn update_settings<C: ConnectionTrait>(
     name: &str,
     access_token_ttl: i64,
     key_rotation_interval: i64,
+    signing_alg: SigningAlg,
     now: i64,
 ) -> Result<(), StoreError> {
     let res = tenant::Entity::update_many()
         .col_expr(tenant::Column::Name, Expr::value(name))
+        .col_expr(
+            tenant::Column::SigningAlg,
+            Expr::value(signing_alg.as_str().to_owned()),
+        )
         .col_expr(
             tenant::Column::AccessTokenTtl,
             Expr::value(access_token_ttl),

@@ -43,6 +43,9 @@ pub struct TenantUpdate {
     pub access_token_ttl: Option<i64>,
     /// Seconds between scheduled key rotations (1 hour to 1 year).
     pub key_rotation_interval: Option<i64>,
+    /// The algorithm of the tenant's access tokens (and of its ID tokens unless a client asks
+    /// for another): switching adds that algorithm's key ring first when the tenant lacks one.
+    pub signing_alg: Option<SigningAlg>,
 }
 
 /// A client to register.
@@ -98,8 +101,8 @@ impl NewClient {
     }
 }
 
-/// Editable settings of a registered client; `None` leaves a value unchanged. The client type,
-/// grants and admin role are fixed at registration.
+/// Editable settings of a registered client; `None` leaves a value unchanged. The client type
+/// and admin role are fixed at registration.
 #[derive(Clone, Debug, Default)]
 pub struct ClientUpdate {
     /// Display name.
@@ -108,6 +111,8 @@ pub struct ClientUpdate {
     pub redirect_uris: Option<Vec<String>>,
     /// Post-logout redirect URIs, replacing the registered ones.
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Grant types, replacing the registered ones (validated as at registration).
+    pub grant_types: Option<Vec<GrantType>>,
     /// Scopes the client may request, replacing the registered ones.
     pub scopes: Option<Vec<String>>,
     /// Access-token format.
@@ -365,13 +370,28 @@ impl TenantAdmin {
                 "key_rotation_interval must be between 3600 and 31536000 seconds".into(),
             ));
         }
+        let alg = update.signing_alg.unwrap_or(current.signing_alg);
         let now = Clock.now();
+        if alg != current.signing_alg {
+            // Keys first: once the tenant names the algorithm, signing needs its Active key. The
+            // ring is published (JWKS) before the first token it signs; tokens signed under the
+            // old algorithm stay verifiable, as its ring stays published.
+            tessera_keys::ensure_rings(
+                &self.store,
+                &self.forge,
+                current.id,
+                slug,
+                &ring_algs(alg),
+                now,
+            )
+            .await?;
+        }
         let txn = self
             .store
             .begin()
             .await
             .map_err(Self::store_err("tenant"))?;
-        tenants::update_settings(&txn, current.id, &name, ttl, interval, now)
+        tenants::update_settings(&txn, current.id, &name, ttl, interval, alg, now)
             .await
             .map_err(Self::store_err("tenant"))?;
         self.commit(txn, (current.id, slug), "tenant", now).await?;
@@ -434,22 +454,15 @@ impl TenantAdmin {
     ) -> Result<RegisteredClient, TenantError> {
         let tenant = self.tenant(slug).await?;
         validate_name(&new.name)?;
-        let mut grant_types = new.grant_types.clone();
-        if grant_types.is_empty() {
-            grant_types = match new.client_type {
+        let grant_types = if new.grant_types.is_empty() {
+            match new.client_type {
                 ClientType::Confidential => vec![GrantType::ClientCredentials],
                 ClientType::Public => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            };
-        }
-        grant_types.dedup();
-        // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
-        if new.client_type == ClientType::Public
-            && grant_types.contains(&GrantType::ClientCredentials)
-        {
-            return Err(TenantError::Invalid(
-                "a public client cannot use the client_credentials grant".into(),
-            ));
-        }
+            }
+        } else {
+            new.grant_types.clone()
+        };
+        let grant_types = check_grant_types(new.client_type, &grant_types)?;
         let redirect_uris = exact_uris(&new.redirect_uris)?;
         let id_token_alg = new
             .id_token_alg
@@ -697,6 +710,14 @@ impl TenantAdmin {
         }
         if let Some(uris) = update.post_logout_redirect_uris {
             client.post_logout_redirect_uris = exact_uris(&uris)?;
+        }
+        if let Some(grants) = update.grant_types {
+            if grants.is_empty() {
+                return Err(TenantError::Invalid(
+                    "grant_types must name at least one grant".into(),
+                ));
+            }
+            client.grant_types = check_grant_types(client.client_type, &grants)?;
         }
         needs_redirect_uri(&client.grant_types, &client.redirect_uris)?;
         if let Some(scopes) = update.scopes {
@@ -1081,6 +1102,46 @@ pub(crate) fn exact_uris(raw: &[String]) -> Result<Vec<String>, TenantError> {
         }
     }
     Ok(uris)
+}
+
+/// The grants that issue refresh tokens (their token families): RFC 6749 §4.1.4 (code, and
+/// the hybrid flow's code), §4.3.3 (password) and RFC 8628 §3.5 (device code). RFC 6749 §4.4.3:
+/// the client credentials grant issues none.
+const GRANTS_WITH_REFRESH_TOKENS: [GrantType; 3] = [
+    GrantType::AuthorizationCode,
+    GrantType::Password,
+    GrantType::DeviceCode,
+];
+
+/// Checks the grant types a client of `client_type` is registered (or patched) with, returning
+/// them each once in their given order: client_credentials is for confidential clients only
+/// (RFC 6749 §4.4), and refresh_token (RFC 6749 §6) only goes with a grant that issues refresh
+/// tokens. The redirect-URI rules are [`needs_redirect_uri`].
+pub(crate) fn check_grant_types(
+    client_type: ClientType,
+    grants: &[GrantType],
+) -> Result<Vec<GrantType>, TenantError> {
+    let mut unique: Vec<GrantType> = Vec::with_capacity(grants.len());
+    for grant in grants {
+        if !unique.contains(grant) {
+            unique.push(*grant);
+        }
+    }
+    if client_type == ClientType::Public && unique.contains(&GrantType::ClientCredentials) {
+        return Err(TenantError::Invalid(
+            "a public client cannot use the client_credentials grant".into(),
+        ));
+    }
+    if unique.contains(&GrantType::RefreshToken)
+        && !unique
+            .iter()
+            .any(|g| GRANTS_WITH_REFRESH_TOKENS.contains(g))
+    {
+        return Err(TenantError::Invalid(
+            "the refresh_token grant needs a grant that issues refresh tokens: authorization_code, password or the device code grant".into(),
+        ));
+    }
+    Ok(unique)
 }
 
 /// RFC 6749 §3.1.2.2: a client of the authorization code or implicit grant registers its
@@ -1584,6 +1645,34 @@ pub(crate) mod tests {
             Err(TenantError::Invalid(why)) => why,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn grant_types_fit_the_client_type_and_refresh_tokens_need_an_issuing_grant() {
+        use GrantType::*;
+        let ok = |t, g: &[GrantType]| check_grant_types(t, g).unwrap();
+        assert_eq!(
+            ok(
+                ClientType::Confidential,
+                &[AuthorizationCode, RefreshToken, AuthorizationCode]
+            ),
+            vec![AuthorizationCode, RefreshToken]
+        );
+        assert_eq!(
+            ok(ClientType::Public, &[DeviceCode, RefreshToken]),
+            vec![DeviceCode, RefreshToken]
+        );
+        assert_eq!(
+            ok(ClientType::Confidential, &[Password, RefreshToken]),
+            vec![Password, RefreshToken]
+        );
+        let err = |t, g: &[GrantType]| check_grant_types(t, g).unwrap_err().to_string();
+        assert!(err(ClientType::Public, &[ClientCredentials]).contains("public client"));
+        assert!(
+            err(ClientType::Confidential, &[ClientCredentials, RefreshToken])
+                .contains("refresh_token")
+        );
+        assert!(err(ClientType::Public, &[RefreshToken]).contains("refresh_token"));
     }
 
     #[test]

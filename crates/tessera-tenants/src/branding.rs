@@ -1,15 +1,18 @@
 //! A tenant's settings document (branding and policies) and its page-template overrides: read,
-//! replace, validate, preview and roll back; drafts, publication and version history. Every
-//! change pages can see is committed with its change-feed entry (see `TenantAdmin::commit`), so
-//! every node's snapshot, and so every page, picks it up; drafts are not, as pages never read
-//! them.
+//! replace, validate, preview and roll back; drafts, publication and version history, for each
+//! template and for the branding (versioned in the same tables under the reserved name
+//! [`BRANDING_DOCUMENT`]). Every change pages can see is committed with its change-feed entry
+//! (see `TenantAdmin::commit`), so every node's snapshot, and so every page, picks it up; drafts
+//! are not, as pages never read them.
 
 use std::sync::Arc;
 
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use tessera_core::{Branding, Clock, TenantId, TenantSettings};
-use tessera_store::templates::{self, TemplateDraftRecord, TemplateRecord, TemplateVersionRecord};
+use tessera_store::templates::{
+    self, BRANDING_DOCUMENT, TemplateDraftRecord, TemplateRecord, TemplateVersionRecord,
+};
 use tessera_store::{StoreError, TenantRecord, tenants};
 
 use crate::pages::{self, TemplateName, TemplateProblem, TenantLook};
@@ -140,6 +143,127 @@ impl TemplateVersion {
     }
 }
 
+/// The result of replacing a settings document.
+#[derive(Clone, Debug)]
+pub struct SettingsChange {
+    /// The document as stored.
+    pub settings: TenantSettings,
+    /// The branding version this change published; `None` when the branding did not change.
+    pub branding_version: Option<i32>,
+}
+
+/// The unpublished draft of a tenant's branding.
+#[derive(Clone, Debug, Serialize)]
+pub struct BrandingDraft {
+    /// The branding the draft holds (checked when it was saved).
+    pub branding: Branding,
+    /// Unix seconds of the last save.
+    pub updated_at: i64,
+    /// Who saved it last (audit actor).
+    pub updated_by: Option<String>,
+}
+
+/// One published version of a tenant's branding.
+#[derive(Clone, Debug, Serialize)]
+pub struct BrandingVersion {
+    /// Version number, from 1.
+    pub version: i32,
+    /// Unix seconds of the publication.
+    pub created_at: i64,
+    /// Who published it (audit actor); `null` for the branding recorded when history began.
+    pub created_by: Option<String>,
+    /// Whether the tenant's pages use this version now.
+    pub live: bool,
+    /// The branding.
+    pub branding: Branding,
+}
+
+impl BrandingVersion {
+    fn of(record: TemplateVersionRecord, live: bool) -> Result<Self, TenantError> {
+        Ok(Self {
+            branding: branding_of(&record.source)?,
+            version: record.version,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            live,
+        })
+    }
+}
+
+/// What [`TenantAdmin::write_settings`] wrote.
+struct SettingsWritten {
+    /// The document as stored.
+    settings: TenantSettings,
+    /// The branding version appended, if one was.
+    version: Option<TemplateVersionRecord>,
+}
+
+/// The canonical text of a branding as its versions and drafts store it: its JSON, fields in
+/// declaration order and CSS variables sorted by name, so equal brandings have equal texts.
+fn canonical(branding: &Branding) -> Result<String, TenantError> {
+    serde_json::to_string(branding)
+        .map_err(|e| TenantError::Unexpected(anyhow::Error::new(e).context("branding document")))
+}
+
+/// The branding a stored version or draft holds.
+fn branding_of(source: &str) -> Result<Branding, TenantError> {
+    serde_json::from_str(source)
+        .map_err(|e| TenantError::Invalid(format!("the stored branding cannot be read: {e}")))
+}
+
+/// Maps a store failure of the branding history.
+fn branding_err(e: StoreError) -> TenantError {
+    TenantError::from_store("branding version", e)
+}
+
+/// Appends branding source `after` as the next branding version of `tenant` and consumes a
+/// draft holding exactly it. When the history is still empty and the branding changes,
+/// `before` is recorded first (unattributed) as version 1, so the branding users saw before the
+/// first publication can be restored like any other version.
+async fn append_branding_version(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    before: &str,
+    after: &str,
+    now: i64,
+    actor: Option<&str>,
+) -> Result<TemplateVersionRecord, StoreError> {
+    if before != after
+        && templates::latest_version(db, tenant, BRANDING_DOCUMENT)
+            .await?
+            .is_none()
+    {
+        templates::insert_next_version(db, tenant, BRANDING_DOCUMENT, before, now, None).await?;
+    }
+    let version =
+        templates::insert_next_version(db, tenant, BRANDING_DOCUMENT, after, now, actor).await?;
+    templates::delete_draft_if_unchanged(db, tenant, BRANDING_DOCUMENT, after).await?;
+    Ok(TemplateVersionRecord {
+        tenant_id: tenant,
+        name: BRANDING_DOCUMENT.to_owned(),
+        version,
+        source: after.to_owned(),
+        created_at: now,
+        created_by: actor.map(str::to_owned),
+    })
+}
+
+/// The branding version `tenant`'s pages use: the newest version when the settings document
+/// holds its branding. Every publication writes both in one transaction; the comparison keeps a
+/// branding written some other way (an older node during an upgrade) from being reported as a
+/// version.
+async fn live_branding_version(
+    db: &impl ConnectionTrait,
+    tenant: &TenantRecord,
+) -> Result<Option<i32>, TenantError> {
+    let newest = templates::latest_version(db, tenant.id, BRANDING_DOCUMENT)
+        .await
+        .map_err(branding_err)?;
+    Ok(newest
+        .filter(|v| branding_of(&v.source).ok().as_ref() == Some(&tenant.settings.branding))
+        .map(|v| v.version))
+}
+
 /// Failures of storing or previewing a template.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateChangeError {
@@ -214,27 +338,222 @@ impl TenantAdmin {
 
     /// Replaces a tenant's settings document after checking its ranges
     /// ([`TenantSettings::validate`]) and that its branding is safe to put in a page
-    /// ([`pages::validate_branding`]). Returns the stored document.
+    /// ([`pages::validate_branding`]). A changed branding is published: recorded as its next
+    /// version by `actor` (audit actor), so the history holds every branding pages showed, and a
+    /// branding draft holding exactly it is consumed. Returns the stored document and that
+    /// version.
     pub async fn set_settings(
         &self,
         slug: &str,
         settings: TenantSettings,
-    ) -> Result<TenantSettings, TenantError> {
+        actor: Option<&str>,
+    ) -> Result<SettingsChange, TenantError> {
         settings.validate().map_err(TenantError::Invalid)?;
         pages::validate_branding(&settings.branding).map_err(TenantError::Invalid)?;
         let tenant = self.tenant(slug).await?;
-        let now = Clock.now();
-        let txn = self
-            .store()
-            .begin()
-            .await
-            .map_err(|e| TenantError::from_store("tenant", e))?;
-        tenants::set_tenant_settings(&txn, tenant.id, &settings, now)
-            .await
-            .map_err(|e| TenantError::from_store("tenant", e))?;
-        self.commit(txn, (tenant.id, slug), "settings", now).await?;
+        let written = self
+            .write_settings(&tenant, actor, false, |_| settings.clone())
+            .await?;
         tracing::info!(tenant = %slug, "tenant settings replaced");
-        self.settings(slug).await
+        Ok(SettingsChange {
+            settings: written.settings,
+            branding_version: written.version.map(|v| v.version),
+        })
+    }
+
+    /// Writes the settings document `change` makes of the stored one, in one transaction with
+    /// its change-feed entry (so every node's snapshot and page follows within the feed's
+    /// delay). When the branding changes, or always with `publish`, the new branding is appended
+    /// as the next branding version in the same transaction (see [`append_branding_version`]).
+    /// The tenant row is locked first, so concurrent changes queue and none is lost; should two
+    /// still compute one version number, the loser rolls back and starts over.
+    async fn write_settings(
+        &self,
+        tenant: &TenantRecord,
+        actor: Option<&str>,
+        publish: bool,
+        change: impl Fn(TenantSettings) -> TenantSettings,
+    ) -> Result<SettingsWritten, TenantError> {
+        let slug = tenant.slug.as_ref();
+        let tenant_err = |e| TenantError::from_store("tenant", e);
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let now = Clock.now();
+            let txn = self.store().begin().await.map_err(tenant_err)?;
+            templates::lock_tenant(&txn, tenant.id, now)
+                .await
+                .map_err(tenant_err)?;
+            let current = tenants::find_by_id(&txn, tenant.id)
+                .await
+                .map_err(tenant_err)?
+                .ok_or(TenantError::NotFound("tenant"))?
+                .settings;
+            let settings = change(current.clone());
+            tenants::set_tenant_settings(&txn, tenant.id, &settings, now)
+                .await
+                .map_err(tenant_err)?;
+            let mut version = None;
+            if publish || settings.branding != current.branding {
+                let before = canonical(&current.branding)?;
+                let after = canonical(&settings.branding)?;
+                match append_branding_version(&txn, tenant.id, &before, &after, now, actor).await {
+                    Ok(appended) => version = Some(appended),
+                    Err(StoreError::Conflict) => {
+                        // PostgreSQL aborts the transaction on the violation: start over.
+                        tracing::debug!(tenant = %slug, "branding version taken concurrently; retrying");
+                        txn.rollback()
+                            .await
+                            .map_err(|e| branding_err(StoreError::from(e)))?;
+                        continue;
+                    }
+                    Err(e) => return Err(branding_err(e)),
+                }
+            }
+            self.commit(txn, (tenant.id, slug), "settings", now).await?;
+            if let Some(v) = &version {
+                tracing::info!(tenant = %slug, version = v.version, "branding version published");
+            }
+            return Ok(SettingsWritten { settings, version });
+        }
+        Err(TenantError::Concurrent(
+            "the settings are being changed concurrently; retry",
+        ))
+    }
+
+    /// The branding draft of a tenant, or `NotFound("branding draft")`.
+    pub async fn branding_draft(&self, slug: &str) -> Result<BrandingDraft, TenantError> {
+        let tenant = self.tenant(slug).await?;
+        let draft = templates::find_draft(self.store().conn(), tenant.id, BRANDING_DOCUMENT)
+            .await
+            .map_err(branding_err)?
+            .ok_or(TenantError::NotFound("branding draft"))?;
+        Ok(BrandingDraft {
+            branding: branding_of(&draft.source)?,
+            updated_at: draft.updated_at,
+            updated_by: draft.updated_by,
+        })
+    }
+
+    /// Saves `branding` as the tenant's branding draft once [`pages::validate_branding`]
+    /// accepts it (the rule the settings document's branding follows). Pages never see a
+    /// draft.
+    pub async fn save_branding_draft(
+        &self,
+        slug: &str,
+        branding: Branding,
+        actor: Option<&str>,
+    ) -> Result<BrandingDraft, TenantError> {
+        pages::validate_branding(&branding).map_err(TenantError::Invalid)?;
+        let tenant = self.tenant(slug).await?;
+        let now = Clock.now();
+        let draft = TemplateDraftRecord {
+            tenant_id: tenant.id,
+            name: BRANDING_DOCUMENT.to_owned(),
+            source: canonical(&branding)?,
+            updated_at: now,
+            updated_by: actor.map(str::to_owned),
+        };
+        templates::save_draft(self.store().conn(), &draft)
+            .await
+            .map_err(branding_err)?;
+        tracing::info!(tenant = %slug, "branding draft saved");
+        Ok(BrandingDraft {
+            branding,
+            updated_at: now,
+            updated_by: draft.updated_by,
+        })
+    }
+
+    /// Discards the tenant's branding draft; `NotFound("branding draft")` when there is none.
+    pub async fn discard_branding_draft(&self, slug: &str) -> Result<(), TenantError> {
+        let tenant = self.tenant(slug).await?;
+        templates::delete_draft(self.store().conn(), tenant.id, BRANDING_DOCUMENT)
+            .await
+            .map_err(|e| TenantError::from_store("branding draft", e))?;
+        tracing::info!(tenant = %slug, "branding draft discarded");
+        Ok(())
+    }
+
+    /// Publishes `branding`, checked under today's rules, as the next branding version: the
+    /// settings document takes it (see [`Self::write_settings`]). Returns the new, live version.
+    async fn publish_branding(
+        &self,
+        slug: &str,
+        branding: Branding,
+        actor: Option<&str>,
+    ) -> Result<BrandingVersion, TenantError> {
+        pages::validate_branding(&branding).map_err(TenantError::Invalid)?;
+        let tenant = self.tenant(slug).await?;
+        let written = self
+            .write_settings(&tenant, actor, true, |mut settings| {
+                settings.branding = branding.clone();
+                settings
+            })
+            .await?;
+        let version = written.version.ok_or_else(|| {
+            TenantError::Unexpected(anyhow::anyhow!("a publication recorded no version"))
+        })?;
+        BrandingVersion::of(version, true)
+    }
+
+    /// Publishes the tenant's branding draft: it becomes the next version, goes live on every
+    /// page, and the draft is deleted. `NotFound("branding draft")` without one.
+    pub async fn publish_branding_draft(
+        &self,
+        slug: &str,
+        actor: Option<&str>,
+    ) -> Result<BrandingVersion, TenantError> {
+        let draft = self.branding_draft(slug).await?;
+        self.publish_branding(slug, draft.branding, actor).await
+    }
+
+    /// Every published branding version of a tenant, newest first, and which one is live.
+    pub async fn branding_versions(
+        &self,
+        slug: &str,
+    ) -> Result<Vec<TemplateVersionSummary>, TenantError> {
+        let tenant = self.tenant(slug).await?;
+        let db = self.store().conn();
+        let live = live_branding_version(db, &tenant).await?;
+        Ok(templates::versions(db, tenant.id, BRANDING_DOCUMENT)
+            .await
+            .map_err(branding_err)?
+            .into_iter()
+            .map(|v| TemplateVersionSummary {
+                version: v.version,
+                created_at: v.created_at,
+                created_by: v.created_by,
+                live: Some(v.version) == live,
+            })
+            .collect())
+    }
+
+    /// Branding version `version` of a tenant; `NotFound("branding version")`.
+    pub async fn branding_version(
+        &self,
+        slug: &str,
+        version: i32,
+    ) -> Result<BrandingVersion, TenantError> {
+        let tenant = self.tenant(slug).await?;
+        let db = self.store().conn();
+        let record = templates::find_version(db, tenant.id, BRANDING_DOCUMENT, version)
+            .await
+            .map_err(branding_err)?
+            .ok_or(TenantError::NotFound("branding version"))?;
+        let live = live_branding_version(db, &tenant).await? == Some(version);
+        BrandingVersion::of(record, live)
+    }
+
+    /// Rolls the branding back to version `version`: it is published again, checked under
+    /// today's rules, as a new version (history is append-only). A draft is left alone unless
+    /// it holds exactly that branding. Returns the new version.
+    pub async fn restore_branding_version(
+        &self,
+        slug: &str,
+        version: i32,
+        actor: Option<&str>,
+    ) -> Result<BrandingVersion, TenantError> {
+        let old = self.branding_version(slug, version).await?;
+        self.publish_branding(slug, old.branding, actor).await
     }
 
     /// Every overridable template of a tenant, whether it is overridden and has a draft.
@@ -723,22 +1042,117 @@ mod tests {
 
         settings.branding.primary_color = Some("red;}</style><script>".into());
         assert!(matches!(
-            admin.set_settings("acme", settings.clone()).await,
+            admin.set_settings("acme", settings.clone(), None).await,
             Err(TenantError::Invalid(m)) if m.contains("primary_color")
         ));
         settings.branding.primary_color = Some("#0a0b0c".into());
         settings.tokens.code_ttl_secs = 600;
         assert!(matches!(
-            admin.set_settings("acme", settings.clone()).await,
+            admin.set_settings("acme", settings.clone(), None).await,
             Err(TenantError::Invalid(m)) if m.contains("code_ttl_secs")
         ));
         settings.tokens.code_ttl_secs = 30;
         settings.branding.display_name = Some("Acme Rockets".into());
-        let stored = admin.set_settings("acme", settings.clone()).await.unwrap();
-        assert_eq!(stored, settings);
+        let stored = admin
+            .set_settings("acme", settings.clone(), None)
+            .await
+            .unwrap();
+        assert_eq!(stored.settings, settings);
+        assert_eq!(
+            stored.branding_version,
+            Some(2),
+            "version 1 is the original branding"
+        );
         let page = error_page(&admin, "acme").await;
         assert!(page.contains("#0a0b0c"), "{page}");
         assert!(page.contains("Acme Rockets"), "{page}");
+    }
+
+    #[actix::test]
+    async fn a_branding_draft_reaches_the_snapshot_only_when_published_and_rolls_back() {
+        let admin = admin_with(&["acme", "globex"]).await;
+        assert!(
+            TemplateName::parse(BRANDING_DOCUMENT).is_none(),
+            "a reserved name"
+        );
+        assert!(!error_page(&admin, "acme").await.contains("Drafty"));
+        let head = feed::head(admin.store().conn()).await.unwrap();
+
+        let look = Branding {
+            display_name: Some("Drafty".into()),
+            primary_color: Some("#0a0b0c".into()),
+            ..Branding::default()
+        };
+        admin
+            .save_branding_draft("acme", look.clone(), Some("admin:x"))
+            .await
+            .unwrap();
+        assert_eq!(admin.branding_draft("acme").await.unwrap().branding, look);
+        assert_eq!(
+            feed::head(admin.store().conn()).await.unwrap(),
+            head,
+            "a draft is no change pages see"
+        );
+        assert!(!error_page(&admin, "acme").await.contains("Drafty"));
+        let bad = Branding {
+            primary_color: Some("red;}".into()),
+            ..Branding::default()
+        };
+        assert!(matches!(
+            admin.save_branding_draft("acme", bad, None).await,
+            Err(TenantError::Invalid(m)) if m.contains("primary_color")
+        ));
+
+        let published = admin
+            .publish_branding_draft("acme", Some("admin:x"))
+            .await
+            .unwrap();
+        assert_eq!((published.version, published.live), (2, true));
+        assert!(error_page(&admin, "acme").await.contains("Drafty"));
+        assert!(!error_page(&admin, "globex").await.contains("Drafty"));
+        let changes = feed::since(admin.store().conn(), head, 10).await.unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].what, "settings");
+        assert!(matches!(
+            admin.branding_draft("acme").await,
+            Err(TenantError::NotFound("branding draft"))
+        ));
+        let listed = admin.branding_versions("acme").await.unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|v| (v.version, v.live))
+                .collect::<Vec<_>>(),
+            vec![(2, true), (1, false)]
+        );
+        assert_eq!(listed[1].created_by, None, "the original branding");
+        assert!(admin.branding_versions("globex").await.unwrap().is_empty());
+
+        let restored = admin
+            .restore_branding_version("acme", 1, None)
+            .await
+            .unwrap();
+        assert_eq!(restored.version, 3);
+        assert_eq!(restored.branding, Branding::default());
+        assert!(!error_page(&admin, "acme").await.contains("Drafty"));
+        assert_eq!(
+            admin.settings("acme").await.unwrap().branding,
+            Branding::default()
+        );
+        assert!(!admin.branding_version("acme", 2).await.unwrap().live);
+        assert!(matches!(
+            admin.branding_version("globex", 1).await,
+            Err(TenantError::NotFound("branding version"))
+        ));
+        // Branding versions are no template's.
+        assert!(
+            admin
+                .list_templates("acme")
+                .await
+                .unwrap()
+                .iter()
+                .all(|t| !t.draft && !t.overridden)
+        );
     }
 
     #[actix::test]
@@ -746,7 +1160,7 @@ mod tests {
         let admin = admin_with(&["acme"]).await;
         let mut settings = TenantSettings::default();
         settings.branding.display_name = Some("Preview Corp".into());
-        admin.set_settings("acme", settings).await.unwrap();
+        admin.set_settings("acme", settings, None).await.unwrap();
         let html = admin
             .preview_template(
                 "acme",

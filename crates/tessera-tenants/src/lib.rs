@@ -29,8 +29,8 @@ pub use admin::{
     TenantAdmin, TenantDefaults, TenantUpdate,
 };
 pub use branding::{
-    DraftSaved, TemplateChangeError, TemplateDraft, TemplateSource, TemplateSummary,
-    TemplateVersion, TemplateVersionSummary,
+    BrandingDraft, BrandingVersion, DraftSaved, SettingsChange, TemplateChangeError, TemplateDraft,
+    TemplateSource, TemplateSummary, TemplateVersion, TemplateVersionSummary,
 };
 pub use console::{
     CONSOLE_CLIENT_ID, console_client, console_redirect_uris, is_reserved_client_id,

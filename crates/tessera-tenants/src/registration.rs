@@ -650,6 +650,8 @@ impl TenantAdmin {
             redirect_uris: Some(new.redirect_uris),
             post_logout_redirect_uris: Some(new.post_logout_redirect_uris),
             scopes: Some(new.scopes),
+            // RFC 7592 §2.2: checked unchanged above.
+            grant_types: None,
             token_format: None,
             first_party: Some(false),
             options: Some(new.options),

@@ -1,5 +1,6 @@
 // Clients page: list, create (a confidential client's secret is shown once), edit redirect
-// URIs, scopes, token format and the DPoP / PAR requirements, rotate the secret, delete.
+// URIs, grant types, scopes, token format and the DPoP / PAR requirements, rotate the secret,
+// delete.
 'use strict';
 
 Console.ready.then((ctx) => {
@@ -93,6 +94,12 @@ Console.ready.then((ctx) => {
     editForm.elements.client_id.value = id;
     editForm.elements.name.value = c.name;
     editForm.elements.redirect_uris.value = (c.redirect_uris || []).join('\n');
+    const grants = new Set(c.grant_types || []);
+    for (const box of editForm.querySelectorAll('[name=grant_types]')) {
+      box.checked = grants.has(box.value);
+      // RFC 6749 §4.4: a public client cannot hold the client credentials grant.
+      box.disabled = box.value === 'client_credentials' && c.client_type === 'public' && !box.checked;
+    }
     editForm.elements.scopes.value = list(c.scopes).join('\n');
     editForm.elements.token_format.value = c.token_format;
     editForm.elements.require_dpop.checked = Boolean(options.require_dpop);
@@ -110,7 +117,12 @@ Console.ready.then((ctx) => {
     // PATCH replaces `options` whole: keep the client's other options as they are.
     const options = { ...(current.options || {}), require_dpop: data.require_dpop, require_pushed_authorization_requests: data.require_par };
     const payload = {
-      name: data.name.trim(), redirect_uris: data.redirect_uris, scopes: data.scopes, token_format: data.token_format, options,
+      name: data.name.trim(),
+      redirect_uris: data.redirect_uris,
+      grant_types: data.grant_types,
+      scopes: data.scopes,
+      token_format: data.token_format,
+      options,
     };
     const { status, body } = await busy(editForm.querySelector('[type=submit]'), () => api('PATCH', clientPath(data.client_id), payload));
     if (status !== 200) {

@@ -1,7 +1,8 @@
 // Settings page: fills the server-rendered form from GET /tenants/{slug}/settings (and the
 // tenant record for access-token lifetime, algorithm and rotation interval), sends only what
-// changed as a JSON merge patch (RFC 7396), previews branding live, and manages the custom
-// domain. Uses only window.Console (console.js) and the admin API.
+// changed as a JSON merge patch (RFC 7396), previews branding live next to the live look, stages
+// branding as a draft (save, publish, discard), lists the branding versions and restores one,
+// and manages the custom domain. Uses only window.Console (console.js) and the admin API.
 'use strict';
 
 Console.ready.then((ctx) => {
@@ -13,6 +14,7 @@ Console.ready.then((ctx) => {
   const slug = encodeURIComponent(ctx.tenant);
   let settings = null; // the document as last read from the server
   let tenant = null; // the tenant record as last read
+  let draft = null; // the branding draft ({branding, updated_at, updated_by}) or null
 
   const { failure } = Console;
 
@@ -36,8 +38,16 @@ Console.ready.then((ctx) => {
     return byName;
   }
 
-  /** Where a field's value lives: the tenant record or the settings document. */
-  const source = (name) => (name.startsWith('tenant.') ? [tenant, name.slice(7)] : [settings, name]);
+  /** Where a field's value lives: the tenant record, the branding draft being edited, or the
+   * settings document. */
+  const source = (name) => {
+    if (name.startsWith('tenant.')) return [tenant, name.slice(7)];
+    if (draft && name.startsWith('branding.')) return [{ branding: draft.branding }, name];
+    return [settings, name];
+  };
+
+  /** The branding the editor started from: the draft when there is one, else the live one. */
+  const editedBranding = () => (draft ? draft.branding : settings.branding) || {};
 
   // ---- filling -------------------------------------------------------------------------------
 
@@ -58,9 +68,11 @@ Console.ready.then((ctx) => {
       els.forEach((el) => el.removeAttribute('aria-invalid'));
     }
     $('signing-alg').textContent = tenant ? tenant.signing_alg : '';
-    fillVariables((settings.branding && settings.branding.css_variables) || {});
+    fillVariables(editedBranding().css_variables || {});
     syncPickers();
     updatePreview();
+    paint('branding-live', settings.branding || {});
+    showDraftState();
   }
 
   function variableRow(name, value) {
@@ -116,25 +128,37 @@ Console.ready.then((ctx) => {
     });
   });
 
-  /** Restyles the swatch through the CSSOM (style attributes in markup are refused by the CSP). */
-  function updatePreview() {
-    const box = $('branding-preview');
-    const primary = $('f-primary').value.trim();
-    const background = $('f-background').value.trim();
-    for (const [input, ok] of [[$('f-primary'), colourOk(primary)], [$('f-background'), colourOk(background)]]) {
-      if (ok) input.removeAttribute('aria-invalid'); else input.setAttribute('aria-invalid', 'true');
-    }
+  /** The branding the editor holds now, as the admin API takes it (empty fields unset). */
+  function readBranding() {
+    const text = (id) => $(id).value.trim() || null;
+    return {
+      display_name: text('f-display-name'),
+      logo_url: text('f-logo'),
+      primary_color: text('f-primary'),
+      background_color: text('f-background'),
+      css_variables: readVariables(),
+    };
+  }
+
+  /**
+   * Restyles the swatch `id` (with its `{id}-name` and `{id}-logo`) to show branding `b`,
+   * through the CSSOM (style attributes in markup are refused by the CSP).
+   */
+  function paint(id, b) {
+    const box = $(id);
     // Drop the previous custom properties, then set the current ones.
     for (const prop of Array.from(box.style)) if (prop.startsWith('--')) box.style.removeProperty(prop);
-    for (const [name, value] of Object.entries(readVariables())) {
+    for (const [name, value] of Object.entries(b.css_variables || {})) {
       if (/^[a-z][a-z0-9-]*$/.test(name)) box.style.setProperty(`--${name}`, value);
     }
+    const primary = b.primary_color || '';
+    const background = b.background_color || '';
     box.style.setProperty('--preview-accent', primary && colourOk(primary) ? primary : '#1f6feb');
     box.style.setProperty('--preview-bg', background && colourOk(background) ? background : '#f5f6fa');
-    const name = $('f-display-name').value.trim() || (tenant && tenant.name) || ctx.tenant;
-    $('branding-preview-name').textContent = name;
-    const logo = $('branding-preview-logo');
-    const url = $('f-logo').value.trim();
+    const name = b.display_name || (tenant && tenant.name) || ctx.tenant;
+    $(`${id}-name`).textContent = name;
+    const logo = $(`${id}-logo`);
+    const url = b.logo_url || '';
     if (/^(https:|data:image\/)/.test(url)) {
       logo.src = url;
       logo.alt = name;
@@ -143,6 +167,16 @@ Console.ready.then((ctx) => {
       logo.removeAttribute('src');
       logo.hidden = true;
     }
+  }
+
+  /** Restyles the swatch of the branding being edited and marks colours the browser refuses. */
+  function updatePreview() {
+    const primary = $('f-primary').value.trim();
+    const background = $('f-background').value.trim();
+    for (const [input, ok] of [[$('f-primary'), colourOk(primary)], [$('f-background'), colourOk(background)]]) {
+      if (ok) input.removeAttribute('aria-invalid'); else input.setAttribute('aria-invalid', 'true');
+    }
+    paint('branding-preview', readBranding());
   }
   $('section-branding').addEventListener('input', updatePreview);
 
@@ -156,6 +190,8 @@ Console.ready.then((ctx) => {
       const el = els[0];
       const wrapper = el.closest('.field');
       if (wrapper && wrapper.hidden) continue;
+      // A branding draft goes live only when published: Save settings leaves it alone.
+      if (draft && name.startsWith('branding.')) continue;
       const type = el.dataset.type;
       let value;
       if (type === 'bool') value = el.checked;
@@ -176,12 +212,14 @@ Console.ready.then((ctx) => {
       if (name.startsWith('tenant.')) tenantPatch[path] = value;
       else setIn(patch, path, value); // null removes the field: its default applies (RFC 7396 §1)
     }
-    const before = (settings.branding && settings.branding.css_variables) || {};
-    const after = readVariables();
-    const vars = {};
-    for (const k of Object.keys(before)) if (!(k in after)) vars[k] = null;
-    for (const [k, v] of Object.entries(after)) if (before[k] !== v) vars[k] = v;
-    if (Object.keys(vars).length) setIn(patch, 'branding.css_variables', vars);
+    if (!draft) {
+      const before = (settings.branding && settings.branding.css_variables) || {};
+      const after = readVariables();
+      const vars = {};
+      for (const k of Object.keys(before)) if (!(k in after)) vars[k] = null;
+      for (const [k, v] of Object.entries(after)) if (before[k] !== v) vars[k] = v;
+      if (Object.keys(vars).length) setIn(patch, 'branding.css_variables', vars);
+    }
     return [patch, tenantPatch];
   }
 
@@ -244,10 +282,128 @@ Console.ready.then((ctx) => {
       settings = res.body;
     }
     fill();
+    if (patch.branding) loadBranding();
     Console.notify('Settings saved.', 'ok');
   });
 
   $('revert-settings').addEventListener('click', () => { clearErrors(); fill(); });
+
+  // ---- branding drafts, publication and versions ---------------------------------------------
+
+  const brandingErrors = $('branding-errors');
+
+  /** Says whether the editor holds the draft or the live branding, and offers what fits. */
+  function showDraftState() {
+    const state = $('branding-draft-state');
+    if (draft) {
+      state.textContent = `Editing the unpublished branding draft, saved ${Console.utc(draft.updated_at)}`
+        + `${draft.updated_by ? ` by ${draft.updated_by}` : ''}. Users see the live look until it is published.`;
+    } else {
+      state.textContent = 'No branding draft: you are editing the live look. Save draft to stage a change.';
+    }
+    $('discard-branding-draft').hidden = !draft;
+  }
+
+  /** Shows a refused branding on the field the server names, next to the branding section. */
+  function brandingRefused(res, what) {
+    const message = failure(res, what);
+    Console.formError(brandingErrors, message);
+    const names = Array.from(fields().keys()).filter((n) => n.startsWith('branding.'));
+    const hit = names.find((n) => message.includes(n));
+    const target = hit ? form.elements[hit] : (message.includes('branding.css_variables') && varsBody.querySelector('input'));
+    if (target) {
+      target.setAttribute('aria-invalid', 'true');
+      target.setAttribute('aria-errormessage', 'branding-errors');
+      target.focus();
+    }
+    Console.notify(message, 'error');
+  }
+
+  /** Saves the editor as the draft; the saved draft, or null when refused. */
+  async function saveDraft() {
+    clearErrors();
+    Console.formError(brandingErrors, '');
+    const res = await Console.api('PUT', `/tenants/${slug}/branding/draft`, readBranding());
+    if (res.status !== 200) { brandingRefused(res, 'Draft not saved'); return null; }
+    draft = res.body;
+    showDraftState();
+    return draft;
+  }
+
+  function renderVersions(items) {
+    const list = $('branding-versions');
+    if (!items.length) {
+      list.replaceChildren(Console.el('li', { class: 'muted', text: 'No published branding yet.' }));
+      return;
+    }
+    list.replaceChildren(...items.map((v) => {
+      const parts = [Console.el('strong', { text: `Version ${v.version}` })];
+      if (v.live) parts.push(Console.el('span', { class: 'badge', text: 'live' }));
+      const by = v.created_by ? ` by ${v.created_by}` : ' (the look before the first publication)';
+      parts.push(Console.el('span', { class: 'muted', text: ` ${Console.utc(v.created_at)}${by}` }));
+      if (!v.live) {
+        parts.push(Console.el('button', {
+          type: 'button', class: 'secondary small', 'data-restore-branding': String(v.version), 'data-write': true,
+          text: 'Restore', 'aria-label': `Restore branding version ${v.version}`, onclick: () => restore(v.version),
+        }));
+      }
+      return Console.el('li', { 'data-version': String(v.version), class: v.live ? 'live' : 'past' }, ...parts);
+    }));
+  }
+
+  /** Reads the draft and the versions (the settings document is read separately). */
+  async function loadBranding() {
+    const [d, v] = await Promise.all([
+      Console.api('GET', `/tenants/${slug}/branding/draft`),
+      Console.api('GET', `/tenants/${slug}/branding/versions`),
+    ]);
+    if (d.status === 200) draft = d.body;
+    else if (d.status === 404) draft = null;
+    else Console.notify(failure(d, 'Branding draft unavailable'), 'error');
+    if (v.status === 200) renderVersions(v.body.items || []);
+    else Console.formError(brandingErrors, failure(v, 'Branding versions unavailable'));
+  }
+
+  /** After a publication: the live look is `b`; the editor shows what is left. */
+  async function published(b, notice) {
+    settings.branding = b;
+    await loadBranding();
+    fill();
+    Console.notify(notice, 'ok');
+  }
+
+  async function restore(n) {
+    const ok = await Console.confirmAction(`Publish branding version ${n} again? Users see it at once.`, 'Restore');
+    if (!ok) return;
+    const res = await Console.api('POST', `/tenants/${slug}/branding/versions/${n}/restore`);
+    if (res.status !== 201) { brandingRefused(res, 'Not restored'); return; }
+    await published(res.body.branding, `Branding version ${n} restored as version ${res.body.version}.`);
+  }
+
+  $('save-branding-draft').addEventListener('click', async () => {
+    if (ctx.readOnly) return;
+    if (await saveDraft()) Console.notify('Branding draft saved. Users still see the live look.', 'ok');
+  });
+
+  $('publish-branding').addEventListener('click', async () => {
+    if (ctx.readOnly) return;
+    // What is published is what the editor shows: it is saved as the draft first.
+    if (!(await saveDraft())) return;
+    const res = await Console.api('POST', `/tenants/${slug}/branding/publish`);
+    if (res.status !== 201) { brandingRefused(res, 'Not published'); return; }
+    await published(res.body.branding, `Branding version ${res.body.version} published.`);
+  });
+
+  $('discard-branding-draft').addEventListener('click', async () => {
+    const ok = await Console.confirmAction('Discard the branding draft? The editor goes back to the live look.', 'Discard draft');
+    if (!ok) return;
+    const res = await Console.api('DELETE', `/tenants/${slug}/branding/draft`);
+    if (res.status !== 204 && res.status !== 404) { brandingRefused(res, 'Not discarded'); return; }
+    draft = null;
+    Console.formError(brandingErrors, '');
+    fill();
+    Console.notify('Branding draft discarded.', 'ok');
+  });
 
   // ---- custom domain -------------------------------------------------------------------------
 
@@ -332,6 +488,7 @@ Console.ready.then((ctx) => {
     settings = s.body;
     if (t.status === 200) tenant = t.body;
     else Console.notify(failure(t, 'Tenant record unavailable'), 'error');
+    await loadBranding();
     fill();
     loadDomain();
   })();

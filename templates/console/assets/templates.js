@@ -1,6 +1,7 @@
 // Templates page: pick a page or e-mail template, edit its source with a live preview (rendered
-// by the admin API with sample data), save drafts, publish, browse versions and roll back.
-// Uses only window.Console (console.js) and the admin API's template routes.
+// by the admin API with sample data, and with the unpublished branding draft when there is
+// one), save drafts, publish, browse versions and roll back. Uses only window.Console
+// (console.js) and the admin API's template and branding routes.
 'use strict';
 
 Console.ready.then((ctx) => {
@@ -20,6 +21,8 @@ Console.ready.then((ctx) => {
   const unsaved = new Map();
   let current = null; // {name, hasDraft, saved (source last saved or loaded)}
   let previewSeq = 0;
+  /** The unpublished branding draft, which previews use so both drafts are seen together. */
+  let brandingDraft = null;
   let debounce = 0;
 
   /** Shows a failed call: a role message for 403, else the RFC error text. */
@@ -114,15 +117,18 @@ Console.ready.then((ctx) => {
     if (!current) return;
     const seq = ++previewSeq;
     const name = current.name;
-    // An empty raw body would preview the live version, so an empty source goes as JSON.
-    const body = source.value === '' ? { source: '' } : source.value;
+    // An empty raw body would preview the live version, so an empty source goes as JSON; so
+    // does a source previewed with the branding draft.
+    const body = brandingDraft ? { source: source.value, branding: brandingDraft }
+      : (source.value === '' ? { source: '' } : source.value);
     const query = ctx.styleNonce ? `?nonce=${encodeURIComponent(ctx.styleNonce)}` : '';
     const res = await Console.api('POST', path(name, `/preview${query}`), body, { contentType: 'text/x-handlebars' });
     if (seq !== previewSeq || !current || current.name !== name) return; // a newer edit won
     if (res.status === 200) {
       showProblem(null);
       preview.srcdoc = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
-      previewStatus.textContent = `Preview updated ${new Date().toLocaleTimeString()}.`;
+      previewStatus.textContent = `Preview updated ${new Date().toLocaleTimeString()}`
+        + `${brandingDraft ? ', with the unpublished branding draft (see Settings)' : ''}.`;
       return;
     }
     const p = problemOf(res);
@@ -263,6 +269,8 @@ Console.ready.then((ctx) => {
   }
 
   async function init() {
+    const draft = await Console.api('GET', `/tenants/${encodeURIComponent(ctx.tenant)}/branding/draft`);
+    if (draft.status === 200 && draft.body) brandingDraft = draft.body.branding || null;
     const res = await Console.api('GET', base);
     if (res.status !== 200) { fail(res, 'Listing templates'); return; }
     const items = (res.body && res.body.items) || [];

@@ -1,5 +1,6 @@
 // Users page: search, create (with a console role), account actions, and a details panel with
-// the applications the user granted access to, each revocable.
+// the applications the user granted access to, each revocable, and the user's live sessions,
+// each of which can be ended.
 'use strict';
 
 Console.ready.then((ctx) => {
@@ -72,11 +73,39 @@ Console.ready.then((ctx) => {
     if (action !== 'delete' && !detail.hidden && detail.dataset.username === username) await show(username);
   }
 
-  /** Fills the details panel: the account's facts and its grants with revoke buttons. */
+  /** Fills the sessions table: one row per live session, newest first, with an End button. */
+  function showSessions(username, sessions) {
+    const tbody = document.getElementById('user-sessions');
+    tbody.replaceChildren();
+    const items = sessions.status === 200 ? sessions.body.items : [];
+    for (const s of items) {
+      tbody.append(el('tr', { 'data-session': s.id },
+        el('td', {}, el('code', { text: s.id })),
+        el('td', { text: when(s.created_at) }),
+        el('td', { text: when(s.last_seen_at) }),
+        el('td', { text: when(s.expires_at) }),
+        el('td', { text: [...(s.amr || []), s.acr].filter(Boolean).join(' ') }),
+        el('td', { 'data-write': true }, el('button', {
+          type: 'button', class: 'small danger', 'data-end-session': s.id, 'data-write': true,
+          'aria-label': `End the session started ${when(s.created_at)}`,
+          onclick: async (event) => {
+            const r = await busy(event.currentTarget, () => api('DELETE', `${userPath(username)}/sessions/${encodeURIComponent(s.id)}`));
+            if (r.status >= 300) notify(`Could not end the session: ${errorText(r.body)}`, 'error');
+            else { notify(`Session of ${username} ended.`); await show(username); }
+          },
+        }, 'End'))));
+    }
+    if (sessions.status !== 200) notify(`Could not list sessions: ${errorText(sessions.body)}`, 'error');
+    if (!items.length) tbody.append(emptyRow(6, 'No live sessions.'));
+  }
+
+  /** Fills the details panel: the account's facts, its grants with revoke buttons and its
+   * sessions with end buttons. */
   async function show(username) {
-    const [user, grants] = await Promise.all([
+    const [user, grants, sessions] = await Promise.all([
       api('GET', userPath(username)),
       api('GET', `${userPath(username)}/grants`),
+      api('GET', `${userPath(username)}/sessions`),
     ]);
     if (user.status !== 200) {
       notify(`Could not read ${username}: ${errorText(user.body)}`, 'error');
@@ -111,6 +140,7 @@ Console.ready.then((ctx) => {
     }
     if (grants.status !== 200) notify(`Could not list grants: ${errorText(grants.body)}`, 'error');
     if (!items.length) tbody.append(emptyRow(4, 'No applications have access.'));
+    showSessions(username, sessions);
     for (const tr of rows.children) tr.classList.toggle('selected', tr.dataset.username === username);
     detail.hidden = false;
   }
