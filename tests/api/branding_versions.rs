@@ -449,6 +449,64 @@ async fn concurrent_branding_publications_get_distinct_versions() {
 }
 
 #[actix_web::test]
+async fn concurrent_patches_of_different_settings_all_take_effect() {
+    let app = spawn_app().await;
+    app.create_tenant("acme", "ES256").await;
+    let token = app.admin_token().await;
+    // Each round patches three different settings at once; a patch merged into a copy read
+    // before another's write would put that setting back.
+    for round in 0..5i64 {
+        let patches = [
+            json!({"tokens": {"code_ttl_secs": 20 + round}}),
+            json!({"branding": {"display_name": format!("Round {round}")}}),
+            json!({"audit": {"retention_days": 30 + round}}),
+        ];
+        let sent = patches.iter().map(|patch| {
+            let (app, token) = (&app, &token);
+            async move {
+                let (status, body) = app
+                    .admin(
+                        token,
+                        Method::PATCH,
+                        "/tenants/acme/settings",
+                        Some(patch.clone()),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        });
+        futures_util::future::join_all(sent).await;
+        let (_, settings) = call(&app, &token, Method::GET, "/tenants/acme/settings").await;
+        assert_eq!(
+            settings["tokens"]["code_ttl_secs"],
+            20 + round,
+            "{settings}"
+        );
+        assert_eq!(
+            settings["branding"]["display_name"],
+            format!("Round {round}"),
+            "{settings}"
+        );
+        assert_eq!(
+            settings["audit"]["retention_days"],
+            30 + round,
+            "{settings}"
+        );
+    }
+    // A patch the settings refuse changes nothing and is a 400.
+    let (status, body) = call_with(&app, &token, json!({"tokens": {"code_ttl_secs": 0}})).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, settings) = call(&app, &token, Method::GET, "/tenants/acme/settings").await;
+    assert_eq!(settings["tokens"]["code_ttl_secs"], 24, "{settings}");
+}
+
+/// A settings PATCH of `patch`.
+async fn call_with(app: &TestApp, token: &str, patch: Value) -> (u16, Value) {
+    app.admin(token, Method::PATCH, "/tenants/acme/settings", Some(patch))
+        .await
+}
+
+#[actix_web::test]
 async fn a_tenant_admin_cannot_touch_another_tenants_branding() {
     let app = spawn_app().await;
     app.create_tenant("acme", "ES256").await;

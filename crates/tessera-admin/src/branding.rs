@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::{Branding, TenantSettings, TenantSlug};
 use tessera_tenants::pages::MAX_SOURCE_BYTES;
-use tessera_tenants::{SettingsChange, TemplateChangeError, TemplateProblem, TenantAdmin};
+use tessera_tenants::{
+    SettingsChange, TemplateChangeError, TemplateProblem, TenantAdmin, TenantError,
+};
 
 use crate::events::{Subject, actor, record};
 use crate::{AdminError, AdminPrincipal, Body, Items, Query};
@@ -234,8 +236,9 @@ impl<'a> ChangeLog<'a> {
 
     /// Records what a settings change did: `settings.updated`, and `branding.published` when
     /// it published a new branding version.
-    async fn settings_stored(&self, before: &TenantSettings, stored: &SettingsChange) {
-        self.settings_updated(before, &stored.settings).await;
+    async fn settings_stored(&self, stored: &SettingsChange) {
+        self.settings_updated(&stored.before, &stored.settings)
+            .await;
         if let Some(version) = stored.branding_version {
             let details = serde_json::json!({ "version": version, "via": "settings" });
             self.record("branding.published", details).await;
@@ -273,14 +276,13 @@ pub(crate) async fn replace_settings(
 ) -> Result<HttpResponse, AdminError> {
     let slug = principal.authorize_tenant(&path).await?;
     let settings = body?.into_inner();
-    let current = admin.settings(slug.as_ref()).await?;
     let by = actor(&principal);
     let stored = admin
         .set_settings(slug.as_ref(), settings, Some(&by))
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API replaced tenant settings");
     let log = ChangeLog::new(&admin, &slug, &principal, &req);
-    log.settings_stored(&current, &stored).await;
+    log.settings_stored(&stored).await;
     Ok(HttpResponse::Ok().json(stored.settings))
 }
 
@@ -320,19 +322,22 @@ pub(crate) async fn patch_settings(
             "a merge patch of the settings document is a JSON object".into(),
         ));
     }
-    let current = admin.settings(slug.as_ref()).await?;
-    let mut document = serde_json::to_value(&current)
-        .map_err(|e| AdminError::Unexpected(anyhow::Error::new(e).context("tenant settings")))?;
-    merge_patch(&mut document, patch);
-    let settings: TenantSettings = serde_json::from_value(document)
-        .map_err(|e| AdminError::InvalidRequest(format!("invalid settings: {e}")))?;
     let by = actor(&principal);
+    // Merged into the stored document under the tenant's row lock, so two patches of different
+    // settings sent at once both take effect.
     let stored = admin
-        .set_settings(slug.as_ref(), settings, Some(&by))
+        .edit_settings(slug.as_ref(), Some(&by), |current| {
+            let mut document = serde_json::to_value(&current).map_err(|e| {
+                TenantError::Unexpected(anyhow::Error::new(e).context("tenant settings"))
+            })?;
+            merge_patch(&mut document, patch.clone());
+            serde_json::from_value(document)
+                .map_err(|e| TenantError::Invalid(format!("invalid settings: {e}")))
+        })
         .await?;
     tracing::info!(admin = %principal, tenant = %slug, "admin API patched tenant settings");
     let log = ChangeLog::new(&admin, &slug, &principal, &req);
-    log.settings_stored(&current, &stored).await;
+    log.settings_stored(&stored).await;
     Ok(HttpResponse::Ok().json(stored.settings))
 }
 

@@ -146,6 +146,8 @@ impl TemplateVersion {
 /// The result of replacing a settings document.
 #[derive(Clone, Debug)]
 pub struct SettingsChange {
+    /// The document this change replaced.
+    pub before: TenantSettings,
     /// The document as stored.
     pub settings: TenantSettings,
     /// The branding version this change published; `None` when the branding did not change.
@@ -192,6 +194,8 @@ impl BrandingVersion {
 
 /// What [`TenantAdmin::write_settings`] wrote.
 struct SettingsWritten {
+    /// The document it replaced.
+    before: TenantSettings,
     /// The document as stored.
     settings: TenantSettings,
     /// The branding version appended, if one was.
@@ -348,14 +352,32 @@ impl TenantAdmin {
         settings: TenantSettings,
         actor: Option<&str>,
     ) -> Result<SettingsChange, TenantError> {
-        settings.validate().map_err(TenantError::Invalid)?;
-        pages::validate_branding(&settings.branding).map_err(TenantError::Invalid)?;
+        self.edit_settings(slug, actor, |_| Ok(settings.clone()))
+            .await
+    }
+
+    /// Replaces the settings with what `edit` makes of the stored document, read and written
+    /// under the tenant's row lock: two concurrent edits of different settings (say, JSON merge
+    /// patches, RFC 7396) both take effect, neither overwrites the other with a stale copy. The
+    /// result is validated like [`TenantAdmin::set_settings`]; `edit` may refuse with an error.
+    pub async fn edit_settings(
+        &self,
+        slug: &str,
+        actor: Option<&str>,
+        edit: impl Fn(TenantSettings) -> Result<TenantSettings, TenantError>,
+    ) -> Result<SettingsChange, TenantError> {
         let tenant = self.tenant(slug).await?;
         let written = self
-            .write_settings(&tenant, actor, false, |_| settings.clone())
+            .write_settings(&tenant, actor, false, |current| {
+                let settings = edit(current)?;
+                settings.validate().map_err(TenantError::Invalid)?;
+                pages::validate_branding(&settings.branding).map_err(TenantError::Invalid)?;
+                Ok(settings)
+            })
             .await?;
         tracing::info!(tenant = %slug, "tenant settings replaced");
         Ok(SettingsChange {
+            before: written.before,
             settings: written.settings,
             branding_version: written.version.map(|v| v.version),
         })
@@ -372,7 +394,7 @@ impl TenantAdmin {
         tenant: &TenantRecord,
         actor: Option<&str>,
         publish: bool,
-        change: impl Fn(TenantSettings) -> TenantSettings,
+        change: impl Fn(TenantSettings) -> Result<TenantSettings, TenantError>,
     ) -> Result<SettingsWritten, TenantError> {
         let slug = tenant.slug.as_ref();
         let tenant_err = |e| TenantError::from_store("tenant", e);
@@ -387,7 +409,15 @@ impl TenantAdmin {
                 .map_err(tenant_err)?
                 .ok_or(TenantError::NotFound("tenant"))?
                 .settings;
-            let settings = change(current.clone());
+            let settings = match change(current.clone()) {
+                Ok(settings) => settings,
+                Err(e) => {
+                    txn.rollback()
+                        .await
+                        .map_err(|e| tenant_err(StoreError::from(e)))?;
+                    return Err(e);
+                }
+            };
             tenants::set_tenant_settings(&txn, tenant.id, &settings, now)
                 .await
                 .map_err(tenant_err)?;
@@ -412,7 +442,11 @@ impl TenantAdmin {
             if let Some(v) = &version {
                 tracing::info!(tenant = %slug, version = v.version, "branding version published");
             }
-            return Ok(SettingsWritten { settings, version });
+            return Ok(SettingsWritten {
+                before: current,
+                settings,
+                version,
+            });
         }
         Err(TenantError::Concurrent(
             "the settings are being changed concurrently; retry",
@@ -486,7 +520,7 @@ impl TenantAdmin {
         let written = self
             .write_settings(&tenant, actor, true, |mut settings| {
                 settings.branding = branding.clone();
-                settings
+                Ok(settings)
             })
             .await?;
         let version = written.version.ok_or_else(|| {
