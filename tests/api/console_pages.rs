@@ -101,7 +101,12 @@ async fn the_settings_page_patches_only_what_changed_shows_refusals_and_previews
             "the form filled from the settings document",
         )
         .await;
-    assert_eq!(text_of(&browser, "signing-alg").await, "ES256");
+    assert_eq!(
+        browser
+            .eval("document.getElementById('f-signing-alg').value")
+            .await,
+        "ES256"
+    );
 
     // A value out of range: the server's message is shown next to the form, on that field.
     browser.fill("#f-code-ttl", "600").await;
@@ -171,6 +176,23 @@ async fn the_settings_page_patches_only_what_changed_shows_refusals_and_previews
     );
     let settings = get(&app, &token, "/tenants/look/settings").await;
     assert_eq!(settings["branding"]["css_variables"], json!({}));
+
+    // Switching the signing algorithm patches the tenant record; its keys follow.
+    browser
+        .eval(
+            "const s = document.getElementById('f-signing-alg'); s.value = 'RS256'; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); true",
+        )
+        .await;
+    browser
+        .eval("document.getElementById('notice').textContent = ''; true")
+        .await;
+    press(&browser, "#save-settings").await;
+    notice(&browser, "Settings saved").await;
+    assert_eq!(
+        get(&app, &token, "/tenants/look").await["signing_alg"],
+        "RS256"
+    );
 
     // The custom domain: set (pending, with its TXT record), then verified by this operator.
     browser.fill("#domain", "login.look.example").await;

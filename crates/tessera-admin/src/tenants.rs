@@ -57,7 +57,9 @@ pub(crate) struct PatchTenant {
     name: Option<String>,
     access_token_ttl: Option<i64>,
     key_rotation_interval: Option<i64>,
-    /// Switches the tenant's signing algorithm (`alg`, as at creation).
+    /// Switches the tenant's signing algorithm (`alg`, as at creation; `signing_alg`, as the
+    /// tenant record names it, is accepted too).
+    #[serde(alias = "signing_alg")]
     alg: Option<SigningAlg>,
     status: Option<TenantStatus>,
 }

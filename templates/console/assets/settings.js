@@ -67,7 +67,6 @@ Console.ready.then((ctx) => {
       else els[0].value = value == null ? '' : String(value);
       els.forEach((el) => el.removeAttribute('aria-invalid'));
     }
-    $('signing-alg').textContent = tenant ? tenant.signing_alg : '';
     fillVariables(editedBranding().css_variables || {});
     syncPickers();
     updatePreview();
