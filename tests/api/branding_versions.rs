@@ -8,34 +8,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::agent::{SignIn, sign_in_fixture};
+use crate::agent::sign_in_fixture;
 use crate::browser::Browser;
 use crate::console::press;
-use crate::helpers::{PROPAGATION, TestApp, second_node, spawn_app, within};
-
-const VERIFIER: &str = "branding-versions-verifier-0123456789-abcdefghijklmnopq";
-
-/// The login page `f`'s client is shown at `/t/{slug}/authorize` of `node`.
-async fn login_page(node: &TestApp, f: &SignIn) -> String {
-    let resp = node
-        .http
-        .get(f.authorize_url(node, "openid", VERIFIER, &[]))
-        .send()
-        .await
-        .expect("authorize request");
-    assert_eq!(resp.status().as_u16(), 200, "the login page");
-    resp.text().await.expect("an HTML body")
-}
-
-/// Waits until `node`'s login page shows every marker (with `shown == false`: none of them).
-async fn login_shows(node: &TestApp, f: &SignIn, markers: &[&str], shown: bool) -> bool {
-    within(PROPAGATION, || async {
-        let page = login_page(node, f).await;
-        markers.iter().all(|m| page.contains(m) == shown)
-    })
-    .await
-    .is_some()
-}
+use crate::helpers::{TestApp, second_node, spawn_app};
+use crate::template_versions::{login_page, login_shows};
 
 /// The branding versions of `slug`, newest first, and which one is live.
 async fn versions(app: &TestApp, token: &str, slug: &str) -> Vec<(i64, bool)> {

@@ -15,8 +15,8 @@ use crate::helpers::{PROPAGATION, TestApp, spawn_app, status_and_json, within};
 
 const VERIFIER: &str = "template-versions-verifier-0123456789-abcdefghijklmnop";
 
-/// The login page `f`'s client is shown at `/t/{slug}/authorize`.
-async fn login_page(app: &TestApp, f: &SignIn) -> String {
+/// The login page `f`'s client is shown at `/t/{slug}/authorize` of `app` (any node).
+pub(crate) async fn login_page(app: &TestApp, f: &SignIn) -> String {
     let resp = app
         .http
         .get(f.authorize_url(app, "openid", VERIFIER, &[]))
@@ -27,10 +27,11 @@ async fn login_page(app: &TestApp, f: &SignIn) -> String {
     resp.text().await.expect("an HTML body")
 }
 
-/// Waits until the login page shows `marker` (or, with `shown == false`, no longer does).
-async fn login_shows(app: &TestApp, f: &SignIn, marker: &str, shown: bool) -> bool {
+/// Waits until `app`'s login page shows every marker (with `shown == false`: none of them).
+pub(crate) async fn login_shows(app: &TestApp, f: &SignIn, markers: &[&str], shown: bool) -> bool {
     within(PROPAGATION, || async {
-        login_page(app, f).await.contains(marker) == shown
+        let page = login_page(app, f).await;
+        markers.iter().all(|m| page.contains(m) == shown)
     })
     .await
     .is_some()
@@ -149,7 +150,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
             .is_some_and(|a| !a.is_empty())
     );
     assert!(
-        login_shows(&app, &f, "MARK-ONE", true).await,
+        login_shows(&app, &f, &["MARK-ONE"], true).await,
         "version 1 reached the page"
     );
     assert_eq!(
@@ -168,7 +169,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["live_version"], 2);
     assert_eq!(stored["overridden"], true);
-    assert!(login_shows(&app, &f, "MARK-TWO", true).await);
+    assert!(login_shows(&app, &f, &["MARK-TWO"], true).await);
     assert_eq!(
         versions(&app, &token, "acme", "login").await,
         vec![(2, true), (1, false)],
@@ -188,7 +189,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     assert_eq!(restored["version"], 3);
     assert_eq!(restored["source"], v1);
     assert!(
-        login_shows(&app, &f, "MARK-ONE", true).await,
+        login_shows(&app, &f, &["MARK-ONE"], true).await,
         "version 1 is back"
     );
     assert!(!login_page(&app, &f).await.contains("MARK-TWO"));
@@ -253,7 +254,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
     // Resetting to the default keeps the history; no version is live; a restore brings one back.
     let (status, _) = app.admin(&token, Method::DELETE, base, None).await;
     assert_eq!(status, 204);
-    assert!(login_shows(&app, &f, "MARK-ONE", false).await);
+    assert!(login_shows(&app, &f, &["MARK-ONE"], false).await);
     let (_, shown) = app.admin(&token, Method::GET, base, None).await;
     assert_eq!(shown["live_version"], Value::Null);
     assert_eq!(
@@ -269,7 +270,7 @@ async fn drafts_publish_versions_and_restore_reach_the_login_page() {
         )
         .await;
     assert_eq!((status, restored["version"].as_i64()), (201, Some(4)));
-    assert!(login_shows(&app, &f, "MARK-TWO", true).await);
+    assert!(login_shows(&app, &f, &["MARK-TWO"], true).await);
 
     // Every step is in the audit log.
     let (status, audit) = app
